@@ -1,0 +1,136 @@
+# hookd: one Makefile for the library, the server, the tests and the install.
+#   make            build/hookd, build/libhookd.a, build/libhookd.so, build/hookd.pc
+#   make run        a development server on ./hookd.db
+#   make test       unit tests (cmocka) and black-box tests (node --test)
+#   make asan       the same tests against an AddressSanitizer + UBSan build
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       install the Debian packages and the npm test tools
+
+VERSION_MAJOR := 0
+VERSION_MINOR := 1
+VERSION_PATCH := 0
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+
+CC ?= gcc
+BUILD ?= build
+PKGS := libmicrohttpd libcurl jansson sqlite3 libpq libcrypto
+TEST_PKGS := cmocka
+DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
+	libsqlite3-dev libpq-dev libssl-dev libcmocka-dev postgresql wrk nginx-light curl
+
+OPT ?= -O2 -g
+SAN ?=
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -Iinclude -Isrc -pthread \
+	-DHOOKD_VERSION_STRING='"$(VERSION)"' $(CFLAGS)
+DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+LIB_SRC := $(wildcard src/lib/*.c)
+SERVER_SRC := $(wildcard src/core/*.c src/http/*.c src/api/*.c src/store/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+SONAME := libhookd.so.$(VERSION_MAJOR)
+
+.PHONY: all run test unit e2e asan install deps deps-check clean format bench fuzz
+
+all: $(BUILD)/hookd $(BUILD)/libhookd.a $(BUILD)/libhookd.so $(BUILD)/hookd.pc
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -DHOOKD_BUILDING_LIBRARY -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libhookd.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libhookd.so: $(LIB_OBJ)
+	$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -o $(BUILD)/$(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $^ \
+		$(shell pkg-config --libs libcrypto)
+	ln -sf $(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(BUILD)/hookd.pc: hookd.pc.in Makefile
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+		-e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+$(BUILD)/hookd: $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/libhookd.a
+	$(CC) $(SAN) -pthread -o $@ $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/libhookd.a $(DEP_LIBS) -lm
+
+# Unit tests may #include the .c under test to reach its statics, so they link
+# against everything but the CLI's main.
+$(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(BUILD)/libhookd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(DEP_CFLAGS) $(shell pkg-config --cflags cmocka) -Wno-missing-prototypes \
+		-o $@ $< $(filter-out $(patsubst %.c,$(BUILD)/obj/%.o,$(shell sed -n 's/^#include "\(.*\.c\)"/src\/\1/p' $<)),$(SERVER_OBJ)) \
+		$(BUILD)/libhookd.a $(DEP_LIBS) $(shell pkg-config --libs cmocka) -lm
+
+# --- running and testing ----------------------------------------------------
+
+# Install what is missing (Debian packages, npm test tools) before building.
+deps-check:
+	@if pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v wrk >/dev/null && [ -d node_modules ]; \
+		then :; else $(MAKE) --no-print-directory deps; fi
+
+deps:
+	@SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \
+		echo "deps: installing Debian packages"; \
+		$$SUDO apt-get update -qq || true; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PACKAGES); \
+	fi
+	@command -v node >/dev/null || { echo "deps: Node.js 20 is needed (it comes with the machine)" >&2; exit 1; }
+	@[ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
+
+run: deps-check all
+	@mkdir -p $(BUILD)
+	./$(BUILD)/hookd serve --db sqlite:hookd.db $(RUN_FLAGS)
+
+test: deps-check all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory unit e2e
+
+unit: $(UNIT_BIN)
+	@set -e; pass=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t; pass=$$((pass+1)); done; \
+		echo "unit: $$pass suites passed"
+
+E2E_FILES ?= tests/e2e/*.test.js
+e2e: all
+	HOOKD_BIN=$(abspath $(BUILD)/hookd) node --test --test-concurrency=2 $(E2E_FILES)
+
+asan:
+	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/hookd
+	install -m 755 $(BUILD)/hookd $(DESTDIR)$(BINDIR)/hookd
+	install -m 644 include/hookd/*.h $(DESTDIR)$(INCLUDEDIR)/hookd/
+	install -m 644 $(BUILD)/libhookd.a $(DESTDIR)$(LIBDIR)/libhookd.a
+	install -m 755 $(BUILD)/$(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libhookd.so
+	install -m 644 $(BUILD)/hookd.pc $(DESTDIR)$(LIBDIR)/pkgconfig/hookd.pc
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,385 @@
+/* The request pipeline shared by every route, and the handlers' helpers. */
+#include "api/api.h"
+
+#include "api/auth.h"
+#include "api/limits.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define IDEMPOTENCY_WINDOW_MS (24LL * 3600 * 1000)
+
+static void call_free(void *ptr)
+{
+    struct api_call *call = ptr;
+    json_decref(call->body);
+    json_decref(call->reply);
+    json_decref(call->idem_reply);
+    store_release(call->conn);
+    free(call->replayed);
+    free(call->data);
+    free(call);
+}
+
+struct store_conn *api_conn(struct api_call *call)
+{
+    if (call->conn == NULL) {
+        call->conn = store_acquire(call->app->store);
+        if (call->conn == NULL) {
+            struct err e;
+            err_set(&e, 503, "unavailable", NULL, "the store is not reachable");
+            api_fail(call, &e);
+        }
+    }
+    return call->conn;
+}
+
+void api_reply(struct api_call *call, int status, json_t *body)
+{
+    http_reply_json(call->http, status, body);
+}
+
+void api_fail(struct api_call *call, const struct err *e)
+{
+    http_reply_error(call->http, e);
+}
+
+void api_fail_store(struct api_call *call, int rc, const char *what)
+{
+    struct err e;
+    if (rc == ERR_NOT_FOUND)
+        err_set(&e, 404, "not_found", NULL, "no such %s", what);
+    else
+        err_set(&e, 503, "unavailable", NULL, "the store could not be read");
+    api_fail(call, &e);
+}
+
+json_t *api_time(int64_t ms)
+{
+    char text[TIME_RFC3339_LEN];
+    if (ms == 0)
+        return json_null();
+    time_format_rfc3339(ms, text);
+    return json_string(text);
+}
+
+int api_check_body(struct api_call *call, const struct jsonv_field *fields)
+{
+    struct err e;
+    if (jsonv_check(call->body, fields, &e) != 0) {
+        api_fail(call, &e);
+        return ERR_FAIL;
+    }
+    return 0;
+}
+
+int api_page(struct api_call *call, struct page *page)
+{
+    struct err e;
+    if (page_parse(http_query(call->http, "limit"), http_query(call->http, "cursor"), page, &e)) {
+        api_fail(call, &e);
+        return ERR_FAIL;
+    }
+    return 0;
+}
+
+json_t *api_list(json_t *items, int count, const struct page *page, int64_t last_created_at,
+                 const char *last_id)
+{
+    char cursor[PAGE_CURSOR_MAX];
+    json_t *next = json_null();
+    if (count > page->limit) {
+        json_array_remove(items, (size_t)page->limit); /* the look-ahead item */
+        page_cursor(last_created_at, last_id, cursor);
+        next = json_string(cursor);
+    }
+    return json_pack("{s:o, s:o}", "data", items, "next_cursor", next);
+}
+
+int api_target_org(struct api_call *call, struct org *org)
+{
+    struct err e;
+    struct org found;
+    const char *org_id = call->who.org_id;
+    struct store_conn *conn;
+    int rc;
+
+    if (call->who.is_admin) {
+        json_t *in_body = call->body ? json_object_get(call->body, "org_id") : NULL;
+        org_id = in_body ? json_string_value(in_body) : http_query(call->http, "org_id");
+        if (org_id == NULL || *org_id == '\0') {
+            err_invalid(&e, "org_id", "an admin key must name the org with org_id");
+            api_fail(call, &e);
+            return ERR_FAIL;
+        }
+    }
+    conn = api_conn(call);
+    if (conn == NULL)
+        return ERR_FAIL;
+    rc = store_ops_of(conn)->org_get(conn, org_id, org ? org : &found);
+    if (rc != 0) {
+        api_fail_store(call, rc, "organization");
+        return ERR_FAIL;
+    }
+    return 0;
+}
+
+/* --- writes through the writer --- */
+
+static int idem_check(struct store_conn *tx, struct api_call *call, bool *replay)
+{
+    struct idem_record rec = {0};
+    int rc = store_ops_of(tx)->idem_get(tx, call->idem_scope, call->idem_key,
+                                        time_now_ms() - IDEMPOTENCY_WINDOW_MS, &rec);
+    *replay = false;
+    if (rc == ERR_NOT_FOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (CRYPTO_memcmp(rec.request_hash, call->idem_hash, sizeof rec.request_hash) != 0) {
+        free(rec.body);
+        return err_set(&call->error, 409, "idempotency_conflict", "Idempotency-Key",
+                       "this Idempotency-Key was used with a different request");
+    }
+    call->reply_status = rec.status;
+    call->replayed = rec.body;
+    *replay = true;
+    return 0;
+}
+
+static int idem_remember(struct store_conn *tx, struct api_call *call)
+{
+    struct idem_record rec = {0};
+    int rc;
+    snprintf(rec.scope, sizeof rec.scope, "%s", call->idem_scope);
+    snprintf(rec.key, sizeof rec.key, "%s", call->idem_key);
+    memcpy(rec.request_hash, call->idem_hash, sizeof rec.request_hash);
+    rec.status = call->reply_status;
+    rec.body = json_dumps(call->idem_reply ? call->idem_reply : call->reply,
+                          JSON_COMPACT | JSON_PRESERVE_ORDER);
+    rec.created_at = time_now_ms();
+    rc = rec.body ? store_ops_of(tx)->idem_put(tx, &rec) : ERR_FAIL;
+    free(rec.body);
+    return rc;
+}
+
+static int job_apply(struct store_conn *tx, struct write_job *job)
+{
+    struct api_call *call = (struct api_call *)((char *)job - offsetof(struct api_call, job));
+    bool replay = false;
+    int rc;
+
+    if (call->idem_key[0] != '\0') {
+        rc = idem_check(tx, call, &replay);
+        if (rc != 0 || replay)
+            return rc;
+    }
+    rc = call->apply(tx, call);
+    if (rc == 0 && call->idem_key[0] != '\0')
+        rc = idem_remember(tx, call);
+    return rc;
+}
+
+static void job_done(struct write_job *job, bool committed)
+{
+    struct api_call *call = (struct api_call *)((char *)job - offsetof(struct api_call, job));
+    struct err e;
+
+    if (!committed) {
+        err_set(&e, 503, "unavailable", NULL, "the write could not be committed; retry");
+        api_fail(call, &e);
+    } else if (job->result != 0) {
+        if (call->error.status == 0)
+            err_set(&call->error, 503, "unavailable", NULL, "the store failed; retry");
+        api_fail(call, &call->error);
+    } else if (call->replayed) {
+        http_add_header(call->http, "Idempotent-Replayed", "true");
+        http_reply_text(call->http, call->reply_status, "application/json", call->replayed,
+                        strlen(call->replayed));
+    } else {
+        api_reply(call, call->reply_status, json_incref(call->reply));
+    }
+    http_resume(call->http);
+}
+
+void api_write(struct api_call *call, api_apply apply)
+{
+    call->apply = apply;
+    call->job.apply = job_apply;
+    call->job.done = job_done;
+    http_defer(call->http); /* before the writer can answer */
+    writer_submit(call->app->writer, &call->job);
+}
+
+/* --- the pipeline --- */
+
+static bool is_json_type(const char *type)
+{
+    size_t len = strcspn(type, ";");
+    while (len > 0 && (type[len - 1] == ' ' || type[len - 1] == '\t'))
+        len--;
+    return len == 16 && strncasecmp(type, "application/json", 16) == 0;
+}
+
+static const struct api_route *find_route(struct http_request *req, struct route_params *params,
+                                          char *allow, size_t allow_size)
+{
+    size_t used = 0;
+    allow[0] = '\0';
+    for (const struct api_route *r = api_routes; r->pattern; r++) {
+        if (!route_match(r->pattern, http_path(req), params))
+            continue;
+        if (strcmp(r->method, http_method(req)) == 0)
+            return r;
+        used += (size_t)snprintf(allow + used, used < allow_size ? allow_size - used : 0, "%s%s",
+                                 used ? ", " : "", r->method);
+    }
+    return NULL;
+}
+
+static int check_scope(struct api_call *call, struct err *e)
+{
+    const struct api_route *r = call->route;
+    if (r->flags & ROUTE_ANY_KEY)
+        return 0;
+    if (r->scope == SCOPE_ADMIN && !call->who.is_admin)
+        return err_set(e, 403, "forbidden", NULL, "this needs an admin key");
+    if ((call->who.scopes & r->scope) != r->scope)
+        return err_set(e, 403, "forbidden", NULL, "this key lacks the scope this needs");
+    return 0;
+}
+
+static int check_rate(struct api_call *call, struct err *e)
+{
+    int retry_after;
+    char header[16];
+    if (call->app->limits == NULL ||
+        key_limits_take(call->app->limits, call->who.key_id, &retry_after))
+        return 0;
+    snprintf(header, sizeof header, "%d", retry_after);
+    http_add_header(call->http, "Retry-After", header);
+    return err_set(e, 429, "rate_limited", NULL, "too many requests for this key; retry in %d s",
+                   retry_after);
+}
+
+/* Reads the Idempotency-Key of a creating POST, and answers a replay or a conflict at once
+ * when the store already has it (the writer checks again, for requests racing each other). */
+static int check_idempotency(struct api_call *call, struct err *e)
+{
+    const char *key = http_header(call->http, "Idempotency-Key");
+    size_t len, body_len;
+    const char *body;
+    EVP_MD_CTX *md;
+    unsigned int hash_len = 32;
+
+    if (key == NULL || !(call->route->flags & ROUTE_CREATES))
+        return 0;
+    len = strlen(key);
+    if (len == 0 || len >= IDEM_KEY_BYTES)
+        return err_invalid(e, "Idempotency-Key", "Idempotency-Key must be 1 to %d characters",
+                           IDEM_KEY_BYTES - 1);
+    for (size_t i = 0; i < len; i++)
+        if (key[i] < 0x21 || key[i] > 0x7e)
+            return err_invalid(e, "Idempotency-Key",
+                               "Idempotency-Key must be printable ASCII without spaces");
+    memcpy(call->idem_key, key, len + 1);
+    snprintf(call->idem_scope, sizeof call->idem_scope, "%s",
+             call->who.is_admin ? "admin" : call->who.org_id);
+    /* the request is the method, the path and the body's bytes */
+    body = http_body(call->http, &body_len);
+    md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(md, http_method(call->http), strlen(http_method(call->http))) != 1 ||
+        EVP_DigestUpdate(md, " ", 1) != 1 ||
+        EVP_DigestUpdate(md, http_path(call->http), strlen(http_path(call->http))) != 1 ||
+        EVP_DigestUpdate(md, "\n", 1) != 1 || EVP_DigestUpdate(md, body, body_len) != 1 ||
+        EVP_DigestFinal_ex(md, call->idem_hash, &hash_len) != 1) {
+        EVP_MD_CTX_free(md);
+        return err_internal(e, "cannot hash the request");
+    }
+    EVP_MD_CTX_free(md);
+
+    struct store_conn *conn = api_conn(call);
+    bool replay;
+    if (conn == NULL)
+        return ERR_CONFLICT; /* answered */
+    if (idem_check(conn, call, &replay) != 0) {
+        *e = call->error;
+        return ERR_FAIL;
+    }
+    if (replay) {
+        http_add_header(call->http, "Idempotent-Replayed", "true");
+        http_reply_text(call->http, call->reply_status, "application/json", call->replayed,
+                        strlen(call->replayed));
+        return ERR_CONFLICT; /* answered */
+    }
+    return 0;
+}
+
+static int read_body(struct api_call *call, struct err *e)
+{
+    size_t len;
+    const char *body = http_body(call->http, &len);
+    const char *type = http_header(call->http, "Content-Type");
+
+    if (len > 0 && type != NULL && !is_json_type(type))
+        return err_set(e, 415, "unsupported_media_type", NULL, "send the body as application/json");
+    if (!(call->route->flags & ROUTE_BODY))
+        return 0;
+    call->body = jsonv_parse_object(body, len, true, e);
+    return call->body ? 0 : ERR_FAIL;
+}
+
+void api_dispatch(struct http_request *req, void *app_ptr)
+{
+    struct app *app = app_ptr;
+    struct api_call *call = xcalloc(1, sizeof *call);
+    char allow[128];
+    struct err e;
+    int rc;
+
+    call->http = req;
+    call->app = app;
+    http_set_data(req, call, call_free);
+    call->route = find_route(req, &call->params, allow, sizeof allow);
+    if (call->route == NULL) {
+        if (allow[0] != '\0') {
+            http_add_header(req, "Allow", allow);
+            err_set(&e, 405, "method_not_allowed", NULL, "%s is not allowed here (allowed: %s)",
+                    http_method(req), allow);
+        } else {
+            err_set(&e, 404, "not_found", NULL, "no such route: %.200s", http_path(req));
+        }
+        api_fail(call, &e);
+        return;
+    }
+    if (!(call->route->flags & ROUTE_PUBLIC)) {
+        struct store_conn *conn = api_conn(call);
+        if (conn == NULL)
+            return;
+        if (auth_authenticate(app, conn, req, &call->who, &e) != 0)
+            goto fail;
+        http_set_log_key(req, call->who.key_id);
+        if (check_scope(call, &e) != 0 || check_rate(call, &e) != 0)
+            goto fail;
+    }
+    if (read_body(call, &e) != 0)
+        goto fail;
+    rc = check_idempotency(call, &e);
+    if (rc == ERR_CONFLICT)
+        return;
+    if (rc != 0)
+        goto fail;
+    call->route->handler(call);
+    return;
+fail:
+    api_fail(call, &e);
+}

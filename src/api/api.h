@@ -1,0 +1,128 @@
+/* The HTTP API (§2): the request pipeline every route goes through (routing, content type,
+ * authentication, scope, rate limit, idempotency, body parsing) and the helpers handlers use
+ * to read, write through the writer, and answer. */
+#ifndef HOOKD_API_API_H
+#define HOOKD_API_API_H
+
+#include "core/config.h"
+#include "core/err.h"
+#include "http/route.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "store/writer.h"
+
+#include <jansson.h>
+
+struct key_limits;
+
+/* Everything the handlers share; set up by `hookd serve`. */
+struct app {
+    const struct config *cfg;
+    struct store *store;
+    struct writer *writer;
+    struct key_limits *limits; /* NULL when --rate-limit 0 */
+    bool has_admin_key;        /* --admin-key given: its hash is below */
+    unsigned char admin_key_hash[32];
+};
+
+/* Who is calling: an org key (org_id set) or an admin key (is_admin). */
+struct principal {
+    char key_id[ID_MAX];
+    char org_id[ID_MAX];
+    unsigned scopes;
+    bool is_admin;
+};
+
+struct api_call;
+typedef void (*api_handler)(struct api_call *call);
+/* A handler's write: runs on the writer inside a savepoint. On success it sets reply_status
+ * and reply; on failure it fills call->error and returns non-zero (its writes roll back). */
+typedef int (*api_apply)(struct store_conn *tx, struct api_call *call);
+
+enum {
+    ROUTE_PUBLIC = 1 << 0,  /* no API key */
+    ROUTE_ANY_KEY = 1 << 1, /* any valid key, whatever its scopes */
+    ROUTE_CREATES = 1 << 2, /* a creating POST: Idempotency-Key applies */
+    ROUTE_BODY = 1 << 3,    /* reads a JSON object body (an empty body reads as {}) */
+};
+
+struct api_route {
+    const char *method;
+    const char *pattern;
+    api_handler handler;
+    unsigned scope; /* SCOPE_* the key needs (admin keys hold every scope) */
+    unsigned flags;
+};
+
+struct api_call {
+    struct http_request *http;
+    struct app *app;
+    const struct api_route *route;
+    struct route_params params;
+    struct principal who;
+    json_t *body;            /* the parsed body with ROUTE_BODY, else NULL */
+    struct store_conn *conn; /* read connection, taken by api_conn() */
+    /* Idempotency-Key of this request, "" if none */
+    char idem_key[IDEM_KEY_BYTES];
+    char idem_scope[ID_MAX];
+    unsigned char idem_hash[32];
+    /* the write in progress */
+    struct write_job job;
+    api_apply apply;
+    void *data; /* the handler's prepared object; free()d with the call */
+    int reply_status;
+    json_t *reply;      /* owned */
+    json_t *idem_reply; /* what a replay answers, when it differs from reply; owned */
+    char *replayed;     /* a stored answer being replayed; owned */
+    struct err error;
+};
+
+/* The routing table (routes.c) and the entry point given to the HTTP server. */
+extern const struct api_route api_routes[];
+void api_dispatch(struct http_request *req, void *app);
+
+/* A read connection for this call, released when the call ends; NULL (and a 503 answered)
+ * if the store cannot give one. */
+struct store_conn *api_conn(struct api_call *call);
+
+/* Answers. api_reply steals body. */
+void api_reply(struct api_call *call, int status, json_t *body);
+void api_fail(struct api_call *call, const struct err *e);
+/* 503 for a store failure, 404 for ERR_NOT_FOUND, with what as the object's name. */
+void api_fail_store(struct api_call *call, int rc, const char *what);
+
+/* Suspends the request and queues apply on the writer; the answer is sent after commit. */
+void api_write(struct api_call *call, api_apply apply);
+
+/* The org an org-owned request acts on: the key's own org, or for an admin key the org_id of
+ * the query or body. Checks that it exists. Fills org (if not NULL) and returns 0, or
+ * answers the error and returns non-zero. */
+int api_target_org(struct api_call *call, struct org *org);
+
+/* Validates the body against fields; answers 400 and returns non-zero if it does not fit. */
+int api_check_body(struct api_call *call, const struct jsonv_field *fields);
+
+/* Reads ?limit= and ?cursor=; answers 400 and returns non-zero on bad values. */
+int api_page(struct api_call *call, struct page *page);
+/* {"data": items, "next_cursor": ...}: count is what the store returned (limit + 1 means more). */
+json_t *api_list(json_t *items, int count, const struct page *page, int64_t last_created_at,
+                 const char *last_id);
+
+/* RFC 3339 string or null for ms == 0. */
+json_t *api_time(int64_t ms);
+
+/* Handlers, one file per resource. */
+void ops_healthz(struct api_call *call);
+void ops_readyz(struct api_call *call);
+void orgs_create(struct api_call *call);
+void orgs_list(struct api_call *call);
+void orgs_get(struct api_call *call);
+void orgs_delete(struct api_call *call);
+void org_self_get(struct api_call *call);
+void org_self_patch(struct api_call *call);
+void org_self_rotate(struct api_call *call);
+void keys_create(struct api_call *call);
+void keys_list(struct api_call *call);
+void keys_revoke(struct api_call *call);
+
+#endif

@@ -1,0 +1,157 @@
+/* API key authentication. */
+#include "api/auth.h"
+
+#include "core/timeutil.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define KEY_RANDOM_BYTES 32
+
+static const char *const scope_names[] = {"admin", "events", "webhooks", "sources"};
+
+void auth_hash(const char *text, size_t len, unsigned char out[32])
+{
+    unsigned int out_len = 32;
+    if (EVP_Digest(text, len, out, &out_len, EVP_sha256(), NULL) != 1)
+        abort(); /* SHA-256 cannot fail short of a broken libcrypto */
+}
+
+void auth_mint_key(const char *org_id, const char *name, unsigned scopes, struct api_key *key,
+                   char text[KEY_TEXT_MAX])
+{
+    unsigned char random[KEY_RANDOM_BYTES];
+    char secret[64];
+
+    memset(key, 0, sizeof *key);
+    key->created_at = time_now_ms();
+    id_make("key_", key->created_at, key->id);
+    snprintf(key->org_id, sizeof key->org_id, "%s", org_id ? org_id : "");
+    snprintf(key->name, sizeof key->name, "%s", name);
+    key->scopes = scopes;
+    if (RAND_bytes(random, sizeof random) != 1)
+        abort();
+    b64url_encode(random, sizeof random, secret);
+    OPENSSL_cleanse(random, sizeof random);
+    snprintf(text, KEY_TEXT_MAX, "%s.%s", key->id, secret);
+    auth_hash(text, strlen(text), key->secret_hash);
+    OPENSSL_cleanse(secret, sizeof secret);
+}
+
+/* The presented key, or NULL. "Bearer" is matched case-insensitively (RFC 7235). */
+static const char *presented_key(struct http_request *req, struct err *e, bool *conflict)
+{
+    const char *authorization = http_header(req, "Authorization");
+    const char *api_key = http_header(req, "X-API-Key");
+    const char *bearer = NULL;
+
+    *conflict = false;
+    if (authorization != NULL) {
+        if (strncasecmp(authorization, "Bearer ", 7) != 0) {
+            err_set(e, 401, "unauthorized", NULL, "Authorization must be `Bearer <key>`");
+            *conflict = true;
+            return NULL;
+        }
+        bearer = authorization + 7;
+        while (*bearer == ' ')
+            bearer++;
+    }
+    if (bearer && api_key && strcmp(bearer, api_key) != 0) {
+        err_set(e, 401, "unauthorized", NULL,
+                "Authorization and X-API-Key carry different keys; send one");
+        *conflict = true;
+        return NULL;
+    }
+    return bearer ? bearer : api_key;
+}
+
+int auth_authenticate(struct app *app, struct store_conn *conn, struct http_request *req,
+                      struct principal *who, struct err *e)
+{
+    unsigned char hash[32];
+    struct api_key key;
+    char key_id[ID_MAX];
+    bool conflict;
+    const char *text = presented_key(req, e, &conflict), *dot;
+    size_t len;
+
+    memset(who, 0, sizeof *who);
+    if (conflict)
+        return ERR_FAIL;
+    if (text == NULL || *text == '\0')
+        return err_set(e, 401, "unauthorized", NULL,
+                       "an API key is required (Authorization: Bearer <key> or X-API-Key)");
+    len = strlen(text);
+    auth_hash(text, len, hash);
+    if (app->has_admin_key && CRYPTO_memcmp(hash, app->admin_key_hash, sizeof hash) == 0) {
+        snprintf(who->key_id, sizeof who->key_id, "%s", ADMIN_CONFIG_KEY_ID);
+        who->is_admin = true;
+        who->scopes = SCOPE_ADMIN | SCOPE_EVENTS | SCOPE_WEBHOOKS | SCOPE_SOURCES;
+        return 0;
+    }
+    dot = strchr(text, '.');
+    if (dot == NULL || (size_t)(dot - text) >= sizeof key_id)
+        return err_set(e, 401, "unauthorized", NULL, "unknown API key");
+    memcpy(key_id, text, (size_t)(dot - text));
+    key_id[dot - text] = '\0';
+    if (!id_is_valid(key_id, "key_"))
+        return err_set(e, 401, "unauthorized", NULL, "unknown API key");
+    int rc = store_ops_of(conn)->key_get(conn, key_id, &key);
+    if (rc == ERR_FAIL)
+        return err_set(e, 503, "unavailable", NULL, "the store is not reachable");
+    if (rc != 0 || CRYPTO_memcmp(hash, key.secret_hash, sizeof hash) != 0)
+        return err_set(e, 401, "unauthorized", NULL, "unknown API key");
+    if (key.revoked_at != 0)
+        return err_set(e, 401, "unauthorized", NULL, "this API key has been revoked");
+    snprintf(who->key_id, sizeof who->key_id, "%s", key.id);
+    snprintf(who->org_id, sizeof who->org_id, "%s", key.org_id);
+    who->is_admin = key.org_id[0] == '\0';
+    who->scopes =
+        who->is_admin ? SCOPE_ADMIN | SCOPE_EVENTS | SCOPE_WEBHOOKS | SCOPE_SOURCES : key.scopes;
+    return 0;
+}
+
+bool scope_from_name(const char *name, unsigned *bit)
+{
+    for (unsigned i = 0; i < sizeof scope_names / sizeof scope_names[0]; i++) {
+        if (strcmp(name, scope_names[i]) == 0) {
+            *bit = 1u << i;
+            return true;
+        }
+    }
+    return false;
+}
+
+int scopes_from_json(const json_t *array, bool is_org_key, unsigned *out, struct err *e)
+{
+    size_t i;
+    json_t *item;
+    *out = 0;
+    if (json_array_size(array) == 0)
+        return err_invalid(e, "scopes", "scopes needs at least one of events, webhooks, sources");
+    json_array_foreach(array, i, item)
+    {
+        unsigned bit;
+        if (!scope_from_name(json_string_value(item), &bit))
+            return err_invalid(e, "scopes", "unknown scope '%.40s' (events, webhooks, sources)",
+                               json_string_value(item));
+        if (bit == SCOPE_ADMIN && is_org_key)
+            return err_invalid(e, "scopes", "org keys cannot hold the admin scope");
+        *out |= bit;
+    }
+    return 0;
+}
+
+json_t *scopes_to_json(unsigned scopes)
+{
+    json_t *array = json_array();
+    for (unsigned i = 0; i < sizeof scope_names / sizeof scope_names[0]; i++)
+        if (scopes & (1u << i))
+            json_array_append_new(array, json_string(scope_names[i]));
+    return array;
+}

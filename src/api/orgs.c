@@ -1,0 +1,213 @@
+/* Organizations (§2.2): admin CRUD, and the caller's own org with its primary secret. */
+#include "api/api.h"
+
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "hookd/hookd.h"
+
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+static json_t *org_json(const struct org *org, bool with_secret)
+{
+    json_t *obj =
+        json_pack("{s:s, s:s, s:s, s:o}", "id", org->id, "name", org->name, "signature_scheme",
+                  org->signature_scheme, "created_at", api_time(org->created_at));
+    if (with_secret)
+        json_object_set_new(obj, "primary_secret", json_string(org->primary_secret));
+    return obj;
+}
+
+static int new_secret(char out[SECRET_BYTES], struct err *e)
+{
+    if (hookd_secret_generate(out, SECRET_BYTES) != HOOKD_OK)
+        return err_internal(e, "cannot generate a secret");
+    return 0;
+}
+
+/* A name: required, non-empty, at most LIMIT_NAME_CHARS. */
+static const struct jsonv_field org_create_fields[] = {
+    {"name", JSONV_STRING, true, false, LIMIT_NAME_CHARS, 0},
+    {NULL, 0, false, false, 0, 0},
+};
+
+static int org_create_apply(struct store_conn *tx, struct api_call *call)
+{
+    struct org *org = call->data;
+    if (store_ops_of(tx)->org_insert(tx, org) != 0)
+        return ERR_FAIL;
+    call->reply_status = 201;
+    call->reply = org_json(org, false);
+    return 0;
+}
+
+void orgs_create(struct api_call *call)
+{
+    struct org *org;
+    struct err e;
+    const char *name;
+
+    if (api_check_body(call, org_create_fields) != 0)
+        return;
+    name = json_string_value(json_object_get(call->body, "name"));
+    if (name[0] == '\0') {
+        err_invalid(&e, "name", "name must not be empty");
+        api_fail(call, &e);
+        return;
+    }
+    org = xcalloc(1, sizeof *org);
+    call->data = org;
+    org->created_at = time_now_ms();
+    id_make("org_", org->created_at, org->id);
+    snprintf(org->name, sizeof org->name, "%s", name);
+    snprintf(org->signature_scheme, sizeof org->signature_scheme, "standard");
+    if (new_secret(org->primary_secret, &e) != 0) {
+        api_fail(call, &e);
+        return;
+    }
+    api_write(call, org_create_apply);
+}
+
+void orgs_list(struct api_call *call)
+{
+    struct page page;
+    struct org *orgs;
+    struct store_conn *conn;
+    int count = 0, rc;
+
+    if (api_page(call, &page) != 0 || (conn = api_conn(call)) == NULL)
+        return;
+    orgs = xcalloc((size_t)page.limit + 1, sizeof *orgs);
+    rc = store_ops_of(conn)->org_list(conn, &page, orgs, &count);
+    if (rc != 0) {
+        api_fail_store(call, rc, "organization");
+    } else {
+        json_t *items = json_array();
+        for (int i = 0; i < count; i++)
+            json_array_append_new(items, org_json(&orgs[i], false));
+        int last = count > page.limit ? page.limit - 1 : 0;
+        api_reply(call, 200, api_list(items, count, &page, orgs[last].created_at, orgs[last].id));
+    }
+    free(orgs);
+}
+
+void orgs_get(struct api_call *call)
+{
+    struct org org;
+    struct store_conn *conn = api_conn(call);
+    int rc;
+    if (conn == NULL)
+        return;
+    rc = store_ops_of(conn)->org_get(conn, call->params.value[0], &org);
+    if (rc != 0)
+        api_fail_store(call, rc, "organization");
+    else
+        api_reply(call, 200, org_json(&org, false));
+}
+
+static int org_delete_apply(struct store_conn *tx, struct api_call *call)
+{
+    const char *id = call->params.value[0];
+    int rc = store_ops_of(tx)->org_delete(tx, id, time_now_ms());
+    if (rc == ERR_NOT_FOUND)
+        return err_set(&call->error, 404, "not_found", NULL, "no such organization");
+    if (rc != 0)
+        return rc;
+    call->reply_status = 200;
+    call->reply = json_pack("{s:s, s:s}", "id", id, "status", "deleted");
+    return 0;
+}
+
+void orgs_delete(struct api_call *call)
+{
+    api_write(call, org_delete_apply);
+}
+
+/* --- the caller's own org --- */
+
+void org_self_get(struct api_call *call)
+{
+    struct org org;
+    if (api_target_org(call, &org) == 0)
+        api_reply(call, 200, org_json(&org, true));
+}
+
+static const struct jsonv_field org_patch_fields[] = {
+    {"signature_scheme", JSONV_STRING, false, false, 16, 0},
+    {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
+    {NULL, 0, false, false, 0, 0},
+};
+
+static const struct jsonv_field org_rotate_fields[] = {
+    {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
+    {NULL, 0, false, false, 0, 0},
+};
+
+/* Re-reads the org inside the transaction and writes the change the handler prepared. */
+static int org_update_apply(struct store_conn *tx, struct api_call *call)
+{
+    struct org *change = call->data, current;
+    int rc = store_ops_of(tx)->org_get(tx, change->id, &current);
+    if (rc == ERR_NOT_FOUND)
+        return err_set(&call->error, 404, "not_found", NULL, "no such organization");
+    if (rc != 0)
+        return rc;
+    if (change->signature_scheme[0] != '\0')
+        memcpy(current.signature_scheme, change->signature_scheme, sizeof current.signature_scheme);
+    if (change->primary_secret[0] != '\0')
+        memcpy(current.primary_secret, change->primary_secret, sizeof current.primary_secret);
+    rc = store_ops_of(tx)->org_update(tx, &current);
+    if (rc != 0)
+        return rc;
+    call->reply_status = 200;
+    call->reply = org_json(&current, true);
+    return 0;
+}
+
+void org_self_patch(struct api_call *call)
+{
+    struct org *change;
+    struct err e;
+    json_t *scheme;
+
+    if (api_check_body(call, org_patch_fields) != 0)
+        return;
+    scheme = json_object_get(call->body, "signature_scheme");
+    if (scheme && strcmp(json_string_value(scheme), "standard") != 0 &&
+        strcmp(json_string_value(scheme), "hex") != 0) {
+        err_invalid(&e, "signature_scheme", "signature_scheme must be standard or hex");
+        api_fail(call, &e);
+        return;
+    }
+    change = xcalloc(1, sizeof *change);
+    call->data = change;
+    if (api_target_org(call, change) != 0)
+        return;
+    /* only the fields being changed stay set */
+    memset(change->primary_secret, 0, sizeof change->primary_secret);
+    memset(change->signature_scheme, 0, sizeof change->signature_scheme);
+    if (scheme)
+        snprintf(change->signature_scheme, sizeof change->signature_scheme, "%s",
+                 json_string_value(scheme));
+    api_write(call, org_update_apply);
+}
+
+void org_self_rotate(struct api_call *call)
+{
+    struct org *change;
+    struct err e;
+
+    if (api_check_body(call, org_rotate_fields) != 0)
+        return;
+    change = xcalloc(1, sizeof *change);
+    call->data = change;
+    if (api_target_org(call, change) != 0)
+        return;
+    memset(change->signature_scheme, 0, sizeof change->signature_scheme);
+    if (new_secret(change->primary_secret, &e) != 0) {
+        api_fail(call, &e);
+        return;
+    }
+    api_write(call, org_update_apply);
+}

@@ -1,0 +1,254 @@
+/* `hookd serve`: open the store, start the writer and the HTTP server, keep the node's
+ * heartbeat, and stop cleanly on SIGTERM or SIGINT. */
+#include "cli/cli.h"
+
+#include "api/api.h"
+#include "api/auth.h"
+#include "api/limits.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "store/writer.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+extern char **environ;
+
+#define IDEMPOTENCY_KEEP_MS (24LL * 3600 * 1000)
+#define PURGE_BATCH 1000
+
+/* The node's periodic upkeep, run on the writer: heartbeat and purge of old idempotency keys. */
+struct upkeep_job {
+    struct write_job job;
+    char node_id[ID_MAX];
+};
+
+static int upkeep_apply(struct store_conn *tx, struct write_job *job)
+{
+    struct upkeep_job *up = (struct upkeep_job *)job;
+    int64_t now = time_now_ms();
+    int rc = store_ops_of(tx)->node_heartbeat(tx, up->node_id, now);
+    if (rc == 0)
+        rc = store_ops_of(tx)->idem_purge(tx, now - IDEMPOTENCY_KEEP_MS, PURGE_BATCH);
+    return rc;
+}
+
+static void upkeep_done(struct write_job *job, bool committed)
+{
+    if (!committed || job->result != 0)
+        log_warn("heartbeat failed", "node", json_string(((struct upkeep_job *)job)->node_id),
+                 NULL);
+    free(job);
+}
+
+static void submit_upkeep(struct writer *w, const char *node_id)
+{
+    struct upkeep_job *up = xcalloc(1, sizeof *up);
+    snprintf(up->node_id, sizeof up->node_id, "%s", node_id);
+    up->job.apply = upkeep_apply;
+    up->job.done = upkeep_done;
+    writer_submit(w, &up->job);
+}
+
+static int remove_node_apply(struct store_conn *tx, struct write_job *job)
+{
+    return store_ops_of(tx)->node_remove(tx, ((struct upkeep_job *)job)->node_id);
+}
+
+static void ignore_done(struct write_job *job, bool committed)
+{
+    (void)job;
+    (void)committed;
+}
+
+/* First start with an empty store and no --admin-key: mint an admin key and print it once. */
+struct bootstrap_job {
+    struct write_job job;
+    struct api_key key;
+    bool created;
+};
+
+static int bootstrap_apply(struct store_conn *tx, struct write_job *job)
+{
+    struct bootstrap_job *bj = (struct bootstrap_job *)job;
+    long count;
+    int rc = store_ops_of(tx)->key_count(tx, &count);
+    if (rc != 0 || count > 0)
+        return rc;
+    bj->created = true;
+    return store_ops_of(tx)->key_insert(tx, &bj->key);
+}
+
+static int bootstrap_admin_key(struct store *st)
+{
+    struct bootstrap_job bj = {0};
+    char text[KEY_TEXT_MAX];
+
+    auth_mint_key(NULL, "bootstrap admin", SCOPE_ADMIN, &bj.key, text);
+    bj.job.apply = bootstrap_apply;
+    bj.job.done = ignore_done;
+    if (writer_run_batch(st, &bj.job) != 0 || bj.job.result != 0) {
+        OPENSSL_cleanse(text, sizeof text);
+        return ERR_FAIL;
+    }
+    if (bj.created) {
+        printf("hookd: created the admin key; it is shown only this once, store it now:\n"
+               "  %s\n",
+               text);
+        fflush(stdout);
+        log_info("admin key created", "key_id", json_string(bj.key.id), NULL);
+    }
+    OPENSSL_cleanse(text, sizeof text);
+    return 0;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *data = NULL;
+    long size;
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && size < 1024 * 1024 &&
+        fseek(f, 0, SEEK_SET) == 0) {
+        data = xmalloc((size_t)size + 1);
+        if (fread(data, 1, (size_t)size, f) != (size_t)size) {
+            free(data);
+            data = NULL;
+        } else {
+            data[size] = '\0';
+        }
+    }
+    fclose(f);
+    return data;
+}
+
+static const char usage[] = "usage: hookd serve [options]\n"
+                            "\n"
+                            "Runs the hookd server: the API, and (soon) the delivery engine.\n"
+                            "\n";
+
+static int run(const struct config *cfg)
+{
+    struct app app = {.cfg = cfg};
+    struct http_options http_opts = {0};
+    struct http_server *srv = NULL;
+    char node_id[ID_MAX], *cert = NULL, *key = NULL;
+    sigset_t signals;
+    int status = 1, sig;
+    struct err e;
+
+    app.store = cli_open_store(cfg->db, true, cfg->sqlite_sync == SQLITE_SYNC_FULL);
+    if (app.store == NULL)
+        return 1;
+    if (cfg->admin_key[0] != '\0') {
+        app.has_admin_key = true;
+        auth_hash(cfg->admin_key, strlen(cfg->admin_key), app.admin_key_hash);
+    } else if (bootstrap_admin_key(app.store) != 0) {
+        fprintf(stderr, "hookd: cannot create the admin key\n");
+        goto out;
+    }
+    if (cfg->tls_cert[0] != '\0') {
+        cert = read_file(cfg->tls_cert);
+        key = read_file(cfg->tls_key);
+        if (cert == NULL || key == NULL) {
+            fprintf(stderr, "hookd: cannot read --tls-cert %s or --tls-key %s\n", cfg->tls_cert,
+                    cfg->tls_key);
+            goto out;
+        }
+    }
+    if (cfg->rate_limit > 0)
+        app.limits = key_limits_new(cfg->rate_limit);
+
+    /* threads started from here on inherit the blocked signals; only this one takes them */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    app.writer = writer_start(app.store);
+    id_new("node_", node_id);
+    submit_upkeep(app.writer, node_id);
+
+    http_opts.listen = cfg->listen;
+    http_opts.max_body = (size_t)cfg->max_body;
+    http_opts.tls_cert_pem = cert;
+    http_opts.tls_key_pem = key;
+    http_opts.dispatch = api_dispatch;
+    http_opts.app = &app;
+    http_opts.threads = 2;
+    srv = http_start(&http_opts, &e);
+    if (srv == NULL) {
+        fprintf(stderr, "hookd: %s\n", e.message);
+        goto out;
+    }
+    log_info("listening", "listen", json_string(cfg->listen), "port", json_integer(http_port(srv)),
+             "tls", json_boolean(cert != NULL), "db", json_string(cfg->db), "node",
+             json_string(node_id), "version", json_string(HOOKD_VERSION_STRING), NULL);
+
+    for (;;) {
+        int64_t period_ms = cfg->lease_ms / 3 > 1000 ? cfg->lease_ms / 3 : 1000;
+        struct timespec timeout = {period_ms / 1000, (period_ms % 1000) * 1000000};
+        sig = sigtimedwait(&signals, NULL, &timeout);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        if (sig < 0 && errno != EAGAIN && errno != EINTR)
+            break;
+        submit_upkeep(app.writer, node_id);
+    }
+    log_info("stopping", "signal", json_integer(sig), NULL);
+    http_quiesce(srv);
+    writer_stop(app.writer); /* commits what is queued and answers every waiting request */
+    http_stop(srv);
+    srv = NULL;
+    {
+        struct upkeep_job bye = {.job = {.apply = remove_node_apply, .done = ignore_done}};
+        snprintf(bye.node_id, sizeof bye.node_id, "%s", node_id);
+        writer_run_batch(app.store, &bye.job);
+    }
+    log_info("stopped", "node", json_string(node_id), NULL);
+    status = 0;
+out:
+    http_stop(srv);
+    writer_free(app.writer);
+    key_limits_free(app.limits);
+    store_close(app.store);
+    if (key)
+        OPENSSL_cleanse(key, strlen(key));
+    free(cert);
+    free(key);
+    return status;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    struct config cfg;
+    struct err e;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            config_print_help(stdout);
+            return 0;
+        }
+    }
+    config_defaults(&cfg);
+    if (config_load(&cfg, argc - 1, argv + 1, environ, &e) != 0) {
+        fprintf(stderr, "hookd serve: %s\n(hookd serve --help lists the options)\n", e.message);
+        return 2;
+    }
+    log_set_level(cfg.log_level);
+    return run(&cfg);
+}

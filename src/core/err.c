@@ -1,0 +1,44 @@
+/* struct err helpers. */
+#include "core/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void err_vset(struct err *e, int status, const char *code, const char *field,
+                     const char *fmt, va_list ap)
+{
+    if (e == NULL)
+        return;
+    e->status = status;
+    snprintf(e->code, sizeof e->code, "%s", code);
+    snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+}
+
+int err_set(struct err *e, int status, const char *code, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(e, status, code, field, fmt, ap);
+    va_end(ap);
+    return ERR_FAIL;
+}
+
+int err_invalid(struct err *e, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(e, 400, "validation_error", field, fmt, ap);
+    va_end(ap);
+    return ERR_FAIL;
+}
+
+int err_internal(struct err *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(e, 500, "internal_error", NULL, fmt, ap);
+    va_end(ap);
+    return ERR_FAIL;
+}

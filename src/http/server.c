@@ -1,0 +1,404 @@
+/* libmicrohttpd glue: epoll with a small thread pool, bounded bodies, suspend/resume for
+ * answers produced on other threads, one JSON log line per request. */
+#include "http/server.h"
+
+#include "core/id.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_RESPONSE_HEADERS 8
+
+enum request_state {
+    REQ_READING,  /* the body is arriving */
+    REQ_DEFERRED, /* suspended, waiting for another thread's answer */
+    REQ_ANSWERED, /* an answer is ready to be queued */
+    REQ_QUEUED,   /* handed to libmicrohttpd */
+};
+
+struct response_header {
+    char *name, *value;
+};
+
+struct http_request {
+    struct MHD_Connection *conn;
+    struct http_server *srv;
+    char method[16];
+    char *path;
+    char *body;
+    size_t body_len, body_cap;
+    bool too_large;
+    enum request_state state;
+    int status;
+    char *response;
+    size_t response_len;
+    const char *content_type;
+    struct response_header headers[MAX_RESPONSE_HEADERS];
+    int header_count;
+    void *data;
+    void (*free_data)(void *);
+    char log_key[ID_MAX];
+    int64_t start_ns;
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct http_options opts;
+    int listen_fd;
+    int port;
+};
+
+/* --- request accessors --- */
+
+const char *http_method(const struct http_request *req)
+{
+    return req->method;
+}
+
+const char *http_path(const struct http_request *req)
+{
+    return req->path;
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_body(const struct http_request *req, size_t *len)
+{
+    *len = req->body_len;
+    return req->body ? req->body : "";
+}
+
+void http_set_data(struct http_request *req, void *data, void (*free_fn)(void *))
+{
+    req->data = data;
+    req->free_data = free_fn;
+}
+
+void *http_data(const struct http_request *req)
+{
+    return req->data;
+}
+
+void http_set_log_key(struct http_request *req, const char *key_id)
+{
+    snprintf(req->log_key, sizeof req->log_key, "%s", key_id);
+}
+
+/* --- answers --- */
+
+void http_reply_text(struct http_request *req, int status, const char *content_type,
+                     const char *body, size_t len)
+{
+    free(req->response);
+    req->response = xstrndup(body, len);
+    req->response_len = len;
+    req->status = status;
+    req->content_type = content_type;
+    if (req->state == REQ_READING)
+        req->state = REQ_ANSWERED;
+}
+
+void http_reply_json(struct http_request *req, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    json_decref(body);
+    if (text == NULL) {
+        http_reply_text(req, 500, "application/json",
+                        "{\"error\":\"internal_error\",\"message\":\"cannot encode\"}", 52);
+        return;
+    }
+    free(req->response);
+    req->response = text;
+    req->response_len = strlen(text);
+    req->status = status;
+    req->content_type = "application/json";
+    if (req->state == REQ_READING)
+        req->state = REQ_ANSWERED;
+}
+
+void http_reply_error(struct http_request *req, const struct err *e)
+{
+    json_t *body = json_pack("{s:s, s:s}", "error", e->code, "message", e->message);
+    if (e->field[0] != '\0')
+        json_object_set_new(body, "field", json_string(e->field));
+    http_reply_json(req, e->status ? e->status : 500, body);
+}
+
+void http_add_header(struct http_request *req, const char *name, const char *value)
+{
+    if (req->header_count == MAX_RESPONSE_HEADERS)
+        return;
+    req->headers[req->header_count].name = xstrdup(name);
+    req->headers[req->header_count].value = xstrdup(value);
+    req->header_count++;
+}
+
+void http_defer(struct http_request *req)
+{
+    req->state = REQ_DEFERRED;
+    MHD_suspend_connection(req->conn);
+}
+
+void http_resume(struct http_request *req)
+{
+    req->state = REQ_ANSWERED;
+    MHD_resume_connection(req->conn);
+}
+
+static enum MHD_Result queue_answer(struct http_request *req)
+{
+    struct MHD_Response *response;
+    enum MHD_Result rc;
+
+    if (req->response == NULL) {
+        struct err e;
+        err_internal(&e, "the handler gave no answer");
+        http_reply_error(req, &e);
+    }
+    response =
+        MHD_create_response_from_buffer(req->response_len, req->response, MHD_RESPMEM_MUST_FREE);
+    if (response == NULL)
+        return MHD_NO;
+    req->response = NULL; /* libmicrohttpd frees it */
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+    for (int i = 0; i < req->header_count; i++)
+        MHD_add_response_header(response, req->headers[i].name, req->headers[i].value);
+    rc = MHD_queue_response(req->conn, (unsigned)req->status, response);
+    MHD_destroy_response(response);
+    req->state = REQ_QUEUED;
+    return rc;
+}
+
+static struct http_request *request_new(struct http_server *srv, struct MHD_Connection *conn,
+                                        const char *url, const char *method)
+{
+    struct http_request *req = xcalloc(1, sizeof *req);
+    req->conn = conn;
+    req->srv = srv;
+    snprintf(req->method, sizeof req->method, "%s", method);
+    req->path = xstrdup(url);
+    req->start_ns = time_mono_ns();
+    return req;
+}
+
+static void request_free(struct http_request *req)
+{
+    if (req->free_data)
+        req->free_data(req->data);
+    for (int i = 0; i < req->header_count; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    free(req->response);
+    free(req->body);
+    free(req->path);
+    free(req);
+}
+
+static void reply_too_large(struct http_request *req)
+{
+    struct err e;
+    err_set(&e, 413, "payload_too_large", NULL, "the request body is larger than %zu bytes",
+            req->srv->opts.max_body);
+    http_reply_error(req, &e);
+}
+
+static void append_body(struct http_request *req, const char *data, size_t len)
+{
+    size_t max = req->srv->opts.max_body;
+    if (req->too_large || req->body_len + len > max) {
+        req->too_large = true;
+        return;
+    }
+    if (req->body_len + len > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap : 4096;
+        while (cap < req->body_len + len)
+            cap *= 2;
+        if (cap > max)
+            cap = max;
+        req->body = xrealloc(req->body, cap + 1);
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, len);
+    req->body_len += len;
+    req->body[req->body_len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct http_server *srv = cls;
+    struct http_request *req = *con_cls;
+    (void)version;
+
+    if (req == NULL) {
+        const char *length =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        req = request_new(srv, conn, url, method);
+        *con_cls = req;
+        if (length != NULL && strtoull(length, NULL, 10) > srv->opts.max_body) {
+            reply_too_large(req); /* answer before reading a byte of it */
+            return queue_answer(req);
+        }
+        return MHD_YES;
+    }
+    if (req->state == REQ_QUEUED) {
+        *upload_data_size = 0; /* an early answer was sent: discard the rest */
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        append_body(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->state == REQ_READING) {
+        if (req->too_large)
+            reply_too_large(req);
+        else
+            srv->opts.dispatch(req, srv->opts.app);
+        if (req->state == REQ_DEFERRED)
+            return MHD_YES;
+    }
+    return queue_answer(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    struct http_request *req = *con_cls;
+    (void)cls;
+    (void)conn;
+    if (req == NULL)
+        return;
+    if (log_enabled(LOG_INFO)) {
+        double ms = (double)(time_mono_ns() - req->start_ns) / 1e6;
+        log_kv(LOG_INFO, "request", "method", json_string(req->method), "path",
+               json_string(req->path), "status",
+               req->state == REQ_QUEUED ? json_integer(req->status) : json_null(), "duration_ms",
+               json_real((double)(long long)(ms * 100) / 100), "key_id",
+               req->log_key[0] ? json_string(req->log_key) : json_null(), "completed",
+               json_boolean(why == MHD_REQUEST_TERMINATED_COMPLETED_OK), NULL);
+    }
+    request_free(req);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char text[512];
+    (void)cls;
+    vsnprintf(text, sizeof text, fmt, ap);
+    text[strcspn(text, "\n")] = '\0';
+    log_kv(LOG_DEBUG, "libmicrohttpd", "detail", json_string(text), NULL);
+}
+
+/* Binds ADDR:PORT ourselves so that port 0 works and the bound port can be reported. */
+static int bind_listen(const char *listen_addr, int *port_out, struct err *e)
+{
+    char host[256], port[16];
+    const char *colon = strrchr(listen_addr, ':');
+    struct addrinfo hints = {0}, *ai = NULL;
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof bound;
+    int fd = -1, one = 1;
+    size_t host_len = (size_t)(colon - listen_addr);
+
+    if (listen_addr[0] == '[') { /* [v6]:port */
+        listen_addr++;
+        host_len -= 2;
+    }
+    if (host_len >= sizeof host)
+        return err_invalid(e, "listen", "the listen address is too long");
+    memcpy(host, listen_addr, host_len);
+    host[host_len] = '\0';
+    snprintf(port, sizeof port, "%s", colon + 1);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &ai) != 0 || ai == NULL)
+        return err_invalid(e, "listen", "cannot resolve listen address '%s'", host);
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0 ||
+        getsockname(fd, (struct sockaddr *)&bound, &bound_len) != 0) {
+        err_invalid(e, "listen", "cannot listen on %s:%s: %s", host, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    *port_out = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    return fd;
+}
+
+struct http_server *http_start(const struct http_options *opts, struct err *e)
+{
+    struct http_server *srv = xcalloc(1, sizeof *srv);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+    srv->opts = *opts;
+    srv->listen_fd = bind_listen(opts->listen, &srv->port, e);
+    if (srv->listen_fd < 0) {
+        free(srv);
+        return NULL;
+    }
+    if (opts->tls_cert_pem)
+        flags |= MHD_USE_TLS;
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, opts->threads ? opts->threads : 2u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        opts->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, opts->tls_cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, opts->tls_key_pem, MHD_OPTION_END);
+    if (srv->daemon == NULL) {
+        err_internal(e, "cannot start the HTTP server on %s%s", opts->listen,
+                     opts->tls_cert_pem ? " (check --tls-cert and --tls-key)" : "");
+        close(srv->listen_fd);
+        free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+int http_port(const struct http_server *srv)
+{
+    return srv->port;
+}
+
+void http_quiesce(struct http_server *srv)
+{
+    if (srv && srv->listen_fd >= 0 && MHD_quiesce_daemon(srv->daemon) >= 0) {
+        close(srv->listen_fd);
+        srv->listen_fd = -1;
+    }
+}
+
+void http_stop(struct http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    MHD_stop_daemon(srv->daemon); /* closes the listen socket unless quiesced */
+    free(srv);
+}

@@ -1,0 +1,738 @@
+/* The SQLite backend: WAL, foreign keys, busy handling, prepared statements cached per
+ * connection, a pool of read connections and one write connection owned by the writer. */
+#include "store/store.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define BUSY_TIMEOUT_MS 5000
+
+/* Versioned migrations: append only, never edit one that has shipped. */
+static const char *const migrations[] = {
+    /* 1: tenants, credentials, idempotency, node heartbeats */
+    "CREATE TABLE orgs ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  primary_secret TEXT NOT NULL,"
+    "  signature_scheme TEXT NOT NULL DEFAULT 'standard',"
+    "  created_at INTEGER NOT NULL,"
+    "  deleted_at INTEGER);"
+    "CREATE INDEX orgs_created ON orgs (created_at, id) WHERE deleted_at IS NULL;"
+    "CREATE TABLE api_keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  org_id TEXT REFERENCES orgs (id),"
+    "  name TEXT NOT NULL,"
+    "  scopes INTEGER NOT NULL,"
+    "  secret_hash BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER);"
+    "CREATE INDEX api_keys_org ON api_keys (org_id, created_at, id);"
+    "CREATE TABLE idempotency ("
+    "  scope TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  request_hash BLOB NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (scope, key));"
+    "CREATE INDEX idempotency_created ON idempotency (created_at);"
+    "CREATE TABLE nodes ("
+    "  id TEXT PRIMARY KEY,"
+    "  started_at INTEGER NOT NULL,"
+    "  heartbeat_at INTEGER NOT NULL);",
+};
+#define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_PING,
+    ST_ORG_INSERT,
+    ST_ORG_GET,
+    ST_ORG_LIST_FIRST,
+    ST_ORG_LIST_AFTER,
+    ST_ORG_UPDATE,
+    ST_ORG_DELETE,
+    ST_ORG_REVOKE_KEYS,
+    ST_KEY_INSERT,
+    ST_KEY_GET,
+    ST_KEY_LIST_FIRST,
+    ST_KEY_LIST_AFTER,
+    ST_KEY_REVOKE,
+    ST_KEY_COUNT,
+    ST_IDEM_GET,
+    ST_IDEM_PUT,
+    ST_IDEM_PURGE,
+    ST_NODE_HEARTBEAT,
+    ST_NODE_REMOVE,
+    ST_COUNT
+};
+
+#define ORG_COLUMNS "id, name, primary_secret, signature_scheme, created_at"
+#define KEY_COLUMNS "id, coalesce(org_id, ''), name, scopes, secret_hash, created_at, revoked_at"
+
+static const char *const statements[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT job",
+    [ST_RELEASE] = "RELEASE job",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO job",
+    [ST_PING] = "SELECT 1",
+    [ST_ORG_INSERT] = "INSERT INTO orgs (" ORG_COLUMNS ") VALUES (?, ?, ?, ?, ?)",
+    [ST_ORG_GET] = "SELECT " ORG_COLUMNS " FROM orgs WHERE id = ? AND deleted_at IS NULL",
+    [ST_ORG_LIST_FIRST] = "SELECT " ORG_COLUMNS " FROM orgs WHERE deleted_at IS NULL"
+                          " ORDER BY created_at DESC, id DESC LIMIT ?",
+    [ST_ORG_LIST_AFTER] =
+        "SELECT " ORG_COLUMNS " FROM orgs WHERE deleted_at IS NULL"
+        " AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?",
+    [ST_ORG_UPDATE] = "UPDATE orgs SET name = ?, primary_secret = ?, signature_scheme = ?"
+                      " WHERE id = ? AND deleted_at IS NULL",
+    [ST_ORG_DELETE] = "UPDATE orgs SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+    [ST_ORG_REVOKE_KEYS] = "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND revoked_at"
+                           " IS NULL",
+    [ST_KEY_INSERT] = "INSERT INTO api_keys (id, org_id, name, scopes, secret_hash, created_at)"
+                      " VALUES (?, nullif(?, ''), ?, ?, ?, ?)",
+    [ST_KEY_GET] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE id = ?",
+    [ST_KEY_LIST_FIRST] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE coalesce(org_id, '') = ?"
+                          " ORDER BY created_at DESC, id DESC LIMIT ?",
+    [ST_KEY_LIST_AFTER] =
+        "SELECT " KEY_COLUMNS " FROM api_keys WHERE coalesce(org_id, '') = ?"
+        " AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?",
+    [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+    [ST_KEY_COUNT] = "SELECT count(*) FROM api_keys",
+    [ST_IDEM_GET] = "SELECT request_hash, status, body, created_at FROM idempotency"
+                    " WHERE scope = ? AND key = ? AND created_at >= ?",
+    [ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency (scope, key, request_hash, status, body,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    [ST_IDEM_PURGE] = "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency"
+                      " WHERE created_at < ? LIMIT ?)",
+    [ST_NODE_HEARTBEAT] = "INSERT INTO nodes (id, started_at, heartbeat_at) VALUES (?1, ?2, ?2)"
+                          " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+    [ST_NODE_REMOVE] = "DELETE FROM nodes WHERE id = ?",
+};
+
+struct sqlite_conn {
+    struct store_conn base;
+    sqlite3 *db;
+    sqlite3_stmt *stmts[ST_COUNT];
+    struct sqlite_conn *next_free;
+};
+
+struct sqlite_store {
+    struct store base;
+    char *path;
+    struct store_options opts;
+    int lock_fd;
+    struct sqlite_conn *writer; /* used by one thread at a time: the writer */
+    pthread_mutex_t pool_lock;
+    struct sqlite_conn *pool; /* free read connections */
+};
+
+static const struct store_ops sqlite_ops;
+
+static struct sqlite_store *as_store(struct store *st)
+{
+    return (struct sqlite_store *)st;
+}
+
+static struct sqlite_conn *as_conn(struct store_conn *c)
+{
+    return (struct sqlite_conn *)c;
+}
+
+static int fail_db(sqlite3 *db, const char *what)
+{
+    log_error("sqlite error", "op", json_string(what), "error", json_string(sqlite3_errmsg(db)),
+              NULL);
+    return ERR_FAIL;
+}
+
+/* A reset, cleared statement of this connection, prepared on first use. */
+static sqlite3_stmt *stmt(struct sqlite_conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *s = c->stmts[id];
+    if (s == NULL) {
+        if (sqlite3_prepare_v3(c->db, statements[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+            SQLITE_OK) {
+            fail_db(c->db, statements[id]);
+            return NULL;
+        }
+        c->stmts[id] = s;
+    }
+    return s;
+}
+
+static void done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+/* Runs a statement that returns no rows; ERR_CONFLICT on a uniqueness violation. */
+static int run(struct sqlite_conn *c, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    int result = 0;
+    if (rc == SQLITE_CONSTRAINT)
+        result = ERR_CONFLICT;
+    else if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        result = fail_db(c->db, sqlite3_sql(s));
+    done(s);
+    return result;
+}
+
+static int run_simple(struct sqlite_conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *s = stmt(c, id);
+    return s ? run(c, s) : ERR_FAIL;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *text)
+{
+    sqlite3_bind_text(s, i, text, -1, SQLITE_STATIC);
+}
+
+static void copy_column(sqlite3_stmt *s, int col, char *out, size_t size)
+{
+    const unsigned char *text = sqlite3_column_text(s, col);
+    snprintf(out, size, "%s", text ? (const char *)text : "");
+}
+
+static struct sqlite_conn *conn_open(struct sqlite_store *st, bool writer, struct err *e)
+{
+    struct sqlite_conn *c = xcalloc(1, sizeof *c);
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY);
+    char pragmas[256];
+
+    c->base.store = &st->base;
+    if (sqlite3_open_v2(st->path, &c->db, flags, NULL) != SQLITE_OK) {
+        err_internal(e, "cannot open SQLite database %s: %s", st->path,
+                     c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA foreign_keys = ON; PRAGMA synchronous = %s; PRAGMA temp_store = MEMORY;"
+             "PRAGMA cache_size = -16000;%s",
+             st->opts.sqlite_full_sync ? "FULL" : "NORMAL",
+             writer ? " PRAGMA journal_mode = WAL;" : "");
+    if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        err_internal(e, "cannot configure SQLite database %s: %s", st->path, sqlite3_errmsg(c->db));
+        goto fail;
+    }
+    return c;
+fail:
+    sqlite3_close(c->db);
+    free(c);
+    return NULL;
+}
+
+static void conn_close(struct sqlite_conn *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->stmts[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+/* One serving process per database file (§4.5): a second `hookd serve` refuses to start. */
+static int lock_file(struct sqlite_store *st, struct err *e)
+{
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s.lock", st->path);
+    st->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (st->lock_fd < 0)
+        return err_internal(e, "cannot open lock file %s: %s", lock_path, strerror(errno));
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return err_set(e, 409, "conflict", "db",
+                       "another hookd is serving %s (lock %s is held); one serving process per "
+                       "SQLite file",
+                       st->path, lock_path);
+    return 0;
+}
+
+static void sqlite_close(struct store *base)
+{
+    struct sqlite_store *st = as_store(base);
+    if (st == NULL)
+        return;
+    conn_close(st->writer);
+    while (st->pool) {
+        struct sqlite_conn *next = st->pool->next_free;
+        conn_close(st->pool);
+        st->pool = next;
+    }
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
+    pthread_mutex_destroy(&st->pool_lock);
+    free(st->path);
+    free(st);
+}
+
+static int sqlite_open(const char *location, const struct store_options *opts, struct store **out,
+                       struct err *e)
+{
+    struct sqlite_store *st = xcalloc(1, sizeof *st);
+    st->base.ops = &sqlite_ops;
+    st->path = xstrdup(location);
+    st->opts = *opts;
+    st->lock_fd = -1;
+    pthread_mutex_init(&st->pool_lock, NULL);
+    if (strlen(location) >= 4096) {
+        err_invalid(e, "db", "the database path is too long");
+        goto fail;
+    }
+    if (opts->exclusive && lock_file(st, e) != 0)
+        goto fail;
+    st->writer = conn_open(st, true, e);
+    if (st->writer == NULL)
+        goto fail;
+    *out = &st->base;
+    return 0;
+fail:
+    sqlite_close(&st->base);
+    return ERR_FAIL;
+}
+
+static int read_user_version(struct sqlite_conn *c, int *version)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+        return fail_db(c->db, "user_version");
+    *version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+    return 0;
+}
+
+static int sqlite_schema_version(struct store *base, int *current, int *latest)
+{
+    *latest = MIGRATION_COUNT;
+    return read_user_version(as_store(base)->writer, current);
+}
+
+static int sqlite_migrate(struct store *base, int *applied, struct err *e)
+{
+    struct sqlite_conn *c = as_store(base)->writer;
+    int version;
+    char *message = NULL, sql[64];
+
+    *applied = 0;
+    if (read_user_version(c, &version) != 0)
+        return err_internal(e, "cannot read the schema version");
+    if (version > MIGRATION_COUNT)
+        return err_internal(e, "the database schema (version %d) is newer than this hookd (%d)",
+                            version, MIGRATION_COUNT);
+    for (; version < MIGRATION_COUNT; version++) {
+        /* each migration and its version bump commit together */
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
+        if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &message) != SQLITE_OK ||
+            sqlite3_exec(c->db, migrations[version], NULL, NULL, &message) != SQLITE_OK ||
+            sqlite3_exec(c->db, sql, NULL, NULL, &message) != SQLITE_OK ||
+            sqlite3_exec(c->db, "COMMIT", NULL, NULL, &message) != SQLITE_OK) {
+            err_internal(e, "migration %d failed: %s", version + 1, message ? message : "?");
+            sqlite3_free(message);
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            return ERR_FAIL;
+        }
+        (*applied)++;
+    }
+    return 0;
+}
+
+static struct store_conn *sqlite_acquire(struct store *base)
+{
+    struct sqlite_store *st = as_store(base);
+    struct sqlite_conn *c;
+    struct err e;
+
+    pthread_mutex_lock(&st->pool_lock);
+    c = st->pool;
+    if (c)
+        st->pool = c->next_free;
+    pthread_mutex_unlock(&st->pool_lock);
+    if (c == NULL) {
+        c = conn_open(st, false, &e);
+        if (c == NULL) {
+            log_error("cannot open a read connection", "error", json_string(e.message), NULL);
+            return NULL;
+        }
+    }
+    return &c->base;
+}
+
+static void sqlite_release(struct store_conn *base)
+{
+    struct sqlite_conn *c = as_conn(base);
+    struct sqlite_store *st = as_store(base->store);
+    pthread_mutex_lock(&st->pool_lock);
+    c->next_free = st->pool;
+    st->pool = c;
+    pthread_mutex_unlock(&st->pool_lock);
+}
+
+static int sqlite_ping(struct store_conn *c)
+{
+    return run_simple(as_conn(c), ST_PING);
+}
+
+static struct store_conn *sqlite_tx_begin(struct store *base)
+{
+    struct sqlite_conn *c = as_store(base)->writer;
+    return run_simple(c, ST_BEGIN) == 0 ? &c->base : NULL;
+}
+
+static int sqlite_tx_commit(struct store_conn *tx)
+{
+    return run_simple(as_conn(tx), ST_COMMIT);
+}
+
+static void sqlite_tx_rollback(struct store_conn *tx)
+{
+    run_simple(as_conn(tx), ST_ROLLBACK);
+}
+
+static int sqlite_savepoint(struct store_conn *tx)
+{
+    return run_simple(as_conn(tx), ST_SAVEPOINT);
+}
+
+static int sqlite_savepoint_release(struct store_conn *tx)
+{
+    return run_simple(as_conn(tx), ST_RELEASE);
+}
+
+static int sqlite_savepoint_rollback(struct store_conn *tx)
+{
+    int rc = run_simple(as_conn(tx), ST_ROLLBACK_TO);
+    return rc == 0 ? run_simple(as_conn(tx), ST_RELEASE) : rc;
+}
+
+/* --- orgs --- */
+
+static void read_org(sqlite3_stmt *s, struct org *out)
+{
+    copy_column(s, 0, out->id, sizeof out->id);
+    copy_column(s, 1, out->name, sizeof out->name);
+    copy_column(s, 2, out->primary_secret, sizeof out->primary_secret);
+    copy_column(s, 3, out->signature_scheme, sizeof out->signature_scheme);
+    out->created_at = sqlite3_column_int64(s, 4);
+}
+
+static int sqlite_org_insert(struct store_conn *tx, const struct org *org)
+{
+    sqlite3_stmt *s = stmt(as_conn(tx), ST_ORG_INSERT);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, org->id);
+    bind_text(s, 2, org->name);
+    bind_text(s, 3, org->primary_secret);
+    bind_text(s, 4, org->signature_scheme);
+    sqlite3_bind_int64(s, 5, org->created_at);
+    return run(as_conn(tx), s);
+}
+
+static int sqlite_org_get(struct store_conn *c, const char *id, struct org *out)
+{
+    sqlite3_stmt *s = stmt(as_conn(c), ST_ORG_GET);
+    int rc;
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_org(s, out);
+    else if (rc != SQLITE_DONE)
+        fail_db(as_conn(c)->db, "org_get");
+    done(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? ERR_NOT_FOUND : ERR_FAIL;
+}
+
+/* Steps a list query, handing each row to read_row(s, out + i * size). */
+static int read_rows(struct sqlite_conn *c, sqlite3_stmt *s, void *out, size_t size, int *count,
+                     void (*read_row)(sqlite3_stmt *, void *))
+{
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        read_row(s, (char *)out + (size_t)n++ * size);
+    if (rc != SQLITE_DONE)
+        fail_db(c->db, "list");
+    done(s);
+    *count = n;
+    return rc == SQLITE_DONE ? 0 : ERR_FAIL;
+}
+
+static void read_org_row(sqlite3_stmt *s, void *out)
+{
+    read_org(s, out);
+}
+
+static int sqlite_org_list(struct store_conn *c, const struct page *page, struct org *out,
+                           int *count)
+{
+    sqlite3_stmt *s = stmt(as_conn(c), page->has_cursor ? ST_ORG_LIST_AFTER : ST_ORG_LIST_FIRST);
+    int i = 1;
+    if (s == NULL)
+        return ERR_FAIL;
+    if (page->has_cursor) {
+        sqlite3_bind_int64(s, i++, page->before_ms);
+        bind_text(s, i++, page->before_id);
+    }
+    sqlite3_bind_int(s, i, page->limit + 1);
+    return read_rows(as_conn(c), s, out, sizeof *out, count, read_org_row);
+}
+
+static int changed_one(struct sqlite_conn *c, int rc)
+{
+    if (rc != 0)
+        return rc;
+    return sqlite3_changes(c->db) > 0 ? 0 : ERR_NOT_FOUND;
+}
+
+static int sqlite_org_update(struct store_conn *tx, const struct org *org)
+{
+    sqlite3_stmt *s = stmt(as_conn(tx), ST_ORG_UPDATE);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, org->name);
+    bind_text(s, 2, org->primary_secret);
+    bind_text(s, 3, org->signature_scheme);
+    bind_text(s, 4, org->id);
+    return changed_one(as_conn(tx), run(as_conn(tx), s));
+}
+
+static int sqlite_org_delete(struct store_conn *tx, const char *id, int64_t now)
+{
+    struct sqlite_conn *c = as_conn(tx);
+    sqlite3_stmt *s = stmt(c, ST_ORG_DELETE);
+    int rc;
+    if (s == NULL)
+        return ERR_FAIL;
+    sqlite3_bind_int64(s, 1, now);
+    bind_text(s, 2, id);
+    rc = changed_one(c, run(c, s));
+    if (rc != 0)
+        return rc;
+    s = stmt(c, ST_ORG_REVOKE_KEYS);
+    if (s == NULL)
+        return ERR_FAIL;
+    sqlite3_bind_int64(s, 1, now);
+    bind_text(s, 2, id);
+    return run(c, s);
+}
+
+/* --- keys --- */
+
+static void read_key(sqlite3_stmt *s, struct api_key *out)
+{
+    const void *hash = sqlite3_column_blob(s, 4);
+    copy_column(s, 0, out->id, sizeof out->id);
+    copy_column(s, 1, out->org_id, sizeof out->org_id);
+    copy_column(s, 2, out->name, sizeof out->name);
+    out->scopes = (unsigned)sqlite3_column_int(s, 3);
+    memset(out->secret_hash, 0, sizeof out->secret_hash);
+    if (hash && sqlite3_column_bytes(s, 4) == (int)sizeof out->secret_hash)
+        memcpy(out->secret_hash, hash, sizeof out->secret_hash);
+    out->created_at = sqlite3_column_int64(s, 5);
+    out->revoked_at = sqlite3_column_int64(s, 6);
+}
+
+static void read_key_row(sqlite3_stmt *s, void *out)
+{
+    read_key(s, out);
+}
+
+static int sqlite_key_insert(struct store_conn *tx, const struct api_key *key)
+{
+    sqlite3_stmt *s = stmt(as_conn(tx), ST_KEY_INSERT);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, key->id);
+    bind_text(s, 2, key->org_id);
+    bind_text(s, 3, key->name);
+    sqlite3_bind_int(s, 4, (int)key->scopes);
+    sqlite3_bind_blob(s, 5, key->secret_hash, sizeof key->secret_hash, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, key->created_at);
+    return run(as_conn(tx), s);
+}
+
+static int sqlite_key_get(struct store_conn *c, const char *id, struct api_key *out)
+{
+    sqlite3_stmt *s = stmt(as_conn(c), ST_KEY_GET);
+    int rc;
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_key(s, out);
+    else if (rc != SQLITE_DONE)
+        fail_db(as_conn(c)->db, "key_get");
+    done(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? ERR_NOT_FOUND : ERR_FAIL;
+}
+
+static int sqlite_key_list(struct store_conn *c, const char *org_id, const struct page *page,
+                           struct api_key *out, int *count)
+{
+    sqlite3_stmt *s = stmt(as_conn(c), page->has_cursor ? ST_KEY_LIST_AFTER : ST_KEY_LIST_FIRST);
+    int i = 1;
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, i++, org_id);
+    if (page->has_cursor) {
+        sqlite3_bind_int64(s, i++, page->before_ms);
+        bind_text(s, i++, page->before_id);
+    }
+    sqlite3_bind_int(s, i, page->limit + 1);
+    return read_rows(as_conn(c), s, out, sizeof *out, count, read_key_row);
+}
+
+static int sqlite_key_revoke(struct store_conn *tx, const char *id, int64_t now)
+{
+    sqlite3_stmt *s = stmt(as_conn(tx), ST_KEY_REVOKE);
+    if (s == NULL)
+        return ERR_FAIL;
+    sqlite3_bind_int64(s, 1, now);
+    bind_text(s, 2, id);
+    return changed_one(as_conn(tx), run(as_conn(tx), s));
+}
+
+static int sqlite_key_count(struct store_conn *c, long *count)
+{
+    sqlite3_stmt *s = stmt(as_conn(c), ST_KEY_COUNT);
+    int rc;
+    if (s == NULL)
+        return ERR_FAIL;
+    rc = sqlite3_step(s);
+    *count = rc == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : 0;
+    done(s);
+    return rc == SQLITE_ROW ? 0 : fail_db(as_conn(c)->db, "key_count");
+}
+
+/* --- idempotency --- */
+
+static int sqlite_idem_get(struct store_conn *c, const char *scope, const char *key,
+                           int64_t not_before, struct idem_record *out)
+{
+    sqlite3_stmt *s = stmt(as_conn(c), ST_IDEM_GET);
+    int rc;
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, scope);
+    bind_text(s, 2, key);
+    sqlite3_bind_int64(s, 3, not_before);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const void *hash = sqlite3_column_blob(s, 0);
+        snprintf(out->scope, sizeof out->scope, "%s", scope);
+        snprintf(out->key, sizeof out->key, "%s", key);
+        memset(out->request_hash, 0, sizeof out->request_hash);
+        if (hash && sqlite3_column_bytes(s, 0) == (int)sizeof out->request_hash)
+            memcpy(out->request_hash, hash, sizeof out->request_hash);
+        out->status = sqlite3_column_int(s, 1);
+        out->body = xstrdup((const char *)sqlite3_column_text(s, 2));
+        out->created_at = sqlite3_column_int64(s, 3);
+    } else if (rc != SQLITE_DONE) {
+        fail_db(as_conn(c)->db, "idem_get");
+    }
+    done(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? ERR_NOT_FOUND : ERR_FAIL;
+}
+
+static int sqlite_idem_put(struct store_conn *tx, const struct idem_record *rec)
+{
+    sqlite3_stmt *s = stmt(as_conn(tx), ST_IDEM_PUT);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, rec->scope);
+    bind_text(s, 2, rec->key);
+    sqlite3_bind_blob(s, 3, rec->request_hash, sizeof rec->request_hash, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, rec->status);
+    bind_text(s, 5, rec->body);
+    sqlite3_bind_int64(s, 6, rec->created_at);
+    return run(as_conn(tx), s);
+}
+
+static int sqlite_idem_purge(struct store_conn *tx, int64_t older_than, int max_rows)
+{
+    sqlite3_stmt *s = stmt(as_conn(tx), ST_IDEM_PURGE);
+    if (s == NULL)
+        return ERR_FAIL;
+    sqlite3_bind_int64(s, 1, older_than);
+    sqlite3_bind_int(s, 2, max_rows);
+    return run(as_conn(tx), s);
+}
+
+/* --- nodes --- */
+
+static int sqlite_node_heartbeat(struct store_conn *tx, const char *node_id, int64_t now)
+{
+    sqlite3_stmt *s = stmt(as_conn(tx), ST_NODE_HEARTBEAT);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, node_id);
+    sqlite3_bind_int64(s, 2, now);
+    return run(as_conn(tx), s);
+}
+
+static int sqlite_node_remove(struct store_conn *tx, const char *node_id)
+{
+    sqlite3_stmt *s = stmt(as_conn(tx), ST_NODE_REMOVE);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, node_id);
+    return run(as_conn(tx), s);
+}
+
+static const struct store_ops sqlite_ops = {
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .migrate = sqlite_migrate,
+    .schema_version = sqlite_schema_version,
+    .acquire = sqlite_acquire,
+    .release = sqlite_release,
+    .ping = sqlite_ping,
+    .tx_begin = sqlite_tx_begin,
+    .tx_commit = sqlite_tx_commit,
+    .tx_rollback = sqlite_tx_rollback,
+    .savepoint = sqlite_savepoint,
+    .savepoint_release = sqlite_savepoint_release,
+    .savepoint_rollback = sqlite_savepoint_rollback,
+    .org_insert = sqlite_org_insert,
+    .org_get = sqlite_org_get,
+    .org_list = sqlite_org_list,
+    .org_update = sqlite_org_update,
+    .org_delete = sqlite_org_delete,
+    .key_insert = sqlite_key_insert,
+    .key_get = sqlite_key_get,
+    .key_list = sqlite_key_list,
+    .key_revoke = sqlite_key_revoke,
+    .key_count = sqlite_key_count,
+    .idem_get = sqlite_idem_get,
+    .idem_put = sqlite_idem_put,
+    .idem_purge = sqlite_idem_purge,
+    .node_heartbeat = sqlite_node_heartbeat,
+    .node_remove = sqlite_node_remove,
+};
+
+const struct store_ops *const store_sqlite = &sqlite_ops;
