@@ -43,17 +43,23 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 SONAME := libhookd.so.$(VERSION_MAJOR)
 
+# `make V=1` shows the full commands.
+Q := $(if $(V),,@)
+say = $(if $(V),,@echo "  $(1) $(2)")
+
 .PHONY: all run test unit e2e asan install deps deps-check clean format bench fuzz
 
 all: $(BUILD)/hookd $(BUILD)/libhookd.a $(BUILD)/libhookd.so $(BUILD)/hookd.pc
 
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -DHOOKD_BUILDING_LIBRARY -MMD -MP -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -DHOOKD_BUILDING_LIBRARY -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libhookd.a: $(LIB_OBJ)
 	@rm -f $@
@@ -71,13 +77,15 @@ $(BUILD)/hookd.pc: hookd.pc.in Makefile
 		-e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 $(BUILD)/hookd: $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/libhookd.a
-	$(CC) $(SAN) -pthread -o $@ $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/libhookd.a $(DEP_LIBS) -lm
+	$(call say,LD,$@)
+	$(Q)$(CC) $(SAN) -pthread -o $@ $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/libhookd.a $(DEP_LIBS) -lm
 
 # Unit tests may #include the .c under test to reach its statics, so they link
 # against everything but the CLI's main.
 $(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(BUILD)/libhookd.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(DEP_CFLAGS) $(shell pkg-config --cflags cmocka) -Wno-missing-prototypes \
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(DEP_CFLAGS) $(shell pkg-config --cflags cmocka) -Wno-missing-prototypes \
 		-o $@ $< $(filter-out $(patsubst %.c,$(BUILD)/obj/%.o,$(shell sed -n 's/^#include "\(.*\.c\)"/src\/\1/p' $<)),$(SERVER_OBJ)) \
 		$(BUILD)/libhookd.a $(DEP_LIBS) $(shell pkg-config --libs cmocka) -lm
 

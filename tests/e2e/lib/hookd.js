@@ -1,0 +1,347 @@
+'use strict';
+// Black-box harness for hookd: starts `hookd serve` on a free loopback port with a
+// SQLite file in a temp dir, talks to it over HTTP, and always cleans up after itself.
+
+const { spawn, spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const BIN = process.env.HOOKD_BIN
+  ? path.resolve(process.env.HOOKD_BIN)
+  : path.resolve(__dirname, '..', '..', '..', 'build', 'hookd');
+
+// Sanitizer builds start and answer more slowly; be generous but bounded.
+const START_TIMEOUT_MS = 15000;
+const STOP_TIMEOUT_MS = 10000;
+
+const KEY_RE = /^key_[0-9A-HJKMNP-TV-Z]{26}\.[A-Za-z0-9_-]{43}$/;
+const ORG_ID_RE = /^org_[0-9A-HJKMNP-TV-Z]{26}$/;
+const KEY_ID_RE = /^key_[0-9A-HJKMNP-TV-Z]{26}$/;
+const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const SECRET_RE = /^whsec_[A-Za-z0-9+/]{43}=$/;
+
+const liveChildren = new Set();
+const tempDirs = new Set();
+
+// Last line of defence: no hookd outlives the test process, no temp dir is left behind.
+process.on('exit', () => {
+  for (const child of liveChildren) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  for (const dir of tempDirs) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
+  }
+});
+
+function makeTempDir() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookd-e2e-'));
+  tempDirs.add(dir);
+  return dir;
+}
+
+function removeTempDir(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
+// The environment for a child: ours minus every HOOKD_* variable, plus the given ones.
+function childEnv(extra = {}) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('HOOKD_')) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+function randomAdminKey() {
+  return 'adm_' + crypto.randomBytes(24).toString('hex');
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Starts `hookd serve`.
+ *   args      extra arguments after `serve`
+ *   env       extra environment (HOOKD_* of the test process are never inherited)
+ *   adminKey  a fixed admin key (default: a random one); null: let hookd mint one on
+ *             first start (it is then read from stdout when printed)
+ *   dir       directory for the database (default: a new temp dir)
+ *   dbPath    database file (default: <dir>/hookd.db)
+ *   listen    default 127.0.0.1:0
+ *   noDb / noListen  do not pass --db / --listen (for precedence tests)
+ */
+async function startHookd(opts = {}) {
+  const dir = opts.dir || makeTempDir();
+  const dbPath = opts.dbPath || path.join(dir, 'hookd.db');
+  const adminKey = opts.adminKey === undefined ? randomAdminKey() : opts.adminKey;
+  const args = ['serve'];
+  if (!opts.noListen) args.push('--listen', opts.listen || '127.0.0.1:0');
+  if (!opts.noDb) args.push('--db', `sqlite:${dbPath}`);
+  if (adminKey) args.push('--admin-key', adminKey);
+  args.push(...(opts.args || []));
+
+  const child = spawn(BIN, args, {
+    cwd: dir,
+    env: childEnv(opts.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  liveChildren.add(child);
+
+  const server = {
+    child,
+    dir,
+    dbPath,
+    adminKey,
+    port: null,
+    url: null,
+    tls: false,
+    stdout: '',
+    stderr: '',
+    stderrLines: [],
+    exitCode: undefined,
+    exitSignal: undefined,
+  };
+
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      server.exitCode = code;
+      server.exitSignal = signal;
+      liveChildren.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  server.exited = exited;
+
+  let stderrRest = '';
+  let onProgress = () => {};
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    server.stdout += chunk;
+    onProgress();
+  });
+  child.stderr.on('data', (chunk) => {
+    server.stderr += chunk;
+    stderrRest += chunk;
+    let nl;
+    while ((nl = stderrRest.indexOf('\n')) >= 0) {
+      const line = stderrRest.slice(0, nl);
+      stderrRest = stderrRest.slice(nl + 1);
+      server.stderrLines.push(line);
+      let obj = null;
+      try {
+        obj = JSON.parse(line);
+      } catch {
+        /* not JSON: kept as text */
+      }
+      if (obj && obj.msg === 'listening' && server.port === null) {
+        server.port = obj.port;
+        server.tls = obj.tls === true;
+      }
+    }
+    onProgress();
+  });
+
+  server.logs = () =>
+    server.stderrLines
+      .map((l) => {
+        try {
+          return JSON.parse(l);
+        } catch {
+          return null;
+        }
+      })
+      .filter(Boolean);
+
+  server.stop = async (signal = 'SIGTERM') => {
+    if (server.exitCode === undefined) {
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    return { code: server.exitCode, signal: server.exitSignal };
+  };
+  server.kill = () => server.stop('SIGKILL');
+  // Stops the server (if still running) and removes its temp dir (unless given by the caller).
+  server.cleanup = async () => {
+    await server.stop();
+    if (!opts.dir) removeTempDir(dir);
+  };
+
+  const wantKey = adminKey === null;
+  const bootstrapRe = /created the admin key[^\n]*\n\s+(\S+)\n/;
+  await new Promise((resolve, reject) => {
+    let settled = false;
+    let graceTimer = null;
+    const finish = (err) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(graceTimer);
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      finish(new Error(`hookd did not start within ${START_TIMEOUT_MS} ms\n${server.stderr}`));
+    }, START_TIMEOUT_MS);
+    onProgress = () => {
+      if (server.port === null) return;
+      if (!wantKey || bootstrapRe.test(server.stdout)) {
+        finish();
+      } else if (graceTimer === null) {
+        // the minted key is printed before "listening" but stdout may lag behind; a store
+        // that already holds keys prints nothing, so do not wait for it forever
+        graceTimer = setTimeout(() => finish(), 500);
+      }
+    };
+    exited.then(({ code, signal }) => {
+      if (server.port !== null) finish();
+      else finish(new Error(`hookd exited (${code ?? signal}) before listening\n${server.stderr}`));
+    });
+  });
+  onProgress = () => {};
+  if (wantKey) {
+    const m = bootstrapRe.exec(server.stdout);
+    server.adminKey = m ? m[1] : null;
+  }
+  server.url = `${server.tls ? 'https' : 'http'}://127.0.0.1:${server.port}`;
+  return server;
+}
+
+/**
+ * One HTTP request. body: an object/array (sent as JSON with Content-Type
+ * application/json unless headers say otherwise), a string or Buffer (sent as bytes, with
+ * no Content-Type unless headers give one). key: sent as `Authorization: Bearer <key>`.
+ */
+async function api(server, method, urlPath, { key, body, headers = {} } = {}) {
+  const h = { ...headers };
+  let payload;
+  if (key !== undefined && key !== null) h.Authorization = `Bearer ${key}`;
+  if (body !== undefined) {
+    if (typeof body === 'string') {
+      payload = Buffer.from(body, 'utf8');
+    } else if (Buffer.isBuffer(body) || body instanceof Uint8Array) {
+      payload = body;
+    } else {
+      payload = Buffer.from(JSON.stringify(body), 'utf8');
+      const hasType = Object.keys(h).some((k) => k.toLowerCase() === 'content-type');
+      if (!hasType) h['Content-Type'] = 'application/json';
+    }
+  }
+  const res = await fetch(server.url + urlPath, { method, headers: h, body: payload });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+let nameCounter = 0;
+function uniqueName(prefix = 'org') {
+  nameCounter += 1;
+  return `${prefix}-${process.pid}-${nameCounter}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+async function createOrg(server, name = uniqueName('org')) {
+  const res = await api(server, 'POST', '/v1/orgs', { key: server.adminKey, body: { name } });
+  if (res.status !== 201) throw new Error(`creating org: ${res.status} ${res.text}`);
+  return res.json;
+}
+
+async function createKey(server, orgId, scopes = ['events', 'webhooks', 'sources'], name) {
+  const res = await api(server, 'POST', `/v1/orgs/${orgId}/api-keys`, {
+    key: server.adminKey,
+    body: { name: name || uniqueName('key'), scopes },
+  });
+  if (res.status !== 201) throw new Error(`creating key: ${res.status} ${res.text}`);
+  return res.json;
+}
+
+// An org with one key holding the given scopes: {org, keyObj, key}.
+async function createOrgWithKey(server, scopes = ['events', 'webhooks', 'sources']) {
+  const org = await createOrg(server);
+  const keyObj = await createKey(server, org.id, scopes);
+  return { org, keyObj, key: keyObj.key };
+}
+
+// Runs the hookd binary to completion: {code, signal, stdout, stderr}.
+function runHookd(args, { env = {}, cwd, input, timeout = 15000 } = {}) {
+  const r = spawnSync(BIN, args, {
+    env: childEnv(env),
+    cwd: cwd || os.tmpdir(),
+    input,
+    encoding: 'utf8',
+    timeout,
+  });
+  if (r.error) throw r.error;
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+// Same, without blocking the event loop (so a running server keeps being served).
+function runHookdAsync(args, { env = {}, cwd, timeout = 15000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, args, {
+      env: childEnv(env),
+      cwd: cwd || os.tmpdir(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    liveChildren.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      liveChildren.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+// A JSON object body padded with whitespace to exactly `size` bytes.
+function paddedOrgBody(size, name = uniqueName('pad')) {
+  const core = JSON.stringify({ name });
+  if (size < core.length) throw new Error('size too small');
+  return core.slice(0, -1) + ' '.repeat(size - core.length) + '}';
+}
+
+module.exports = {
+  BIN,
+  KEY_RE,
+  KEY_ID_RE,
+  ORG_ID_RE,
+  TIME_RE,
+  SECRET_RE,
+  startHookd,
+  api,
+  createOrg,
+  createKey,
+  createOrgWithKey,
+  runHookd,
+  runHookdAsync,
+  makeTempDir,
+  removeTempDir,
+  uniqueName,
+  paddedOrgBody,
+  randomAdminKey,
+  sleep,
+};
