@@ -93,7 +93,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(BUILD)/libhookd.a
 
 # Install what is missing (Debian packages, npm test tools) before building.
 deps-check:
-	@if pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v wrk >/dev/null && [ -d node_modules ]; \
+	@if pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v wrk >/dev/null && \
+		[ node_modules/.installed -nt package-lock.json ]; \
 		then :; else $(MAKE) --no-print-directory deps; fi
 
 deps:
@@ -104,7 +105,8 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PACKAGES); \
 	fi
 	@command -v node >/dev/null || { echo "deps: Node.js 20 is needed (it comes with the machine)" >&2; exit 1; }
-	@[ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
+	@[ node_modules/.installed -nt package-lock.json ] || \
+		{ npm ci --no-audit --no-fund && mkdir -p node_modules && touch node_modules/.installed; }
 
 run: deps-check all
 	@mkdir -p $(BUILD)

@@ -194,9 +194,10 @@ static int run(const struct config *cfg)
         fprintf(stderr, "hookd: %s\n", e.message);
         goto out;
     }
-    log_info("listening", "listen", json_string(cfg->listen), "port", json_integer(http_port(srv)),
-             "tls", json_boolean(cert != NULL), "db", json_string(cfg->db), "node",
-             json_string(node_id), "version", json_string(HOOKD_VERSION_STRING), NULL);
+    log_kv(LOG_ALWAYS, "listening", "listen", json_string(cfg->listen), "port",
+           json_integer(http_port(srv)), "tls", json_boolean(cert != NULL), "db",
+           json_string(cfg->db), "node", json_string(node_id), "version",
+           json_string(HOOKD_VERSION_STRING), NULL);
 
     for (;;) {
         int64_t period_ms = cfg->lease_ms / 3 > 1000 ? cfg->lease_ms / 3 : 1000;
@@ -208,7 +209,7 @@ static int run(const struct config *cfg)
             break;
         submit_upkeep(app.writer, node_id);
     }
-    log_info("stopping", "signal", json_integer(sig), NULL);
+    log_kv(LOG_ALWAYS, "stopping", "signal", json_integer(sig), NULL);
     http_quiesce(srv);
     writer_stop(app.writer); /* commits what is queued and answers every waiting request */
     http_stop(srv);
@@ -218,7 +219,7 @@ static int run(const struct config *cfg)
         snprintf(bye.node_id, sizeof bye.node_id, "%s", node_id);
         writer_run_batch(app.store, &bye.job);
     }
-    log_info("stopped", "node", json_string(node_id), NULL);
+    log_kv(LOG_ALWAYS, "stopped", "node", json_string(node_id), NULL);
     status = 0;
 out:
     http_stop(srv);

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 static enum log_level min_level = LOG_INFO;
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = {"debug", "info", "warn", "error", "info"};
 
 void log_set_level(enum log_level level)
 {
@@ -24,7 +24,7 @@ bool log_enabled(enum log_level level)
 
 bool log_parse_level(const char *text, enum log_level *level)
 {
-    for (int i = 0; i < 4; i++) {
+    for (int i = LOG_DEBUG; i <= LOG_ERROR; i++) {
         if (strcmp(text, level_names[i]) == 0) {
             *level = (enum log_level)i;
             return true;

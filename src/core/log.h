@@ -5,7 +5,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+/* LOG_ALWAYS is for the few lifecycle lines (listening, stopping) that tools rely on: written
+ * whatever the level, shown as "info". */
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_ALWAYS };
 
 /* Sets the lowest level written (default LOG_INFO). */
 void log_set_level(enum log_level level);

@@ -183,11 +183,17 @@ static void help_lists_every_option_with_its_default(void **state)
 {
     char buffer[16384] = {0};
     FILE *out = fmemopen(buffer, sizeof buffer - 1, "w");
-    const char *names[] = {"--listen", "--db", "--admin-key", "--config", "--allow-http",
-                           "--allow-private", "--no-ping", "--retry-schedule", "--disable-after",
-                           "--max-body", "--rate-limit", "--max-connections", "--retention",
-                           "--lease", "--tls-cert", "--tls-key", "--ca-file", "--proxy",
-                           "--sqlite-sync", "--role", "--log-level"};
+    const char *names[] = {"--listen",        "--db",
+                           "--admin-key",     "--config",
+                           "--allow-http",    "--allow-private",
+                           "--no-ping",       "--retry-schedule",
+                           "--disable-after", "--max-body",
+                           "--rate-limit",    "--max-connections",
+                           "--retention",     "--lease",
+                           "--tls-cert",      "--tls-key",
+                           "--ca-file",       "--proxy",
+                           "--sqlite-sync",   "--role",
+                           "--log-level"};
     (void)state;
     config_print_help(out);
     fclose(out);

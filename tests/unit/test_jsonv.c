@@ -10,12 +10,9 @@
 #include <string.h>
 
 static const struct jsonv_field fields[] = {
-    {"name", JSONV_STRING, true, false, 5, 0},
-    {"enabled", JSONV_BOOL, false, false, 0, 0},
-    {"count", JSONV_INTEGER, false, true, 0, 0},
-    {"tags", JSONV_STRING_ARRAY, false, false, 3, 2},
-    {"meta", JSONV_OBJECT, false, false, 0, 0},
-    {NULL, 0, false, false, 0, 0},
+    {"name", JSONV_STRING, true, false, 5, 0},   {"enabled", JSONV_BOOL, false, false, 0, 0},
+    {"count", JSONV_INTEGER, false, true, 0, 0}, {"tags", JSONV_STRING_ARRAY, false, false, 3, 2},
+    {"meta", JSONV_OBJECT, false, false, 0, 0},  {NULL, 0, false, false, 0, 0},
 };
 
 /* Parses text and checks it; returns the error's field ("" when valid). */
@@ -66,16 +63,17 @@ static void lengths_count_code_points_not_bytes(void **state)
     struct err e;
     (void)state;
     assert_string_equal(check("{\"name\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}", &e), "");
-    assert_string_equal(check("{\"name\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}", &e),
-                        "name");
+    assert_string_equal(
+        check("{\"name\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}", &e), "name");
     assert_int_equal(utf8_chars("\xf0\x9f\x98\x80x"), 2);
 }
 
 static void malformed_bodies_are_invalid_json(void **state)
 {
     struct err e;
-    const char *bad[] = {"{", "[]", "\"text\"", "{\"a\":1,\"a\":2}", "{\"a\":1} x",
-                         "{\"n\":123456789012345678901234567890}"};
+    const char *bad[] = {"{",           "[]",
+                         "\"text\"",    "{\"a\":1,\"a\":2}",
+                         "{\"a\":1} x", "{\"n\":123456789012345678901234567890}"};
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_null(jsonv_parse_object(bad[i], strlen(bad[i]), false, &e));

@@ -52,8 +52,12 @@ static void foreign_cursors_are_refused(void **state)
 {
     struct page page;
     struct err e;
-    const char *bad[] = {"zz", "abc", "3132", /* "12": no id */ "3a6964", /* ":id" */
-                         "2d313a6964" /* "-1:id" */, "31323a" /* "12:" */};
+    const char *bad[] = {"zz",
+                         "abc",
+                         "3132",
+                         /* "12": no id */ "3a6964", /* ":id" */
+                         "2d313a6964" /* "-1:id" */,
+                         "31323a" /* "12:" */};
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_not_equal(page_parse(NULL, bad[i], &page, &e), 0);

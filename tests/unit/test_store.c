@@ -131,9 +131,9 @@ static void lists_page_newest_first_without_gaps(void **state)
         assert_int_equal(store_ops_of(c)->org_list(c, &page, page_items, &count), 0);
         int shown = count > page.limit ? page.limit : count;
         for (int i = 0; i < shown; i++) {
-            bool older = page_items[i].created_at < last_ms ||
-                         (page_items[i].created_at == last_ms &&
-                          strcmp(page_items[i].id, last_id) < 0);
+            bool older =
+                page_items[i].created_at < last_ms ||
+                (page_items[i].created_at == last_ms && strcmp(page_items[i].id, last_id) < 0);
             assert_true(older);
             last_ms = page_items[i].created_at;
             memcpy(last_id, page_items[i].id, sizeof last_id);

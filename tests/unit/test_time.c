@@ -84,8 +84,8 @@ static void parses_durations_in_every_unit(void **state)
 static void refuses_bad_durations(void **state)
 {
     int64_t ms;
-    const char *bad[] = {"", "s", "-1s", "1.5s", "10x", "1 s", "99999999999999999999s",
-                         "9999999999999999d"};
+    const char *bad[] = {
+        "", "s", "-1s", "1.5s", "10x", "1 s", "99999999999999999999s", "9999999999999999d"};
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(time_parse_duration(bad[i], &ms));
