@@ -1,6 +1,6 @@
 /* The SQLite backend: WAL, foreign keys, busy handling, prepared statements cached per
  * connection, a pool of read connections and one write connection owned by the writer. */
-#include "store/store.h"
+#include "store/sqlite_internal.h"
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,13 +128,6 @@ static const char *const statements[ST_COUNT] = {
     [ST_NODE_REMOVE] = "DELETE FROM nodes WHERE id = ?",
 };
 
-struct sqlite_conn {
-    struct store_conn base;
-    sqlite3 *db;
-    sqlite3_stmt *stmts[ST_COUNT];
-    struct sqlite_conn *next_free;
-};
-
 struct sqlite_store {
     struct store base;
     char *path;
@@ -151,67 +145,123 @@ static struct sqlite_store *as_store(struct store *st)
     return (struct sqlite_store *)st;
 }
 
-static struct sqlite_conn *as_conn(struct store_conn *c)
-{
-    return (struct sqlite_conn *)c;
-}
-
-static int fail_db(sqlite3 *db, const char *what)
+int sq_fail(sqlite3 *db, const char *what)
 {
     log_error("sqlite error", "op", json_string(what), "error", json_string(sqlite3_errmsg(db)),
               NULL);
     return ERR_FAIL;
 }
 
-/* A reset, cleared statement of this connection, prepared on first use. */
-static sqlite3_stmt *stmt(struct sqlite_conn *c, enum stmt_id id)
+sqlite3_stmt *sq_prepare(struct sqlite_conn *c, const char *sql)
 {
-    sqlite3_stmt *s = c->stmts[id];
-    if (s == NULL) {
-        if (sqlite3_prepare_v3(c->db, statements[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
-            SQLITE_OK) {
-            fail_db(c->db, statements[id]);
-            return NULL;
+    size_t slot = ((uintptr_t)sql >> 3) % SQ_STMT_SLOTS;
+    for (size_t probe = 0; probe < SQ_STMT_SLOTS; probe++, slot = (slot + 1) % SQ_STMT_SLOTS) {
+        if (c->stmt_sql[slot] == sql)
+            return c->stmts[slot];
+        if (c->stmt_sql[slot] == NULL) {
+            sqlite3_stmt *s;
+            if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+                SQLITE_OK) {
+                sq_fail(c->db, sql);
+                return NULL;
+            }
+            c->stmt_sql[slot] = sql;
+            c->stmts[slot] = s;
+            return s;
         }
-        c->stmts[id] = s;
     }
-    return s;
+    log_error("sqlite statement cache is full", "sql", json_string(sql), NULL);
+    return NULL;
 }
 
-static void done(sqlite3_stmt *s)
+void sq_done(sqlite3_stmt *s)
 {
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
 }
 
-/* Runs a statement that returns no rows; ERR_CONFLICT on a uniqueness violation. */
-static int run(struct sqlite_conn *c, sqlite3_stmt *s)
+int sq_run(struct sqlite_conn *c, sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
     int result = 0;
     if (rc == SQLITE_CONSTRAINT)
         result = ERR_CONFLICT;
     else if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        result = fail_db(c->db, sqlite3_sql(s));
-    done(s);
+        result = sq_fail(c->db, sqlite3_sql(s));
+    sq_done(s);
     return result;
+}
+
+int sq_run_changed(struct sqlite_conn *c, sqlite3_stmt *s)
+{
+    int rc = sq_run(c, s);
+    if (rc != 0)
+        return rc;
+    return sqlite3_changes(c->db) > 0 ? 0 : ERR_NOT_FOUND;
 }
 
 static int run_simple(struct sqlite_conn *c, enum stmt_id id)
 {
-    sqlite3_stmt *s = stmt(c, id);
-    return s ? run(c, s) : ERR_FAIL;
+    sqlite3_stmt *s = sq_prepare(c, statements[id]);
+    return s ? sq_run(c, s) : ERR_FAIL;
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *text)
+void sq_bind_text(sqlite3_stmt *s, int i, const char *text)
 {
     sqlite3_bind_text(s, i, text, -1, SQLITE_STATIC);
 }
 
-static void copy_column(sqlite3_stmt *s, int col, char *out, size_t size)
+void sq_bind_text_or_null(sqlite3_stmt *s, int i, const char *text)
+{
+    if (text == NULL || *text == '\0')
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_text(s, i, text, -1, SQLITE_STATIC);
+}
+
+void sq_bind_int64_or_null(sqlite3_stmt *s, int i, int64_t value)
+{
+    if (value == 0)
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_int64(s, i, value);
+}
+
+void sq_copy_text(sqlite3_stmt *s, int col, char *out, size_t size)
 {
     const unsigned char *text = sqlite3_column_text(s, col);
     snprintf(out, size, "%s", text ? (const char *)text : "");
+}
+
+char *sq_dup_text(sqlite3_stmt *s, int col)
+{
+    const unsigned char *text = sqlite3_column_text(s, col);
+    return xstrndup(text ? (const char *)text : "", (size_t)sqlite3_column_bytes(s, col));
+}
+
+int sq_read_rows(struct sqlite_conn *c, sqlite3_stmt *s, void *out, size_t size, int *count,
+                 void (*read_row)(sqlite3_stmt *, void *))
+{
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        read_row(s, (char *)out + (size_t)n++ * size);
+    if (rc != SQLITE_DONE)
+        sq_fail(c->db, "list");
+    sq_done(s);
+    *count = n;
+    return rc == SQLITE_DONE ? 0 : ERR_FAIL;
+}
+
+int sq_read_one(struct sqlite_conn *c, sqlite3_stmt *s, void *out,
+                void (*read_row)(sqlite3_stmt *, void *))
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_row(s, out);
+    else if (rc != SQLITE_DONE)
+        sq_fail(c->db, sqlite3_sql(s));
+    sq_done(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? ERR_NOT_FOUND : ERR_FAIL;
 }
 
 static struct sqlite_conn *conn_open(struct sqlite_store *st, bool writer, struct err *e)
@@ -248,7 +298,7 @@ static void conn_close(struct sqlite_conn *c)
 {
     if (c == NULL)
         return;
-    for (int i = 0; i < ST_COUNT; i++)
+    for (int i = 0; i < SQ_STMT_SLOTS; i++)
         sqlite3_finalize(c->stmts[i]);
     sqlite3_close(c->db);
     free(c);
@@ -317,7 +367,7 @@ static int read_user_version(struct sqlite_conn *c, int *version)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-        return fail_db(c->db, "user_version");
+        return sq_fail(c->db, "user_version");
     *version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
     sqlite3_finalize(s);
     return 0;
@@ -381,7 +431,7 @@ static struct store_conn *sqlite_acquire(struct store *base)
 
 static void sqlite_release(struct store_conn *base)
 {
-    struct sqlite_conn *c = as_conn(base);
+    struct sqlite_conn *c = sq_conn(base);
     struct sqlite_store *st = as_store(base->store);
     pthread_mutex_lock(&st->pool_lock);
     c->next_free = st->pool;
@@ -391,7 +441,7 @@ static void sqlite_release(struct store_conn *base)
 
 static int sqlite_ping(struct store_conn *c)
 {
-    return run_simple(as_conn(c), ST_PING);
+    return run_simple(sq_conn(c), ST_PING);
 }
 
 static struct store_conn *sqlite_tx_begin(struct store *base)
@@ -402,82 +452,68 @@ static struct store_conn *sqlite_tx_begin(struct store *base)
 
 static int sqlite_tx_commit(struct store_conn *tx)
 {
-    return run_simple(as_conn(tx), ST_COMMIT);
+    return run_simple(sq_conn(tx), ST_COMMIT);
 }
 
 static void sqlite_tx_rollback(struct store_conn *tx)
 {
-    run_simple(as_conn(tx), ST_ROLLBACK);
+    run_simple(sq_conn(tx), ST_ROLLBACK);
 }
 
 static int sqlite_savepoint(struct store_conn *tx)
 {
-    return run_simple(as_conn(tx), ST_SAVEPOINT);
+    return run_simple(sq_conn(tx), ST_SAVEPOINT);
 }
 
 static int sqlite_savepoint_release(struct store_conn *tx)
 {
-    return run_simple(as_conn(tx), ST_RELEASE);
+    return run_simple(sq_conn(tx), ST_RELEASE);
 }
 
 static int sqlite_savepoint_rollback(struct store_conn *tx)
 {
-    int rc = run_simple(as_conn(tx), ST_ROLLBACK_TO);
-    return rc == 0 ? run_simple(as_conn(tx), ST_RELEASE) : rc;
+    int rc = run_simple(sq_conn(tx), ST_ROLLBACK_TO);
+    return rc == 0 ? run_simple(sq_conn(tx), ST_RELEASE) : rc;
 }
 
 /* --- orgs --- */
 
 static void read_org(sqlite3_stmt *s, struct org *out)
 {
-    copy_column(s, 0, out->id, sizeof out->id);
-    copy_column(s, 1, out->name, sizeof out->name);
-    copy_column(s, 2, out->primary_secret, sizeof out->primary_secret);
-    copy_column(s, 3, out->signature_scheme, sizeof out->signature_scheme);
+    sq_copy_text(s, 0, out->id, sizeof out->id);
+    sq_copy_text(s, 1, out->name, sizeof out->name);
+    sq_copy_text(s, 2, out->primary_secret, sizeof out->primary_secret);
+    sq_copy_text(s, 3, out->signature_scheme, sizeof out->signature_scheme);
     out->created_at = sqlite3_column_int64(s, 4);
 }
 
 static int sqlite_org_insert(struct store_conn *tx, const struct org *org)
 {
-    sqlite3_stmt *s = stmt(as_conn(tx), ST_ORG_INSERT);
+    sqlite3_stmt *s = sq_prepare(sq_conn(tx), statements[ST_ORG_INSERT]);
     if (s == NULL)
         return ERR_FAIL;
-    bind_text(s, 1, org->id);
-    bind_text(s, 2, org->name);
-    bind_text(s, 3, org->primary_secret);
-    bind_text(s, 4, org->signature_scheme);
+    sq_bind_text(s, 1, org->id);
+    sq_bind_text(s, 2, org->name);
+    sq_bind_text(s, 3, org->primary_secret);
+    sq_bind_text(s, 4, org->signature_scheme);
     sqlite3_bind_int64(s, 5, org->created_at);
-    return run(as_conn(tx), s);
+    return sq_run(sq_conn(tx), s);
 }
 
 static int sqlite_org_get(struct store_conn *c, const char *id, struct org *out)
 {
-    sqlite3_stmt *s = stmt(as_conn(c), ST_ORG_GET);
+    sqlite3_stmt *s = sq_prepare(sq_conn(c), statements[ST_ORG_GET]);
     int rc;
     if (s == NULL)
         return ERR_FAIL;
-    bind_text(s, 1, id);
+    sq_bind_text(s, 1, id);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         read_org(s, out);
     else if (rc != SQLITE_DONE)
-        fail_db(as_conn(c)->db, "org_get");
-    done(s);
+        sq_fail(sq_conn(c)->db, "org_get");
+    sq_done(s);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? ERR_NOT_FOUND : ERR_FAIL;
-}
-
-/* Steps a list query, handing each row to read_row(s, out + i * size). */
-static int read_rows(struct sqlite_conn *c, sqlite3_stmt *s, void *out, size_t size, int *count,
-                     void (*read_row)(sqlite3_stmt *, void *))
-{
-    int rc, n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        read_row(s, (char *)out + (size_t)n++ * size);
-    if (rc != SQLITE_DONE)
-        fail_db(c->db, "list");
-    done(s);
-    *count = n;
-    return rc == SQLITE_DONE ? 0 : ERR_FAIL;
 }
 
 static void read_org_row(sqlite3_stmt *s, void *out)
@@ -488,55 +524,49 @@ static void read_org_row(sqlite3_stmt *s, void *out)
 static int sqlite_org_list(struct store_conn *c, const struct page *page, struct org *out,
                            int *count)
 {
-    sqlite3_stmt *s = stmt(as_conn(c), page->has_cursor ? ST_ORG_LIST_AFTER : ST_ORG_LIST_FIRST);
+    sqlite3_stmt *s = sq_prepare(
+        sq_conn(c), statements[page->has_cursor ? ST_ORG_LIST_AFTER : ST_ORG_LIST_FIRST]);
     int i = 1;
     if (s == NULL)
         return ERR_FAIL;
     if (page->has_cursor) {
         sqlite3_bind_int64(s, i++, page->before_ms);
-        bind_text(s, i++, page->before_id);
+        sq_bind_text(s, i++, page->before_id);
     }
     sqlite3_bind_int(s, i, page->limit + 1);
-    return read_rows(as_conn(c), s, out, sizeof *out, count, read_org_row);
-}
-
-static int changed_one(struct sqlite_conn *c, int rc)
-{
-    if (rc != 0)
-        return rc;
-    return sqlite3_changes(c->db) > 0 ? 0 : ERR_NOT_FOUND;
+    return sq_read_rows(sq_conn(c), s, out, sizeof *out, count, read_org_row);
 }
 
 static int sqlite_org_update(struct store_conn *tx, const struct org *org)
 {
-    sqlite3_stmt *s = stmt(as_conn(tx), ST_ORG_UPDATE);
+    sqlite3_stmt *s = sq_prepare(sq_conn(tx), statements[ST_ORG_UPDATE]);
     if (s == NULL)
         return ERR_FAIL;
-    bind_text(s, 1, org->name);
-    bind_text(s, 2, org->primary_secret);
-    bind_text(s, 3, org->signature_scheme);
-    bind_text(s, 4, org->id);
-    return changed_one(as_conn(tx), run(as_conn(tx), s));
+    sq_bind_text(s, 1, org->name);
+    sq_bind_text(s, 2, org->primary_secret);
+    sq_bind_text(s, 3, org->signature_scheme);
+    sq_bind_text(s, 4, org->id);
+    return sq_run_changed(sq_conn(tx), s);
 }
 
 static int sqlite_org_delete(struct store_conn *tx, const char *id, int64_t now)
 {
-    struct sqlite_conn *c = as_conn(tx);
-    sqlite3_stmt *s = stmt(c, ST_ORG_DELETE);
+    struct sqlite_conn *c = sq_conn(tx);
+    sqlite3_stmt *s = sq_prepare(c, statements[ST_ORG_DELETE]);
     int rc;
     if (s == NULL)
         return ERR_FAIL;
     sqlite3_bind_int64(s, 1, now);
-    bind_text(s, 2, id);
-    rc = changed_one(c, run(c, s));
+    sq_bind_text(s, 2, id);
+    rc = sq_run_changed(c, s);
     if (rc != 0)
         return rc;
-    s = stmt(c, ST_ORG_REVOKE_KEYS);
+    s = sq_prepare(c, statements[ST_ORG_REVOKE_KEYS]);
     if (s == NULL)
         return ERR_FAIL;
     sqlite3_bind_int64(s, 1, now);
-    bind_text(s, 2, id);
-    return run(c, s);
+    sq_bind_text(s, 2, id);
+    return sq_run(c, s);
 }
 
 /* --- keys --- */
@@ -544,9 +574,9 @@ static int sqlite_org_delete(struct store_conn *tx, const char *id, int64_t now)
 static void read_key(sqlite3_stmt *s, struct api_key *out)
 {
     const void *hash = sqlite3_column_blob(s, 4);
-    copy_column(s, 0, out->id, sizeof out->id);
-    copy_column(s, 1, out->org_id, sizeof out->org_id);
-    copy_column(s, 2, out->name, sizeof out->name);
+    sq_copy_text(s, 0, out->id, sizeof out->id);
+    sq_copy_text(s, 1, out->org_id, sizeof out->org_id);
+    sq_copy_text(s, 2, out->name, sizeof out->name);
     out->scopes = (unsigned)sqlite3_column_int(s, 3);
     memset(out->secret_hash, 0, sizeof out->secret_hash);
     if (hash && sqlite3_column_bytes(s, 4) == (int)sizeof out->secret_hash)
@@ -562,70 +592,71 @@ static void read_key_row(sqlite3_stmt *s, void *out)
 
 static int sqlite_key_insert(struct store_conn *tx, const struct api_key *key)
 {
-    sqlite3_stmt *s = stmt(as_conn(tx), ST_KEY_INSERT);
+    sqlite3_stmt *s = sq_prepare(sq_conn(tx), statements[ST_KEY_INSERT]);
     if (s == NULL)
         return ERR_FAIL;
-    bind_text(s, 1, key->id);
-    bind_text(s, 2, key->org_id);
-    bind_text(s, 3, key->name);
+    sq_bind_text(s, 1, key->id);
+    sq_bind_text(s, 2, key->org_id);
+    sq_bind_text(s, 3, key->name);
     sqlite3_bind_int(s, 4, (int)key->scopes);
     sqlite3_bind_blob(s, 5, key->secret_hash, sizeof key->secret_hash, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, key->created_at);
-    return run(as_conn(tx), s);
+    return sq_run(sq_conn(tx), s);
 }
 
 static int sqlite_key_get(struct store_conn *c, const char *id, struct api_key *out)
 {
-    sqlite3_stmt *s = stmt(as_conn(c), ST_KEY_GET);
+    sqlite3_stmt *s = sq_prepare(sq_conn(c), statements[ST_KEY_GET]);
     int rc;
     if (s == NULL)
         return ERR_FAIL;
-    bind_text(s, 1, id);
+    sq_bind_text(s, 1, id);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         read_key(s, out);
     else if (rc != SQLITE_DONE)
-        fail_db(as_conn(c)->db, "key_get");
-    done(s);
+        sq_fail(sq_conn(c)->db, "key_get");
+    sq_done(s);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? ERR_NOT_FOUND : ERR_FAIL;
 }
 
 static int sqlite_key_list(struct store_conn *c, const char *org_id, const struct page *page,
                            struct api_key *out, int *count)
 {
-    sqlite3_stmt *s = stmt(as_conn(c), page->has_cursor ? ST_KEY_LIST_AFTER : ST_KEY_LIST_FIRST);
+    sqlite3_stmt *s = sq_prepare(
+        sq_conn(c), statements[page->has_cursor ? ST_KEY_LIST_AFTER : ST_KEY_LIST_FIRST]);
     int i = 1;
     if (s == NULL)
         return ERR_FAIL;
-    bind_text(s, i++, org_id);
+    sq_bind_text(s, i++, org_id);
     if (page->has_cursor) {
         sqlite3_bind_int64(s, i++, page->before_ms);
-        bind_text(s, i++, page->before_id);
+        sq_bind_text(s, i++, page->before_id);
     }
     sqlite3_bind_int(s, i, page->limit + 1);
-    return read_rows(as_conn(c), s, out, sizeof *out, count, read_key_row);
+    return sq_read_rows(sq_conn(c), s, out, sizeof *out, count, read_key_row);
 }
 
 static int sqlite_key_revoke(struct store_conn *tx, const char *id, int64_t now)
 {
-    sqlite3_stmt *s = stmt(as_conn(tx), ST_KEY_REVOKE);
+    sqlite3_stmt *s = sq_prepare(sq_conn(tx), statements[ST_KEY_REVOKE]);
     if (s == NULL)
         return ERR_FAIL;
     sqlite3_bind_int64(s, 1, now);
-    bind_text(s, 2, id);
-    return changed_one(as_conn(tx), run(as_conn(tx), s));
+    sq_bind_text(s, 2, id);
+    return sq_run_changed(sq_conn(tx), s);
 }
 
 static int sqlite_key_count(struct store_conn *c, long *count)
 {
-    sqlite3_stmt *s = stmt(as_conn(c), ST_KEY_COUNT);
+    sqlite3_stmt *s = sq_prepare(sq_conn(c), statements[ST_KEY_COUNT]);
     int rc;
     if (s == NULL)
         return ERR_FAIL;
     rc = sqlite3_step(s);
     *count = rc == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : 0;
-    done(s);
-    return rc == SQLITE_ROW ? 0 : fail_db(as_conn(c)->db, "key_count");
+    sq_done(s);
+    return rc == SQLITE_ROW ? 0 : sq_fail(sq_conn(c)->db, "key_count");
 }
 
 /* --- idempotency --- */
@@ -633,12 +664,12 @@ static int sqlite_key_count(struct store_conn *c, long *count)
 static int sqlite_idem_get(struct store_conn *c, const char *scope, const char *key,
                            int64_t not_before, struct idem_record *out)
 {
-    sqlite3_stmt *s = stmt(as_conn(c), ST_IDEM_GET);
+    sqlite3_stmt *s = sq_prepare(sq_conn(c), statements[ST_IDEM_GET]);
     int rc;
     if (s == NULL)
         return ERR_FAIL;
-    bind_text(s, 1, scope);
-    bind_text(s, 2, key);
+    sq_bind_text(s, 1, scope);
+    sq_bind_text(s, 2, key);
     sqlite3_bind_int64(s, 3, not_before);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -652,55 +683,55 @@ static int sqlite_idem_get(struct store_conn *c, const char *scope, const char *
         out->body = xstrdup((const char *)sqlite3_column_text(s, 2));
         out->created_at = sqlite3_column_int64(s, 3);
     } else if (rc != SQLITE_DONE) {
-        fail_db(as_conn(c)->db, "idem_get");
+        sq_fail(sq_conn(c)->db, "idem_get");
     }
-    done(s);
+    sq_done(s);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? ERR_NOT_FOUND : ERR_FAIL;
 }
 
 static int sqlite_idem_put(struct store_conn *tx, const struct idem_record *rec)
 {
-    sqlite3_stmt *s = stmt(as_conn(tx), ST_IDEM_PUT);
+    sqlite3_stmt *s = sq_prepare(sq_conn(tx), statements[ST_IDEM_PUT]);
     if (s == NULL)
         return ERR_FAIL;
-    bind_text(s, 1, rec->scope);
-    bind_text(s, 2, rec->key);
+    sq_bind_text(s, 1, rec->scope);
+    sq_bind_text(s, 2, rec->key);
     sqlite3_bind_blob(s, 3, rec->request_hash, sizeof rec->request_hash, SQLITE_STATIC);
     sqlite3_bind_int(s, 4, rec->status);
-    bind_text(s, 5, rec->body);
+    sq_bind_text(s, 5, rec->body);
     sqlite3_bind_int64(s, 6, rec->created_at);
-    return run(as_conn(tx), s);
+    return sq_run(sq_conn(tx), s);
 }
 
 static int sqlite_idem_purge(struct store_conn *tx, int64_t older_than, int max_rows)
 {
-    sqlite3_stmt *s = stmt(as_conn(tx), ST_IDEM_PURGE);
+    sqlite3_stmt *s = sq_prepare(sq_conn(tx), statements[ST_IDEM_PURGE]);
     if (s == NULL)
         return ERR_FAIL;
     sqlite3_bind_int64(s, 1, older_than);
     sqlite3_bind_int(s, 2, max_rows);
-    return run(as_conn(tx), s);
+    return sq_run(sq_conn(tx), s);
 }
 
 /* --- nodes --- */
 
 static int sqlite_node_heartbeat(struct store_conn *tx, const char *node_id, int64_t now)
 {
-    sqlite3_stmt *s = stmt(as_conn(tx), ST_NODE_HEARTBEAT);
+    sqlite3_stmt *s = sq_prepare(sq_conn(tx), statements[ST_NODE_HEARTBEAT]);
     if (s == NULL)
         return ERR_FAIL;
-    bind_text(s, 1, node_id);
+    sq_bind_text(s, 1, node_id);
     sqlite3_bind_int64(s, 2, now);
-    return run(as_conn(tx), s);
+    return sq_run(sq_conn(tx), s);
 }
 
 static int sqlite_node_remove(struct store_conn *tx, const char *node_id)
 {
-    sqlite3_stmt *s = stmt(as_conn(tx), ST_NODE_REMOVE);
+    sqlite3_stmt *s = sq_prepare(sq_conn(tx), statements[ST_NODE_REMOVE]);
     if (s == NULL)
         return ERR_FAIL;
-    bind_text(s, 1, node_id);
-    return run(as_conn(tx), s);
+    sq_bind_text(s, 1, node_id);
+    return sq_run(sq_conn(tx), s);
 }
 
 static const struct store_ops sqlite_ops = {
