@@ -1,6 +1,7 @@
 /* Picks the backend a database URL names. */
 #include "store/store.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 extern const struct store_ops *const store_sqlite;
@@ -23,4 +24,62 @@ void store_close(struct store *st)
 {
     if (st)
         st->ops->close(st);
+}
+
+void endpoint_clear(struct endpoint *ep)
+{
+    if (ep == NULL)
+        return;
+    free(ep->url);
+    free(ep->description);
+    free(ep->events);
+    free(ep->headers);
+    free(ep->metadata);
+    ep->url = ep->description = ep->events = ep->headers = ep->metadata = NULL;
+}
+
+void event_type_clear(struct event_type *et)
+{
+    if (et == NULL)
+        return;
+    free(et->schema);
+    et->schema = NULL;
+}
+
+void attempt_clear(struct attempt *a)
+{
+    if (a == NULL)
+        return;
+    free(a->response_body);
+    free(a->response_headers);
+    free(a->request_headers);
+    a->response_body = a->response_headers = a->request_headers = NULL;
+}
+
+void due_delivery_clear(struct due_delivery *d)
+{
+    if (d == NULL)
+        return;
+    free(d->url);
+    free(d->payload);
+    d->url = d->payload = NULL;
+}
+
+static const char *const status_names[] = {"pending", "delivered", "failed", "exhausted"};
+
+const char *delivery_status_name(enum delivery_status status, bool claimed)
+{
+    if (status == DLV_PENDING && claimed)
+        return "in_flight";
+    return (unsigned)status < 4 ? status_names[status] : "unknown";
+}
+
+int delivery_status_parse(const char *name)
+{
+    if (strcmp(name, "in_flight") == 0)
+        return DLV_IN_FLIGHT;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, status_names[i]) == 0)
+            return i;
+    return -1;
 }

@@ -56,6 +56,130 @@ struct idem_record {
     int64_t created_at;
 };
 
+#define DESCRIPTION_BYTES (LIMIT_DESCRIPTION_CHARS * 4 + 1)
+#define ERROR_BYTES 64
+
+/* One catalog entry (§2.3). */
+struct event_type {
+    char name[NAME_BYTES];
+    char description[DESCRIPTION_BYTES];
+    char *schema; /* JSON text or NULL; owned */
+    int64_t created_at, updated_at;
+};
+
+/* A subscriber (§2.4). Heap strings are owned: endpoint_clear() frees them. */
+struct endpoint {
+    char id[ID_MAX];
+    char org_id[ID_MAX];
+    char *url;
+    char name[NAME_BYTES];
+    char *description;
+    char *events;   /* JSON array of names and `prefix.*` patterns; "[]" = all */
+    char *headers;  /* JSON object of custom headers */
+    char *metadata; /* JSON object */
+    bool is_active;
+    int timeout_seconds;
+    double rate_limit; /* deliveries/s; 0 = none */
+    int max_in_flight;
+    char signature_scheme[SCHEME_BYTES];
+    char secret[SECRET_BYTES];
+    char previous_secret[SECRET_BYTES]; /* "" unless rotating */
+    int64_t previous_secret_expires_at;
+    int64_t verified_at, last_success_at, last_failure_at;
+    int consecutive_failures;
+    int64_t disabled_at;
+    char disabled_reason[32];
+    int64_t created_at, updated_at;
+};
+
+/* One emitted event (§2.5). payload is the envelope, sent byte-identical. */
+struct event {
+    char org_id[ID_MAX];
+    char id[ID_MAX];
+    char type[NAME_BYTES];
+    char *payload; /* owned */
+    int64_t created_at;
+    int delivery_count;
+};
+
+enum delivery_status { DLV_PENDING, DLV_DELIVERED, DLV_FAILED, DLV_EXHAUSTED };
+
+/* One event to one endpoint (§2.6). */
+struct delivery {
+    char id[ID_MAX];
+    char org_id[ID_MAX];
+    char event_id[ID_MAX];
+    char endpoint_id[ID_MAX]; /* "" for a one-shot webhook_url delivery */
+    char *url;                /* the one-shot URL, else NULL; owned */
+    char event_type[NAME_BYTES];
+    enum delivery_status status;
+    bool claimed; /* pending and held by a live node: shown as in_flight */
+    int attempt_count;
+    int schedule_start; /* attempt_count when the current retry schedule began */
+    int64_t next_attempt_at, last_attempt_at;
+    int last_response_status; /* 0 = none */
+    char last_error[ERROR_BYTES];
+    int64_t created_at, delivered_at;
+};
+
+/* One HTTP request of a delivery. Heap strings are owned. */
+struct attempt {
+    char id[ID_MAX];
+    char delivery_id[ID_MAX];
+    int n;
+    int64_t started_at;
+    int duration_ms;
+    int response_status;     /* 0 = no response */
+    char *response_body;     /* first 1 KiB, may be NULL */
+    char *response_headers;  /* JSON object, may be NULL */
+    char error[ERROR_BYTES]; /* "" when a response came */
+    char *request_headers;   /* JSON object */
+};
+
+/* Filters of the event and delivery lists ("" / 0 = any). */
+struct list_filter {
+    char endpoint_id[ID_MAX];
+    char event_id[ID_MAX];
+    char type[NAME_BYTES];
+    int status; /* -1 any; else enum delivery_status, or DLV_IN_FLIGHT */
+    int64_t since, until;
+    int is_active; /* endpoints: -1 any, 0, 1 */
+};
+#define DLV_IN_FLIGHT 100
+
+/* What the engine learned from one attempt, applied in one go by delivery_record. */
+struct attempt_outcome {
+    struct attempt attempt;
+    char org_id[ID_MAX];
+    char endpoint_id[ID_MAX];    /* "" for one-shot */
+    enum delivery_status status; /* DLV_PENDING = retry at next_attempt_at */
+    int64_t next_attempt_at;
+    bool disable_gone; /* 410: disable the endpoint with reason "gone" */
+    int disable_after; /* consecutive failures that disable the endpoint */
+    bool disabled;     /* out: this outcome disabled the endpoint */
+};
+
+/* A due delivery as the engine needs it, with its envelope. */
+struct due_delivery {
+    char id[ID_MAX];
+    char org_id[ID_MAX];
+    char event_id[ID_MAX];
+    char endpoint_id[ID_MAX];
+    char *url; /* one-shot; owned */
+    char event_type[NAME_BYTES];
+    int attempt_count, schedule_start;
+    int64_t next_attempt_at;
+    char *payload; /* owned */
+};
+
+void endpoint_clear(struct endpoint *ep);
+void event_type_clear(struct event_type *et);
+void attempt_clear(struct attempt *a);
+void due_delivery_clear(struct due_delivery *d);
+const char *delivery_status_name(enum delivery_status status, bool claimed);
+/* "pending", "in_flight", ... into a filter value; -1 if unknown. */
+int delivery_status_parse(const char *name);
+
 struct store_options {
     bool sqlite_full_sync; /* SQLite synchronous=FULL instead of NORMAL */
     bool exclusive;        /* this process serves: refuse a second server on the same file */
@@ -112,6 +236,68 @@ struct store_ops {
     /* The node's heartbeat row (§4.5): claims of a node with an old heartbeat are free. */
     int (*node_heartbeat)(struct store_conn *tx, const char *node_id, int64_t now);
     int (*node_remove)(struct store_conn *tx, const char *node_id);
+
+    /* --- the catalog (§2.3) --- */
+    int (*event_type_insert)(struct store_conn *tx, const struct event_type *et);
+    int (*event_type_get)(struct store_conn *c, const char *name, struct event_type *out);
+    /* Sorted by name; page cursors use before_id as "after this name". */
+    int (*event_type_list)(struct store_conn *c, const struct page *page, struct event_type *out,
+                           int *count);
+    int (*event_type_update)(struct store_conn *tx, const struct event_type *et);
+    int (*event_type_delete)(struct store_conn *tx, const char *name);
+    /* How many names start with prefix ("" counts all). */
+    int (*event_type_count_prefix)(struct store_conn *c, const char *prefix, long *count);
+
+    /* --- endpoints (§2.4), always within one org --- */
+    int (*endpoint_insert)(struct store_conn *tx, const struct endpoint *ep);
+    int (*endpoint_get)(struct store_conn *c, const char *org_id, const char *id,
+                        struct endpoint *out);
+    int (*endpoint_list)(struct store_conn *c, const char *org_id, const struct list_filter *f,
+                         const struct page *page, struct endpoint *out, int *count);
+    /* Writes every settable field and the failure fields. */
+    int (*endpoint_update)(struct store_conn *tx, const struct endpoint *ep);
+    /* Marks it deleted; its pending deliveries end exhausted ("endpoint deleted"). */
+    int (*endpoint_delete)(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
+    /* Active endpoints of an org, for fan-out: id and events filter only. *out is allocated
+     * (free with endpoint_clear on each, then free). */
+    int (*endpoint_fanout)(struct store_conn *tx, const char *org_id, struct endpoint **out,
+                           int *count);
+
+    /* --- events (§2.5) --- */
+    /* ERR_CONFLICT when the org already has an event with this id. */
+    int (*event_insert)(struct store_conn *tx, const struct event *ev);
+    int (*event_get)(struct store_conn *c, const char *org_id, const char *id, struct event *out);
+    int (*event_list)(struct store_conn *c, const char *org_id, const struct list_filter *f,
+                      const struct page *page, struct event *out, int *count);
+
+    /* --- deliveries and attempts (§2.6, §4) --- */
+    /* Inserts a pending delivery claimed by node_id, due at next_attempt_at. */
+    int (*delivery_insert)(struct store_conn *tx, const struct delivery *d, const char *node_id);
+    int (*delivery_get)(struct store_conn *c, const char *org_id, const char *id,
+                        struct delivery *out);
+    int (*delivery_list)(struct store_conn *c, const char *org_id, const struct list_filter *f,
+                         const struct page *page, struct delivery *out, int *count);
+    int (*attempt_list)(struct store_conn *c, const char *delivery_id, struct attempt *out, int max,
+                        int *count);
+    /* Inserts the attempt and moves the delivery and its endpoint on (auto-disable included). */
+    int (*delivery_record)(struct store_conn *tx, struct attempt_outcome *outcome, int64_t now);
+    /* A failed/exhausted delivery back to pending for one more schedule. ERR_CONFLICT in any
+     * other state. */
+    int (*delivery_retry)(struct store_conn *tx, const char *org_id, const char *id,
+                          const char *node_id, int64_t now);
+    /* New pending deliveries for the events that an endpoint's deliveries in [since, until)
+     * with one of the statuses (a bit set of 1 << enum delivery_status) belong to. */
+    int (*delivery_replay)(struct store_conn *tx, const char *org_id, const char *endpoint_id,
+                           int64_t since, int64_t until, unsigned statuses, const char *node_id,
+                           int64_t now, long *queued);
+    /* Takes every pending delivery for node_id (SQLite: the one serving process). */
+    int (*delivery_claim_all)(struct store_conn *tx, const char *node_id);
+    /* Pending deliveries of node_id due by `due`, in (next_attempt_at, id) order after the
+     * cursor (after_ms, after_id), with their envelopes. */
+    int (*delivery_due)(struct store_conn *c, const char *node_id, int64_t due, int64_t after_ms,
+                        const char *after_id, struct due_delivery *out, int max, int *count);
+    /* Releases the node's pending deliveries (clean stop). */
+    int (*delivery_release)(struct store_conn *tx, const char *node_id);
 };
 
 /* The common head of every backend's handle. */

@@ -1,6 +1,7 @@
 /* The SQLite backend: WAL, foreign keys, busy handling, prepared statements cached per
  * connection, a pool of read connections and one write connection owned by the writer. */
 #include "store/sqlite_internal.h"
+#include "store/sqlite_pipeline.h"
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -52,6 +53,83 @@ static const char *const migrations[] = {
     "  id TEXT PRIMARY KEY,"
     "  started_at INTEGER NOT NULL,"
     "  heartbeat_at INTEGER NOT NULL);",
+
+    /* 2: the outbound pipeline: catalog, endpoints, events, deliveries, attempts */
+    "CREATE TABLE event_types ("
+    "  name TEXT PRIMARY KEY,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  schema TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE endpoints ("
+    "  id TEXT PRIMARY KEY,"
+    "  org_id TEXT NOT NULL REFERENCES orgs (id),"
+    "  url TEXT NOT NULL,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  events TEXT NOT NULL DEFAULT '[]',"
+    "  headers TEXT NOT NULL DEFAULT '{}',"
+    "  metadata TEXT NOT NULL DEFAULT '{}',"
+    "  is_active INTEGER NOT NULL DEFAULT 1,"
+    "  timeout_seconds INTEGER NOT NULL DEFAULT 15,"
+    "  rate_limit REAL,"
+    "  max_in_flight INTEGER NOT NULL DEFAULT 10,"
+    "  signature_scheme TEXT NOT NULL DEFAULT 'standard',"
+    "  secret TEXT NOT NULL,"
+    "  previous_secret TEXT,"
+    "  previous_secret_expires_at INTEGER,"
+    "  verified_at INTEGER,"
+    "  last_success_at INTEGER,"
+    "  last_failure_at INTEGER,"
+    "  consecutive_failures INTEGER NOT NULL DEFAULT 0,"
+    "  disabled_at INTEGER,"
+    "  disabled_reason TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  deleted_at INTEGER);"
+    "CREATE INDEX endpoints_org ON endpoints (org_id, created_at, id) WHERE deleted_at IS NULL;"
+    "CREATE TABLE events ("
+    "  org_id TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  delivery_count INTEGER NOT NULL,"
+    "  PRIMARY KEY (org_id, id)) WITHOUT ROWID;"
+    "CREATE INDEX events_org_created ON events (org_id, created_at, id);"
+    "CREATE TABLE deliveries ("
+    "  id TEXT PRIMARY KEY,"
+    "  org_id TEXT NOT NULL,"
+    "  event_id TEXT NOT NULL,"
+    "  endpoint_id TEXT,"
+    "  url TEXT,"
+    "  event_type TEXT NOT NULL,"
+    "  status INTEGER NOT NULL DEFAULT 0,"
+    "  node_id TEXT,"
+    "  attempt_count INTEGER NOT NULL DEFAULT 0,"
+    "  schedule_start INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER,"
+    "  last_attempt_at INTEGER,"
+    "  last_response_status INTEGER,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  delivered_at INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX deliveries_due ON deliveries (node_id, next_attempt_at, id) WHERE status = 0;"
+    "CREATE INDEX deliveries_org ON deliveries (org_id, created_at, id);"
+    "CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, created_at, id);"
+    "CREATE INDEX deliveries_event ON deliveries (org_id, event_id);"
+    "CREATE TABLE attempts ("
+    "  id TEXT PRIMARY KEY,"
+    "  delivery_id TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  duration_ms INTEGER NOT NULL,"
+    "  response_status INTEGER,"
+    "  response_body TEXT,"
+    "  response_headers TEXT,"
+    "  error TEXT,"
+    "  request_headers TEXT) WITHOUT ROWID;"
+    "CREATE INDEX attempts_delivery ON attempts (delivery_id, n);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -764,6 +842,31 @@ static const struct store_ops sqlite_ops = {
     .idem_purge = sqlite_idem_purge,
     .node_heartbeat = sqlite_node_heartbeat,
     .node_remove = sqlite_node_remove,
+    .event_type_insert = sq_event_type_insert,
+    .event_type_get = sq_event_type_get,
+    .event_type_list = sq_event_type_list,
+    .event_type_update = sq_event_type_update,
+    .event_type_delete = sq_event_type_delete,
+    .event_type_count_prefix = sq_event_type_count_prefix,
+    .endpoint_insert = sq_endpoint_insert,
+    .endpoint_update = sq_endpoint_update,
+    .endpoint_get = sq_endpoint_get,
+    .endpoint_list = sq_endpoint_list,
+    .endpoint_delete = sq_endpoint_delete,
+    .endpoint_fanout = sq_endpoint_fanout,
+    .event_insert = sq_event_insert,
+    .event_get = sq_event_get,
+    .event_list = sq_event_list,
+    .delivery_insert = sq_delivery_insert,
+    .delivery_get = sq_delivery_get,
+    .delivery_list = sq_delivery_list,
+    .attempt_list = sq_attempt_list,
+    .delivery_record = sq_delivery_record,
+    .delivery_retry = sq_delivery_retry,
+    .delivery_replay = sq_delivery_replay,
+    .delivery_claim_all = sq_delivery_claim_all,
+    .delivery_release = sq_delivery_release,
+    .delivery_due = sq_delivery_due,
 };
 
 const struct store_ops *const store_sqlite = &sqlite_ops;
