@@ -33,7 +33,7 @@ DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 LIB_SRC := $(wildcard src/lib/*.c)
-SERVER_SRC := $(wildcard src/core/*.c src/http/*.c src/api/*.c src/store/*.c)
+SERVER_SRC := $(wildcard src/core/*.c src/http/*.c src/api/*.c src/store/*.c src/engine/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)

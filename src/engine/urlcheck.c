@@ -1,0 +1,177 @@
+/* URL syntax through libcurl's URL API, and the address ranges of §4.4. */
+#include "engine/urlcheck.h"
+
+#include "core/jsonv.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+struct v4_range {
+    uint32_t net;
+    int bits;
+};
+
+/* Not public unicast: this network, private, CGNAT, loopback, link-local (the cloud metadata
+ * address among them), IETF assignments, documentation, benchmarking, 6to4 relay, multicast,
+ * reserved and broadcast. */
+static const struct v4_range blocked_v4[] = {
+    {0x00000000, 8},  {0x0A000000, 8},  {0x64400000, 10}, {0x7F000000, 8},  {0xA9FE0000, 16},
+    {0xAC100000, 12}, {0xC0000000, 24}, {0xC0000200, 24}, {0xC0586300, 24}, {0xC0A80000, 16},
+    {0xC6120000, 15}, {0xC6336400, 24}, {0xCB007100, 24}, {0xE0000000, 4},  {0xF0000000, 4},
+};
+
+static bool v4_is_public(uint32_t addr)
+{
+    for (size_t i = 0; i < sizeof blocked_v4 / sizeof blocked_v4[0]; i++) {
+        uint32_t mask = blocked_v4[i].bits ? 0xFFFFFFFFu << (32 - blocked_v4[i].bits) : 0;
+        if ((addr & mask) == blocked_v4[i].net)
+            return false;
+    }
+    return true;
+}
+
+static uint32_t v4_at(const uint8_t *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static bool v6_is_public(const uint8_t *b)
+{
+    static const uint8_t zeros[12] = {0};
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+
+    /* ::/96 holds ::, ::1 and the deprecated IPv4-compatible form */
+    if (memcmp(b, zeros, 12) == 0 || memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
+        return v4_at(b + 12) != 0 && v4_is_public(v4_at(b + 12));
+    if (b[0] == 0x20 && b[1] == 0x02) /* 6to4: 2002:V4ADDR::/48 */
+        return v4_is_public(v4_at(b + 2));
+    if ((b[0] & 0xfe) == 0xfc) /* fc00::/7 unique local */
+        return false;
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
+        return false;
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) /* fec0::/10 site-local (deprecated) */
+        return false;
+    if (b[0] == 0xff) /* multicast */
+        return false;
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) /* documentation */
+        return false;
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] < 0x02) /* 2001::/23 IETF, Teredo among them */
+        return false;
+    if (b[0] == 0x01 && b[1] == 0x00 && memcmp(b + 2, zeros, 6) == 0) /* 100::/64 discard */
+        return false;
+    return (b[0] & 0xe0) == 0x20; /* only 2000::/3 is global unicast */
+}
+
+bool address_is_allowed(const struct sockaddr *sa, bool allow_private)
+{
+    if (allow_private)
+        return true;
+    if (sa->sa_family == AF_INET)
+        return v4_is_public(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
+    if (sa->sa_family == AF_INET6)
+        return v6_is_public(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
+    return false;
+}
+
+/* Reads a part of a parsed URL; NULL if absent. curl_free() it. */
+static char *url_part(CURLU *u, CURLUPart part)
+{
+    char *value = NULL;
+    if (curl_url_get(u, part, &value, 0) != CURLUE_OK)
+        return NULL;
+    return value;
+}
+
+/* Parses url and copies its host (brackets removed) into host. */
+static int parse(const char *url, const struct url_policy *policy, const char *field, char *host,
+                 size_t host_size, struct err *e)
+{
+    CURLU *u;
+    char *scheme = NULL, *part = NULL;
+    int rc = 0;
+    size_t len = strlen(url);
+
+    if (len == 0 || len > LIMIT_URL_BYTES)
+        return err_set(e, 400, "invalid_url", field, "%s must be 1 to %d bytes", field,
+                       LIMIT_URL_BYTES);
+    for (const char *p = url; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '#' || *p == '\\')
+            return err_set(e, 400, "invalid_url", field,
+                           "%s must not hold spaces, control characters, '\\' or a fragment",
+                           field);
+    u = curl_url();
+    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        rc = err_set(e, 400, "invalid_url", field, "%s is not an absolute http(s) URL", field);
+        goto out;
+    }
+    scheme = url_part(u, CURLUPART_SCHEME);
+    if (scheme == NULL || (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
+        rc = err_set(e, 400, "invalid_url", field, "%s must be an http(s) URL", field);
+        goto out;
+    }
+    if (strcmp(scheme, "http") == 0 && !policy->allow_http) {
+        rc = err_set(e, 400, "url_not_allowed", field, "%s must use https", field);
+        goto out;
+    }
+    if ((part = url_part(u, CURLUPART_USER)) != NULL ||
+        (part = url_part(u, CURLUPART_PASSWORD)) != NULL) {
+        rc = err_set(e, 400, "invalid_url", field, "%s must not carry credentials", field);
+        goto out;
+    }
+    part = url_part(u, CURLUPART_HOST);
+    if (part == NULL || part[0] == '\0' || strlen(part) >= host_size) {
+        rc = err_set(e, 400, "invalid_url", field, "%s has no usable host", field);
+        goto out;
+    }
+    if (part[0] == '[') { /* an IPv6 literal, maybe with a zone */
+        size_t n = strcspn(part + 1, "]%");
+        memcpy(host, part + 1, n);
+        host[n] = '\0';
+    } else {
+        size_t n = strlen(part);
+        if (n > 1 && part[n - 1] == '.')
+            n--; /* the root's dot: "127.0.0.1." is 127.0.0.1 to a resolver */
+        memcpy(host, part, n);
+        host[n] = '\0';
+    }
+out:
+    curl_free(part);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+int url_check_syntax(const char *url, const struct url_policy *policy, const char *field,
+                     struct err *e)
+{
+    char host[512];
+    return parse(url, policy, field, host, sizeof host, e);
+}
+
+int url_check(const char *url, const struct url_policy *policy, const char *field, struct err *e)
+{
+    struct addrinfo hints = {0}, *list = NULL;
+    char host[512];
+    int rc = parse(url, policy, field, host, sizeof host, e);
+
+    if (rc != 0)
+        return rc;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &list) != 0 || list == NULL)
+        return err_set(e, 400, "invalid_url", field, "the host of %s does not resolve", field);
+    for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+        if (!address_is_allowed(ai->ai_addr, policy->allow_private)) {
+            rc = err_set(e, 400, "url_not_allowed", field,
+                         "%s resolves to an address that is not public", field);
+            break;
+        }
+    }
+    freeaddrinfo(list);
+    return rc;
+}
