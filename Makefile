@@ -47,7 +47,7 @@ SONAME := libhookd.so.$(VERSION_MAJOR)
 Q := $(if $(V),,@)
 say = $(if $(V),,@echo "  $(1) $(2)")
 
-.PHONY: all run test unit e2e asan install deps deps-check clean format bench fuzz
+.PHONY: all run test unit e2e interop install-test examples asan install deps deps-check clean format bench fuzz
 
 all: $(BUILD)/hookd $(BUILD)/libhookd.a $(BUILD)/libhookd.so $(BUILD)/hookd.pc
 
@@ -71,10 +71,12 @@ $(BUILD)/libhookd.so: $(LIB_OBJ)
 	ln -sf $(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+
 $(BUILD)/hookd.pc: hookd.pc.in Makefile
 	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-		-e 's|@VERSION@|$(VERSION)|g' $< > $@
+	$(PC_SED) $< > $@
 
 $(BUILD)/hookd: $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/libhookd.a
 	$(call say,LD,$@)
@@ -110,10 +112,10 @@ deps:
 
 run: deps-check all
 	@mkdir -p $(BUILD)
-	./$(BUILD)/hookd serve --db sqlite:hookd.db $(RUN_FLAGS)
+	./$(BUILD)/hookd serve --db sqlite:hookd.db --allow-http --allow-private $(RUN_FLAGS)
 
 test: deps-check all $(UNIT_BIN)
-	@$(MAKE) --no-print-directory unit e2e
+	@$(MAKE) --no-print-directory unit e2e interop install-test
 
 unit: $(UNIT_BIN)
 	@set -e; pass=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t; pass=$$((pass+1)); done; \
@@ -122,6 +124,24 @@ unit: $(UNIT_BIN)
 E2E_FILES ?= tests/e2e/*.test.js
 e2e: all
 	HOOKD_BIN=$(abspath $(BUILD)/hookd) node --test --test-concurrency=2 $(E2E_FILES)
+
+INTEROP_FILES ?= tests/interop/*.test.js
+interop: all
+	CC="$(CC)" HOOKD_BIN=$(abspath $(BUILD)/hookd) node --test --test-concurrency=2 $(INTEROP_FILES)
+
+# make install into a scratch DESTDIR with PREFIX=/usr, then build and run examples/receiver.c
+# against that copy through pkg-config (PKG_CONFIG_PATH + PKG_CONFIG_SYSROOT_DIR).
+install-test: all
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		$(MAKE) -f $(firstword $(MAKEFILE_LIST)) --no-print-directory install DESTDIR="$$tmp" PREFIX=/usr >/dev/null && \
+		CC="$(CC)" SAN="$(SAN)" sh tests/interop/install-test.sh "$$tmp"
+
+# The example, built with the project's warnings against this build's static library.
+examples: $(BUILD)/examples/receiver
+$(BUILD)/examples/receiver: examples/receiver.c $(BUILD)/libhookd.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libhookd.a $(shell pkg-config --libs libcrypto)
 
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
@@ -135,7 +155,8 @@ install: all
 	install -m 755 $(BUILD)/$(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libhookd.so
-	install -m 644 $(BUILD)/hookd.pc $(DESTDIR)$(LIBDIR)/pkgconfig/hookd.pc
+	$(PC_SED) hookd.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/hookd.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/hookd.pc
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "engine/engine.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -25,8 +26,21 @@ static void call_free(void *ptr)
     json_decref(call->idem_reply);
     store_release(call->conn);
     free(call->replayed);
-    free(call->data);
+    if (call->data_free)
+        call->data_free(call->data);
+    else
+        free(call->data);
     free(call);
+}
+
+void api_set_data(struct api_call *call, void *data, void (*free_fn)(void *))
+{
+    if (call->data_free)
+        call->data_free(call->data);
+    else
+        free(call->data);
+    call->data = data;
+    call->data_free = free_fn;
 }
 
 struct store_conn *api_conn(struct api_call *call)
@@ -62,6 +76,12 @@ void api_fail_store(struct api_call *call, int rc, const char *what)
     api_fail(call, &e);
 }
 
+void api_kick_engine(struct api_call *call)
+{
+    if (call->app->engine)
+        engine_kick(call->app->engine);
+}
+
 json_t *api_time(int64_t ms)
 {
     char text[TIME_RFC3339_LEN];
@@ -69,6 +89,18 @@ json_t *api_time(int64_t ms)
         return json_null();
     time_format_rfc3339(ms, text);
     return json_string(text);
+}
+
+const char *api_require_text(struct api_call *call, const char *field)
+{
+    const char *text = json_string_value(json_object_get(call->body, field));
+    struct err e;
+    for (const char *p = text; p && *p; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+            return text;
+    err_invalid(&e, field, "%s must not be blank", field);
+    api_fail(call, &e);
+    return NULL;
 }
 
 int api_check_body(struct api_call *call, const struct jsonv_field *fields)
@@ -205,6 +237,8 @@ static void job_done(struct write_job *job, bool committed)
         http_reply_text(call->http, call->reply_status, "application/json", call->replayed,
                         strlen(call->replayed));
     } else {
+        if (call->after_commit)
+            call->after_commit(call);
         api_reply(call, call->reply_status, json_incref(call->reply));
     }
     http_resume(call->http);
@@ -350,6 +384,10 @@ void api_dispatch(struct http_request *req, void *app_ptr)
     call->app = app;
     http_set_data(req, call, call_free);
     call->route = find_route(req, &call->params, allow, sizeof allow);
+    if (call->route && app->cfg->role == ROLE_WORKER && !(call->route->flags & ROUTE_PUBLIC)) {
+        call->route = NULL; /* a worker serves health and readiness only */
+        allow[0] = '\0';
+    }
     if (call->route == NULL) {
         if (allow[0] != '\0') {
             http_add_header(req, "Allow", allow);

@@ -16,8 +16,12 @@
 struct key_limits;
 
 /* Everything the handlers share; set up by `hookd serve`. */
+struct engine;
+
 struct app {
     const struct config *cfg;
+    struct engine *engine; /* NULL with --role api */
+    char node_id[ID_MAX];  /* this process's claims */
     struct store *store;
     struct writer *writer;
     struct key_limits *limits; /* NULL when --rate-limit 0 */
@@ -69,7 +73,10 @@ struct api_call {
     /* the write in progress */
     struct write_job job;
     api_apply apply;
-    void *data; /* the handler's prepared object; free()d with the call */
+    void *data;                /* the handler's prepared object, freed with the call */
+    void (*data_free)(void *); /* how (free() when NULL) */
+    /* runs on the writer after this call's write committed (not on a replay): hand-offs */
+    void (*after_commit)(struct api_call *call);
     int reply_status;
     json_t *reply;      /* owned */
     json_t *idem_reply; /* what a replay answers, when it differs from reply; owned */
@@ -91,6 +98,10 @@ void api_fail(struct api_call *call, const struct err *e);
 /* 503 for a store failure, 404 for ERR_NOT_FOUND, with what as the object's name. */
 void api_fail_store(struct api_call *call, int rc, const char *what);
 
+/* Gives the call an object to free with free_fn (NULL: free()) when the request ends; an
+ * object it held before is freed now. */
+void api_set_data(struct api_call *call, void *data, void (*free_fn)(void *));
+
 /* Suspends the request and queues apply on the writer; the answer is sent after commit. */
 void api_write(struct api_call *call, api_apply apply);
 
@@ -98,6 +109,10 @@ void api_write(struct api_call *call, api_apply apply);
  * the query or body. Checks that it exists. Fills org (if not NULL) and returns 0, or
  * answers the error and returns non-zero. */
 int api_target_org(struct api_call *call, struct org *org);
+
+/* The string field of the body, or NULL after answering 400 when it is blank (empty or only
+ * white space). The field must have been checked to be a string. */
+const char *api_require_text(struct api_call *call, const char *field);
 
 /* Validates the body against fields; answers 400 and returns non-zero if it does not fit. */
 int api_check_body(struct api_call *call, const struct jsonv_field *fields);
@@ -107,6 +122,20 @@ int api_page(struct api_call *call, struct page *page);
 /* {"data": items, "next_cursor": ...}: count is what the store returned (limit + 1 means more). */
 json_t *api_list(json_t *items, int count, const struct page *page, int64_t last_created_at,
                  const char *last_id);
+
+/* Reads ?since= and ?until= into f; answers 400 and returns non-zero if malformed. */
+int api_time_filters(struct api_call *call, struct list_filter *f);
+
+/* Shared by the pipeline's resources. */
+void events_emit_test(struct api_call *call, const char *org_id, const char *endpoint_id,
+                      const char *type, const char *data);
+/* Answers the delivery list of the request's filters, restricted to endpoint_id if given. */
+void deliveries_list_for(struct api_call *call, const char *endpoint_id);
+/* The deliveries of one event as a JSON array, or NULL after answering an error. */
+json_t *deliveries_of_event(struct api_call *call, const char *org_id, const char *event_id);
+
+/* An after_commit hook: the store has new due work for this node. */
+void api_kick_engine(struct api_call *call);
 
 /* RFC 3339 string or null for ms == 0. */
 json_t *api_time(int64_t ms);
@@ -124,5 +153,25 @@ void org_self_rotate(struct api_call *call);
 void keys_create(struct api_call *call);
 void keys_list(struct api_call *call);
 void keys_revoke(struct api_call *call);
+void event_types_create(struct api_call *call);
+void event_types_list(struct api_call *call);
+void event_types_get(struct api_call *call);
+void event_types_update(struct api_call *call);
+void event_types_delete(struct api_call *call);
+void endpoints_create(struct api_call *call);
+void endpoints_list(struct api_call *call);
+void endpoints_get(struct api_call *call);
+void endpoints_update(struct api_call *call);
+void endpoints_delete(struct api_call *call);
+void endpoints_rotate(struct api_call *call);
+void endpoints_test(struct api_call *call);
+void endpoints_replay(struct api_call *call);
+void endpoints_deliveries(struct api_call *call);
+void events_create(struct api_call *call);
+void events_list(struct api_call *call);
+void events_get(struct api_call *call);
+void deliveries_list(struct api_call *call);
+void deliveries_get(struct api_call *call);
+void deliveries_retry(struct api_call *call);
 
 #endif

@@ -63,12 +63,9 @@ void keys_create(struct api_call *call)
         api_fail(call, &e);
         return;
     }
-    name = json_string_value(json_object_get(call->body, "name"));
-    if (name[0] == '\0') {
-        err_invalid(&e, "name", "name must not be empty");
-        api_fail(call, &e);
+    name = api_require_text(call, "name");
+    if (name == NULL)
         return;
-    }
     draft = xcalloc(1, sizeof *draft);
     call->data = draft;
     auth_mint_key(call->params.value[0], name, scopes, &draft->key, draft->text);

@@ -50,12 +50,9 @@ void orgs_create(struct api_call *call)
 
     if (api_check_body(call, org_create_fields) != 0)
         return;
-    name = json_string_value(json_object_get(call->body, "name"));
-    if (name[0] == '\0') {
-        err_invalid(&e, "name", "name must not be empty");
-        api_fail(call, &e);
+    name = api_require_text(call, "name");
+    if (name == NULL)
         return;
-    }
     org = xcalloc(1, sizeof *org);
     call->data = org;
     org->created_at = time_now_ms();

@@ -18,5 +18,30 @@ const struct api_route api_routes[] = {
     {"GET", "/v1/org", org_self_get, 0, ANY},
     {"PATCH", "/v1/org", org_self_patch, SCOPE_WEBHOOKS, ROUTE_BODY},
     {"POST", "/v1/org/rotate-secret", org_self_rotate, SCOPE_WEBHOOKS, ROUTE_BODY},
+
+    {"POST", "/v1/event-types", event_types_create, SCOPE_ADMIN, ROUTE_BODY | ROUTE_CREATES},
+    {"GET", "/v1/event-types", event_types_list, 0, ANY},
+    {"GET", "/v1/event-types/{name}", event_types_get, 0, ANY},
+    {"PATCH", "/v1/event-types/{name}", event_types_update, SCOPE_ADMIN, ROUTE_BODY},
+    {"DELETE", "/v1/event-types/{name}", event_types_delete, SCOPE_ADMIN, 0},
+
+    {"POST", "/v1/endpoints", endpoints_create, SCOPE_WEBHOOKS, ROUTE_BODY | ROUTE_CREATES},
+    {"GET", "/v1/endpoints", endpoints_list, SCOPE_WEBHOOKS, 0},
+    {"GET", "/v1/endpoints/{id}", endpoints_get, SCOPE_WEBHOOKS, 0},
+    {"PATCH", "/v1/endpoints/{id}", endpoints_update, SCOPE_WEBHOOKS, ROUTE_BODY},
+    {"DELETE", "/v1/endpoints/{id}", endpoints_delete, SCOPE_WEBHOOKS, 0},
+    {"POST", "/v1/endpoints/{id}/rotate-secret", endpoints_rotate, SCOPE_WEBHOOKS, ROUTE_BODY},
+    {"POST", "/v1/endpoints/{id}/test", endpoints_test, SCOPE_WEBHOOKS, ROUTE_BODY | ROUTE_CREATES},
+    {"POST", "/v1/endpoints/{id}/replay", endpoints_replay, SCOPE_WEBHOOKS,
+     ROUTE_BODY | ROUTE_CREATES},
+    {"GET", "/v1/endpoints/{id}/deliveries", endpoints_deliveries, SCOPE_WEBHOOKS, 0},
+
+    {"POST", "/v1/events", events_create, SCOPE_EVENTS, ROUTE_BODY | ROUTE_CREATES},
+    {"GET", "/v1/events", events_list, SCOPE_EVENTS, 0},
+    {"GET", "/v1/events/{id}", events_get, SCOPE_EVENTS, 0},
+
+    {"GET", "/v1/deliveries", deliveries_list, SCOPE_WEBHOOKS, 0},
+    {"GET", "/v1/deliveries/{id}", deliveries_get, SCOPE_WEBHOOKS, 0},
+    {"POST", "/v1/deliveries/{id}/retry", deliveries_retry, SCOPE_WEBHOOKS, ROUTE_BODY},
     {NULL, NULL, NULL, 0, 0},
 };

@@ -8,6 +8,8 @@
 int cli_serve(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
+int cli_sign(int argc, char **argv);
+int cli_verify(int argc, char **argv);
 
 /* Opens the database of url and brings its schema up to date; prints errors. NULL on failure. */
 struct store *cli_open_store(const char *url, bool exclusive, bool full_sync);

@@ -15,6 +15,8 @@ static const char usage[] =
     "  serve         run the server (hookd serve --help lists every option)\n"
     "  keys create   mint an API key offline (admin or org)\n"
     "  migrate       bring the database schema up to date\n"
+    "  sign          sign a body from stdin and print the webhook headers\n"
+    "  verify        verify a webhook's signature (body on stdin, exit code 0 = valid)\n"
     "  version       print the version\n"
     "\n"
     "Each command takes --help.\n";
@@ -62,6 +64,10 @@ int main(int argc, char **argv)
         return cli_keys(argc - 1, argv + 1);
     if (strcmp(argv[1], "migrate") == 0)
         return cli_migrate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "sign") == 0)
+        return cli_sign(argc - 1, argv + 1);
+    if (strcmp(argv[1], "verify") == 0)
+        return cli_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         if (argc > 2 && is_help(argv[2])) {
             puts("usage: hookd version\n\nPrints the version of hookd and of libhookd.");

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "engine/engine.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -60,9 +61,19 @@ static void submit_upkeep(struct writer *w, const char *node_id)
     writer_submit(w, &up->job);
 }
 
+/* A clean stop: the node's pending deliveries are free for others, and its row goes. */
 static int remove_node_apply(struct store_conn *tx, struct write_job *job)
 {
-    return store_ops_of(tx)->node_remove(tx, ((struct upkeep_job *)job)->node_id);
+    const char *node_id = ((struct upkeep_job *)job)->node_id;
+    int rc = store_ops_of(tx)->delivery_release(tx, node_id);
+    return rc ? rc : store_ops_of(tx)->node_remove(tx, node_id);
+}
+
+/* With SQLite one serving process owns the file (§4.5): it takes up every unfinished
+ * delivery at start, whoever held it. */
+static int claim_apply(struct store_conn *tx, struct write_job *job)
+{
+    return store_ops_of(tx)->delivery_claim_all(tx, ((struct upkeep_job *)job)->node_id);
 }
 
 static void ignore_done(struct write_job *job, bool committed)
@@ -178,9 +189,31 @@ static int run(const struct config *cfg)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    app.writer = writer_start(app.store);
     id_new("node_", node_id);
+    snprintf(app.node_id, sizeof app.node_id, "%s", node_id);
+    if (cfg->role != ROLE_API) {
+        struct upkeep_job claim = {.job = {.apply = claim_apply, .done = ignore_done}};
+        snprintf(claim.node_id, sizeof claim.node_id, "%s", node_id);
+        if (writer_run_batch(app.store, &claim.job) != 0 || claim.job.result != 0) {
+            fprintf(stderr, "hookd: cannot take up the pending deliveries\n");
+            goto out;
+        }
+    }
+    app.writer = writer_start(app.store);
     submit_upkeep(app.writer, node_id);
+    if (cfg->role != ROLE_API) {
+        struct engine_options engine_opts = {
+            .cfg = cfg, .store = app.store, .writer = app.writer, .node_id = node_id};
+        app.engine = engine_start(&engine_opts, &e);
+        if (app.engine == NULL) {
+            fprintf(stderr, "hookd: %s\n", e.message);
+            goto out;
+        }
+    }
+    if (cfg->allow_http || cfg->allow_private)
+        log_warn("URL safety relaxed for development: do not use in production", "allow_http",
+                 json_boolean(cfg->allow_http), "allow_private", json_boolean(cfg->allow_private),
+                 NULL);
 
     http_opts.listen = cfg->listen;
     http_opts.max_body = (size_t)cfg->max_body;
@@ -211,6 +244,7 @@ static int run(const struct config *cfg)
     }
     log_kv(LOG_ALWAYS, "stopping", "signal", json_integer(sig), NULL);
     http_quiesce(srv);
+    engine_stop(app.engine); /* attempts in flight finish (10 s at most); results queued */
     writer_stop(app.writer); /* commits what is queued and answers every waiting request */
     http_stop(srv);
     srv = NULL;
@@ -223,6 +257,9 @@ static int run(const struct config *cfg)
     status = 0;
 out:
     http_stop(srv);
+    engine_stop(app.engine); /* no-ops when already stopped */
+    writer_stop(app.writer);
+    engine_free(app.engine);
     writer_free(app.writer);
     key_limits_free(app.limits);
     store_close(app.store);

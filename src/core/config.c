@@ -161,8 +161,6 @@ static bool parse_log_level(struct config *cfg, const struct option_def *opt, co
     return log_parse_level(text, &cfg->log_level);
 }
 
-#define NO_ENGINE "the delivery engine is not built yet"
-
 static const struct option_def options[] = {
     {"listen", "ADDR:PORT", "127.0.0.1:8080", "API, ingest and dashboard address (port 0: any)",
      parse_string, FIELD(listen), 0, 0, false, NULL},
@@ -173,21 +171,21 @@ static const struct option_def options[] = {
     {"config", "FILE", NULL, "config file of `key = value` lines (names without --)", parse_string,
      FIELD(config_file), 0, 0, false, NULL},
     {"allow-http", NULL, "false", "allow http:// endpoint URLs (development, tests)", parse_bool,
-     FIELD(allow_http), 0, 0, true, NO_ENGINE},
+     FIELD(allow_http), 0, 0, true, NULL},
     {"allow-private", NULL, "false", "allow private and loopback addresses (development, tests)",
-     parse_bool, FIELD(allow_private), 0, 0, true, NO_ENGINE},
+     parse_bool, FIELD(allow_private), 0, 0, true, NULL},
     {"no-ping", NULL, "false", "skip ping verification on endpoint create/update", parse_bool,
-     FIELD(no_ping), 0, 0, true, NO_ENGINE},
+     FIELD(no_ping), 0, 0, true, NULL},
     {"retry-schedule", "LIST", "1s,4s,16s,64s,256s,1024s,4096s",
-     "delays between attempts (ms, s, m, h)", parse_schedule, 0, 0, 0, 0, false, NO_ENGINE},
+     "delays between attempts (ms, s, m, h)", parse_schedule, 0, 0, 0, 0, false, NULL},
     {"disable-after", "N", "20", "consecutive failures before an endpoint is disabled", parse_long,
-     FIELD(disable_after), 1, 1000000, false, NO_ENGINE},
+     FIELD(disable_after), 1, 1000000, false, NULL},
     {"max-body", "BYTES", "1048576", "request body limit, API and ingest (also KiB, MiB)",
      parse_bytes, FIELD(max_body), 1024, 64L * 1024 * 1024, false, NULL},
     {"rate-limit", "N", "10000", "API requests/s per key, burst 2N; 0 = off", parse_long,
      FIELD(rate_limit), 0, 100000000, false, NULL},
     {"max-connections", "N", "256", "global cap on concurrent outbound requests", parse_long,
-     FIELD(max_connections), 1, 100000, false, NO_ENGINE},
+     FIELD(max_connections), 1, 100000, false, NULL},
     {"retention", "DURATION", "30d", "age after which history is purged", parse_duration,
      FIELD(retention_ms), 3600 * 1000, 0, false, "retention purging is not built yet"},
     {"lease", "DURATION", "30s", "heartbeat age after which a node's claims are free",
@@ -196,10 +194,10 @@ static const struct option_def options[] = {
      FIELD(tls_cert), 0, 0, false, NULL},
     {"tls-key", "FILE", NULL, "private key of --tls-cert (PEM)", parse_string, FIELD(tls_key), 0, 0,
      false, NULL},
-    {"ca-file", "FILE", NULL, "extra trusted CAs for outbound HTTPS", parse_string, FIELD(ca_file),
-     0, 0, false, NO_ENGINE},
+    {"ca-file", "FILE", NULL, "extra trusted CAs for outbound HTTPS (default: system CAs only)",
+     parse_string, FIELD(ca_file), 0, 0, false, NULL},
     {"proxy", "URL", NULL, "egress proxy for deliveries (proxy env variables are ignored)",
-     parse_string, FIELD(proxy), 0, 0, false, NO_ENGINE},
+     parse_string, FIELD(proxy), 0, 0, false, NULL},
     {"sqlite-sync", "MODE", "normal", "normal (crash-safe) or full (also power-loss-safe)",
      parse_sqlite_sync, 0, 0, 0, 0, false, NULL},
     {"role", "ROLE", "all", "all, api (accept and store) or worker (dispatch)", parse_role, 0, 0, 0,
@@ -391,8 +389,6 @@ static int validate(struct config *cfg, struct err *e)
     }
     if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0'))
         return err_invalid(e, "tls-cert", "options --tls-cert and --tls-key go together");
-    if (cfg->role == ROLE_WORKER)
-        return err_invalid(e, "role", "option --role worker: %s", NO_ENGINE);
     return 0;
 }
 

@@ -12,6 +12,53 @@ size_t utf8_chars(const char *s)
     return n;
 }
 
+/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0. */
+static size_t utf8_sequence(const unsigned char *s, size_t len)
+{
+    size_t need;
+    unsigned cp;
+    if (s[0] < 0x80)
+        return s[0] ? 1 : 0;
+    if ((s[0] & 0xE0) == 0xC0) {
+        need = 2;
+        cp = s[0] & 0x1F;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        need = 3;
+        cp = s[0] & 0x0F;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        need = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (need > len)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    /* overlong forms, surrogates and values past Unicode are not UTF-8 */
+    if ((need == 2 && cp < 0x80) || (need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+        return 0;
+    return need;
+}
+
+void utf8_scrub(char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t n = utf8_sequence((const unsigned char *)s + i, len - i);
+        if (n == 0) {
+            s[i++] = '?';
+        } else {
+            i += n;
+        }
+    }
+    s[len] = '\0';
+}
+
 int jsonv_depth(const json_t *value)
 {
     int deepest = 0;
@@ -80,6 +127,8 @@ static const char *type_name(enum jsonv_type type)
         return "a boolean";
     case JSONV_INTEGER:
         return "an integer";
+    case JSONV_NUMBER:
+        return "a number";
     case JSONV_OBJECT:
         return "an object";
     case JSONV_STRING_ARRAY:
@@ -116,6 +165,9 @@ static int check_field(const json_t *value, const struct jsonv_field *f, struct 
         break;
     case JSONV_INTEGER:
         ok = json_is_integer(value);
+        break;
+    case JSONV_NUMBER:
+        ok = json_is_number(value);
         break;
     case JSONV_OBJECT:
         ok = json_is_object(value);

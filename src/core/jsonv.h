@@ -18,6 +18,7 @@ enum jsonv_type {
     JSONV_STRING,
     JSONV_BOOL,
     JSONV_INTEGER,
+    JSONV_NUMBER,
     JSONV_OBJECT,
     JSONV_STRING_ARRAY,
     JSONV_ANY,
@@ -41,6 +42,10 @@ int jsonv_check(const json_t *obj, const struct jsonv_field *fields, struct err 
 
 /* The number of UTF-8 code points in s (which jansson has already validated). */
 size_t utf8_chars(const char *s);
+
+/* Makes s[0..len) valid UTF-8 without NULs, in place: each byte of an invalid or cut sequence
+ * and each NUL becomes '?'. s[len] must be writable; it becomes the terminator. */
+void utf8_scrub(char *s, size_t len);
 
 /* Depth of nested arrays and objects (a scalar is 0). */
 int jsonv_depth(const json_t *value);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #define MAX_RESPONSE_HEADERS 8
+#define DISCARD_MAX (16u * 1024 * 1024) /* over-limit bytes read and dropped before a 413 */
 
 enum request_state {
     REQ_READING,  /* the body is arriving */
@@ -153,6 +154,8 @@ void http_add_header(struct http_request *req, const char *name, const char *val
 
 void http_defer(struct http_request *req)
 {
+    if (req->state == REQ_DEFERRED)
+        return; /* already waiting (a ping that goes on into a write) */
     req->state = REQ_DEFERRED;
     MHD_suspend_connection(req->conn);
 }
@@ -255,9 +258,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         req = request_new(srv, conn, url, method);
         *con_cls = req;
-        if (length != NULL && strtoull(length, NULL, 10) > srv->opts.max_body) {
-            reply_too_large(req); /* answer before reading a byte of it */
-            return queue_answer(req);
+        if (length != NULL) {
+            unsigned long long declared = strtoull(length, NULL, 10);
+            if (declared > srv->opts.max_body + DISCARD_MAX) {
+                reply_too_large(req); /* answer at once; the connection closes */
+                return queue_answer(req);
+            }
+            /* read and drop a moderately large body so that the client, still sending,
+             * reads the 413 instead of a reset connection */
+            req->too_large = declared > srv->opts.max_body;
         }
         return MHD_YES;
     }

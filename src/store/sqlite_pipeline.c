@@ -176,6 +176,21 @@ static void bind_endpoint_fields(sqlite3_stmt *s, int first, const struct endpoi
     sqlite3_bind_int64(s, i, ep->updated_at);
 }
 
+/* Ends the pending deliveries of an endpoint with status and error. */
+static int end_pending(struct sqlite_conn *c, const char *endpoint_id, enum delivery_status status,
+                       const char *error)
+{
+    static const char sql[] = "UPDATE deliveries SET status = ?, last_error = ?, "
+                              "next_attempt_at = NULL WHERE endpoint_id = ? AND status = 0";
+    sqlite3_stmt *s = sq_prepare(c, sql);
+    if (s == NULL)
+        return ERR_FAIL;
+    sqlite3_bind_int(s, 1, (int)status);
+    sq_bind_text(s, 2, error);
+    sq_bind_text(s, 3, endpoint_id);
+    return sq_run(c, s);
+}
+
 int sq_endpoint_insert(struct store_conn *tx, const struct endpoint *ep)
 {
     static const char sql[] =
@@ -210,7 +225,11 @@ int sq_endpoint_update(struct store_conn *tx, const struct endpoint *ep)
     sq_bind_text(s, 1, ep->id);
     sq_bind_text(s, 2, ep->org_id);
     bind_endpoint_fields(s, 3, ep);
-    return sq_run_changed(sq_conn(tx), s);
+    int rc = sq_run_changed(sq_conn(tx), s);
+    /* an inactive endpoint keeps nothing queued (§2.6: failed, "endpoint inactive") */
+    if (rc == 0 && !ep->is_active)
+        rc = end_pending(sq_conn(tx), ep->id, DLV_FAILED, "endpoint inactive");
+    return rc;
 }
 
 int sq_endpoint_get(struct store_conn *c, const char *org_id, const char *id, struct endpoint *out)
@@ -252,21 +271,6 @@ int sq_endpoint_list(struct store_conn *c, const char *org_id, const struct list
     bind_page(s, page);
     sqlite3_bind_int(s, 5, f->is_active);
     return sq_read_rows(sq_conn(c), s, out, sizeof *out, count, read_endpoint);
-}
-
-/* Ends the pending deliveries of an endpoint with status and error. */
-static int end_pending(struct sqlite_conn *c, const char *endpoint_id, enum delivery_status status,
-                       const char *error)
-{
-    static const char sql[] = "UPDATE deliveries SET status = ?, last_error = ?, "
-                              "next_attempt_at = NULL WHERE endpoint_id = ? AND status = 0";
-    sqlite3_stmt *s = sq_prepare(c, sql);
-    if (s == NULL)
-        return ERR_FAIL;
-    sqlite3_bind_int(s, 1, (int)status);
-    sq_bind_text(s, 2, error);
-    sq_bind_text(s, 3, endpoint_id);
-    return sq_run(c, s);
 }
 
 int sq_endpoint_delete(struct store_conn *tx, const char *org_id, const char *id, int64_t now)
@@ -577,7 +581,7 @@ int sq_delivery_record(struct store_conn *tx, struct attempt_outcome *o, int64_t
     const struct attempt *a = &o->attempt;
     char last_error[ERROR_BYTES];
     sqlite3_stmt *s;
-    int rc = insert_attempt(c, a);
+    int rc = o->no_attempt ? 0 : insert_attempt(c, a);
 
     if (rc != 0)
         return rc;
@@ -601,7 +605,7 @@ int sq_delivery_record(struct store_conn *tx, struct attempt_outcome *o, int64_t
     rc = sq_run_changed(c, s);
     if (rc == ERR_NOT_FOUND)
         return 0; /* already ended (endpoint deleted or disabled meanwhile): keep the attempt */
-    if (rc != 0 || o->endpoint_id[0] == '\0')
+    if (rc != 0 || o->endpoint_id[0] == '\0' || o->no_attempt)
         return rc;
     if (o->status == DLV_PENDING) {
         static const char failed_attempt[] =

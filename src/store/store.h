@@ -154,6 +154,7 @@ struct attempt_outcome {
     char endpoint_id[ID_MAX];    /* "" for one-shot */
     enum delivery_status status; /* DLV_PENDING = retry at next_attempt_at */
     int64_t next_attempt_at;
+    bool no_attempt;   /* ended without a request (endpoint inactive): no attempt row */
     bool disable_gone; /* 410: disable the endpoint with reason "gone" */
     int disable_after; /* consecutive failures that disable the endpoint */
     bool disabled;     /* out: this outcome disabled the endpoint */

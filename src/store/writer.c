@@ -15,6 +15,7 @@ struct writer {
     struct write_job *head, *tail;
     bool stopping;
     bool stopped; /* the thread has exited: jobs are refused */
+    bool joined;
 };
 
 int writer_run_batch(struct store *st, struct write_job *jobs)
@@ -104,13 +105,14 @@ void writer_submit(struct writer *w, struct write_job *job)
 
 void writer_stop(struct writer *w)
 {
-    if (w == NULL)
+    if (w == NULL || w->joined)
         return;
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    w->joined = true;
 }
 
 void writer_free(struct writer *w)

@@ -163,20 +163,50 @@ static void options_of_missing_features_are_refused(void **state)
     struct config cfg;
     struct err e;
     char *none[] = {NULL};
-    char *env[] = {"HOOKD_PROXY=http://proxy:3128", NULL};
+    char *env[] = {"HOOKD_RETENTION=7d", NULL};
     (void)state;
-    char *allow_http[] = {"--allow-http"};
-    assert_int_not_equal(load(&cfg, 1, allow_http, none, &e), 0);
-    assert_string_equal(e.field, "allow-http");
+    char *retention[] = {"--retention", "7d"};
+    assert_int_not_equal(load(&cfg, 2, retention, none, &e), 0);
+    assert_string_equal(e.field, "retention");
     assert_non_null(strstr(e.message, "not supported"));
     assert_int_not_equal(load(&cfg, 0, NULL, env, &e), 0);
-    assert_string_equal(e.field, "proxy");
+    assert_string_equal(e.field, "retention");
+    assert_non_null(strstr(e.message, "environment"));
     char *pg[] = {"--db", "postgres://localhost/hookd"};
     assert_int_not_equal(load(&cfg, 2, pg, none, &e), 0);
     assert_string_equal(e.field, "db");
-    char *worker[] = {"--role", "worker"};
-    assert_int_not_equal(load(&cfg, 2, worker, none, &e), 0);
-    assert_string_equal(e.field, "role");
+}
+
+static void engine_options_are_read(void **state)
+{
+    struct config cfg;
+    struct err e;
+    char *none[] = {NULL};
+    char *argv[] = {"--allow-http",
+                    "--allow-private=false",
+                    "--no-ping",
+                    "--retry-schedule",
+                    "100ms,2s,1m",
+                    "--disable-after",
+                    "3",
+                    "--max-connections",
+                    "9",
+                    "--role",
+                    "worker",
+                    "--proxy",
+                    "http://proxy:3128"};
+    (void)state;
+    assert_int_equal(load(&cfg, 13, argv, none, &e), 0);
+    assert_true(cfg.allow_http);
+    assert_false(cfg.allow_private);
+    assert_true(cfg.no_ping);
+    assert_int_equal(cfg.retry_count, 3);
+    assert_int_equal(cfg.retry_schedule_ms[0], 100);
+    assert_int_equal(cfg.retry_schedule_ms[2], 60000);
+    assert_int_equal(cfg.disable_after, 3);
+    assert_int_equal(cfg.max_connections, 9);
+    assert_int_equal(cfg.role, ROLE_WORKER);
+    assert_string_equal(cfg.proxy, "http://proxy:3128");
 }
 
 static void help_lists_every_option_with_its_default(void **state)
@@ -213,6 +243,7 @@ int main(void)
         cmocka_unit_test_teardown(bad_values_name_the_option_and_source, teardown),
         cmocka_unit_test_teardown(unknown_file_keys_are_refused, teardown),
         cmocka_unit_test_teardown(options_of_missing_features_are_refused, teardown),
+        cmocka_unit_test_teardown(engine_options_are_read, teardown),
         cmocka_unit_test_teardown(help_lists_every_option_with_its_default, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,15 @@ function childEnv(extra = {}) {
   return { ...env, ...extra };
 }
 
+// With HOOKD_BIN pointing to a sanitizer build, a report on stderr is a failure of its own.
+function assertNoSanitizerReport(server) {
+  const m = /(ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:)[^\n]*/.exec(server.stderr);
+  if (m) {
+    const at = server.stderr.indexOf(m[0]);
+    throw new Error(`sanitizer report from hookd:\n${server.stderr.slice(at, at + 4000)}`);
+  }
+}
+
 function randomAdminKey() {
   return 'adm_' + crypto.randomBytes(24).toString('hex');
 }
@@ -115,6 +124,13 @@ async function startHookd(opts = {}) {
   };
 
   const exited = new Promise((resolve) => {
+    child.on('error', (error) => {
+      // e.g. HOOKD_BIN does not exist: reported by the start below
+      server.exitCode = null;
+      server.stderr += `cannot run ${BIN}: ${error.message}\n`;
+      liveChildren.delete(child);
+      resolve({ code: null, signal: null });
+    });
     child.on('exit', (code, signal) => {
       server.exitCode = code;
       server.exitSignal = signal;
@@ -179,6 +195,7 @@ async function startHookd(opts = {}) {
   server.cleanup = async () => {
     await server.stop();
     if (!opts.dir) removeTempDir(dir);
+    assertNoSanitizerReport(server);
   };
 
   const wantKey = adminKey === null;
@@ -324,7 +341,52 @@ function paddedOrgBody(size, name = uniqueName('pad')) {
   return core.slice(0, -1) + ' '.repeat(size - core.length) + '}';
 }
 
+// Writes raw bytes on a new TCP connection and collects what comes back until the server
+// closes the connection, `until` matches the collected text, or timeoutMs passes.
+function rawRequest(server, data, { until, timeoutMs = 5000 } = {}) {
+  const net = require('node:net');
+  return new Promise((resolve) => {
+    const socket = net.connect(server.port, '127.0.0.1');
+    let text = '';
+    let done = false;
+    const finish = (error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ text, error: error ? error.code || String(error) : null });
+    };
+    const timer = setTimeout(() => finish(new Error('timeout')), timeoutMs);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => {
+      text += chunk;
+      if (until && until.test(text)) finish();
+    });
+    socket.on('end', () => finish());
+    socket.on('error', (e) => finish(e));
+    socket.on('connect', () => socket.write(data));
+  });
+}
+
+// Parses a raw HTTP/1.1 response: {status, headers (lower-case names), body}.
+function parseRawResponse(text) {
+  const split = text.indexOf('\r\n\r\n');
+  const head = split >= 0 ? text.slice(0, split) : text;
+  const body = split >= 0 ? text.slice(split + 4) : '';
+  const lines = head.split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] || '');
+  const headers = {};
+  for (const line of lines.slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { status: m ? Number(m[1]) : null, headers, body };
+}
+
 module.exports = {
+  assertNoSanitizerReport,
+  rawRequest,
+  parseRawResponse,
   BIN,
   KEY_RE,
   KEY_ID_RE,

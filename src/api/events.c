@@ -1,0 +1,374 @@
+/* Events (§2.5): accepted once, stored with all their deliveries in one transaction shared
+ * with whatever else is waiting (group commit), then handed to the engine in memory. */
+#include "api/api.h"
+
+#include "core/eventname.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "engine/engine.h"
+#include "engine/urlcheck.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ENDPOINT_IDS 100
+#define PRODUCER_ID_MAX 64
+
+/* An event on its way to the writer. */
+struct event_draft {
+    struct event ev;
+    bool producer_id;        /* ev.id came from the producer: dedupe on it */
+    json_t *endpoint_ids;    /* restricts the fan-out; NULL = subscriptions */
+    char *webhook_url;       /* a one-shot delivery, or NULL */
+    struct payload *payload; /* shared by the engine's jobs */
+    struct engine_job *jobs; /* built in the transaction, handed over after commit */
+    char first_delivery[ID_MAX];
+};
+
+static void draft_free(void *ptr)
+{
+    struct event_draft *d = ptr;
+    while (d->jobs) {
+        struct engine_job *next = d->jobs->next;
+        engine_job_free(d->jobs);
+        d->jobs = next;
+    }
+    payload_release(d->payload);
+    json_decref(d->endpoint_ids);
+    free(d->webhook_url);
+    free(d->ev.payload);
+    free(d);
+}
+
+static json_t *accepted_json(const struct event *ev)
+{
+    return json_pack("{s:s, s:s, s:o, s:i}", "id", ev->id, "type", ev->type, "created_at",
+                     api_time(ev->created_at), "deliveries", ev->delivery_count);
+}
+
+static void hand_off(struct api_call *call)
+{
+    struct event_draft *d = call->data;
+    if (call->app->engine && d->jobs) {
+        engine_submit(call->app->engine, d->jobs);
+        d->jobs = NULL; /* the engine's now; otherwise draft_free frees them */
+    }
+}
+
+/* Adds one pending delivery (and its engine job) for this event. */
+static int add_delivery(struct store_conn *tx, struct api_call *call, const char *endpoint_id,
+                        const char *url)
+{
+    struct event_draft *d = call->data;
+    struct delivery row = {0};
+    const char *node = call->app->engine ? call->app->node_id : NULL;
+    int rc;
+
+    id_make("dlv_", d->ev.created_at, row.id);
+    memcpy(row.org_id, d->ev.org_id, sizeof row.org_id);
+    memcpy(row.event_id, d->ev.id, sizeof row.event_id);
+    snprintf(row.endpoint_id, sizeof row.endpoint_id, "%s", endpoint_id ? endpoint_id : "");
+    row.url = (char *)url;
+    memcpy(row.event_type, d->ev.type, sizeof row.event_type);
+    row.next_attempt_at = d->ev.created_at;
+    row.created_at = d->ev.created_at;
+    rc = store_ops_of(tx)->delivery_insert(tx, &row, node);
+    if (rc != 0)
+        return rc;
+    if (d->first_delivery[0] == '\0')
+        memcpy(d->first_delivery, row.id, sizeof d->first_delivery);
+    d->ev.delivery_count++;
+    if (node) {
+        struct engine_job *job = engine_job_new(row.id, row.org_id, row.event_id, endpoint_id, url,
+                                                d->payload, row.next_attempt_at);
+        job->next = d->jobs;
+        d->jobs = job;
+    }
+    return 0;
+}
+
+static int fan_out(struct store_conn *tx, struct api_call *call)
+{
+    struct event_draft *d = call->data;
+    int rc = 0;
+
+    if (d->endpoint_ids) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(d->endpoint_ids, i, item)
+        {
+            struct endpoint ep;
+            rc = store_ops_of(tx)->endpoint_get(tx, d->ev.org_id, json_string_value(item), &ep);
+            if (rc == ERR_NOT_FOUND)
+                return err_invalid(&call->error, "endpoint_ids", "no endpoint %.80s in this org",
+                                   json_string_value(item));
+            if (rc != 0)
+                return rc;
+            bool active = ep.is_active;
+            endpoint_clear(&ep);
+            if (active && (rc = add_delivery(tx, call, json_string_value(item), NULL)) != 0)
+                return rc;
+        }
+    } else {
+        struct endpoint *list = NULL;
+        int count = 0;
+        rc = store_ops_of(tx)->endpoint_fanout(tx, d->ev.org_id, &list, &count);
+        for (int i = 0; i < count; i++) {
+            if (rc == 0 && event_filter_matches(list[i].events, d->ev.type))
+                rc = add_delivery(tx, call, list[i].id, NULL);
+            endpoint_clear(&list[i]);
+        }
+        free(list);
+        if (rc != 0)
+            return rc;
+    }
+    if (d->webhook_url)
+        rc = add_delivery(tx, call, NULL, d->webhook_url);
+    return rc;
+}
+
+static int create_apply(struct store_conn *tx, struct api_call *call)
+{
+    struct event_draft *d = call->data;
+    int rc;
+
+    if (d->producer_id) {
+        struct event original;
+        rc = store_ops_of(tx)->event_get(tx, d->ev.org_id, d->ev.id, &original);
+        if (rc == 0) { /* seen before: the original, nothing new */
+            call->reply_status = 200;
+            call->reply = accepted_json(&original);
+            free(original.payload);
+            return 0;
+        }
+        if (rc != ERR_NOT_FOUND)
+            return rc;
+    }
+    rc = fan_out(tx, call);
+    if (rc == 0)
+        rc = store_ops_of(tx)->event_insert(tx, &d->ev);
+    if (rc != 0)
+        return rc;
+    call->reply_status = 202;
+    call->reply = accepted_json(&d->ev);
+    call->after_commit = hand_off;
+    return 0;
+}
+
+static const struct jsonv_field create_fields[] = {
+    {"type", JSONV_STRING, true, false, EVENT_NAME_MAX, 0},
+    {"data", JSONV_ANY, true, false, 0, 0},
+    {"id", JSONV_STRING, false, false, PRODUCER_ID_MAX, 0},
+    {"endpoint_ids", JSONV_STRING_ARRAY, false, false, ID_MAX - 1, MAX_ENDPOINT_IDS},
+    {"webhook_url", JSONV_STRING, false, false, 0, 0},
+    {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
+    {NULL, 0, false, false, 0, 0},
+};
+
+static bool producer_id_is_valid(const char *id)
+{
+    size_t len = strlen(id);
+    if (len == 0 || len > PRODUCER_ID_MAX)
+        return false;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+/* The envelope (§2.5), built once and sent byte-identical on every attempt: the producer's
+ * data re-serialized compactly. id and type hold no characters that need escaping. */
+static char *build_envelope(const char *id, const char *type, int64_t created_at, const char *data,
+                            size_t *len)
+{
+    char ts[TIME_RFC3339_LEN];
+    size_t size = strlen(id) + strlen(type) + strlen(data) + 80;
+    char *out = xmalloc(size);
+    time_format_rfc3339(created_at, ts);
+    *len = (size_t)snprintf(out, size,
+                            "{\"id\":\"%s\",\"type\":\"%s\",\"timestamp\":\"%s\","
+                            "\"data\":%s}",
+                            id, type, ts, data);
+    return out;
+}
+
+/* Prepares the draft of one event of org_id; the caller adds targets and writes it. */
+static struct event_draft *new_draft(struct api_call *call, const char *org_id, const char *id,
+                                     const char *type, const char *data)
+{
+    struct event_draft *d = xcalloc(1, sizeof *d);
+    size_t len;
+    api_set_data(call, d, draft_free);
+    d->ev.created_at = time_now_ms();
+    snprintf(d->ev.org_id, sizeof d->ev.org_id, "%s", org_id);
+    if (id) {
+        snprintf(d->ev.id, sizeof d->ev.id, "%s", id);
+        d->producer_id = true;
+    } else {
+        id_make("evt_", d->ev.created_at, d->ev.id);
+    }
+    snprintf(d->ev.type, sizeof d->ev.type, "%s", type);
+    d->ev.payload = build_envelope(d->ev.id, type, d->ev.created_at, data, &len);
+    d->payload = payload_new(d->ev.payload, len, type);
+    return d;
+}
+
+void events_create(struct api_call *call)
+{
+    struct event_draft *d;
+    struct org org;
+    struct url_policy policy = {call->app->cfg->allow_http, call->app->cfg->allow_private};
+    const char *type, *id = NULL;
+    json_t *value;
+    char *data;
+    struct err e;
+
+    if (api_check_body(call, create_fields) != 0)
+        return;
+    type = json_string_value(json_object_get(call->body, "type"));
+    if (!event_name_is_valid(type)) {
+        err_invalid(&e, "type", "type must match [a-z0-9_]+(.[a-z0-9_]+)*, at most 100 characters");
+        goto fail;
+    }
+    if ((value = json_object_get(call->body, "id")) != NULL) {
+        id = json_string_value(value);
+        if (!producer_id_is_valid(id)) {
+            err_invalid(&e, "id", "id must be 1 to 64 characters of [A-Za-z0-9_-]");
+            goto fail;
+        }
+    }
+    value = json_object_get(call->body, "webhook_url");
+    if (value && url_check(json_string_value(value), &policy, "webhook_url", &e) != 0)
+        goto fail;
+    if (api_target_org(call, &org) != 0)
+        return;
+    data =
+        json_dumps(json_object_get(call->body, "data"),
+                   JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    if (data == NULL) {
+        err_invalid(&e, "data", "data cannot be serialized");
+        goto fail;
+    }
+    d = new_draft(call, org.id, id, type, data);
+    free(data);
+    if (value)
+        d->webhook_url = xstrdup(json_string_value(value));
+    if ((value = json_object_get(call->body, "endpoint_ids")) != NULL)
+        d->endpoint_ids = json_incref(value);
+    api_write(call, create_apply);
+    return;
+fail:
+    api_fail(call, &e);
+}
+
+static int test_apply(struct store_conn *tx, struct api_call *call)
+{
+    struct event_draft *d = call->data;
+    int rc = add_delivery(tx, call, json_string_value(json_array_get(d->endpoint_ids, 0)), NULL);
+    if (rc == 0)
+        rc = store_ops_of(tx)->event_insert(tx, &d->ev);
+    if (rc != 0)
+        return rc;
+    call->reply_status = 202;
+    call->reply = json_pack("{s:s, s:s}", "delivery_id", d->first_delivery, "event_id", d->ev.id);
+    call->after_commit = hand_off;
+    return 0;
+}
+
+void events_emit_test(struct api_call *call, const char *org_id, const char *endpoint_id,
+                      const char *type, const char *data)
+{
+    char org[ID_MAX], endpoint[ID_MAX];
+    struct event_draft *d;
+    /* copies first: the arguments may live in the call's data, which the draft replaces */
+    snprintf(org, sizeof org, "%s", org_id);
+    snprintf(endpoint, sizeof endpoint, "%s", endpoint_id);
+    d = new_draft(call, org, NULL, type, data);
+    d->endpoint_ids = json_pack("[s]", endpoint);
+    api_write(call, test_apply);
+}
+
+/* --- reading --- */
+
+static json_t *event_json(const struct event *ev, bool with_payload)
+{
+    json_t *obj = json_pack("{s:s, s:s, s:o, s:i}", "id", ev->id, "type", ev->type, "created_at",
+                            api_time(ev->created_at), "delivery_count", ev->delivery_count);
+    if (with_payload) {
+        json_t *payload = json_loads(ev->payload, JSON_DECODE_ANY, NULL);
+        json_object_set_new(obj, "payload", payload ? payload : json_null());
+    }
+    return obj;
+}
+
+/* Reads ?since= and ?until= (RFC 3339) into f; answers 400 and returns non-zero if bad. */
+int api_time_filters(struct api_call *call, struct list_filter *f)
+{
+    const char *names[] = {"since", "until"};
+    int64_t *targets[] = {&f->since, &f->until};
+    struct err e;
+    for (int i = 0; i < 2; i++) {
+        const char *text = http_query(call->http, names[i]);
+        if (text && !time_parse_rfc3339(text, targets[i])) {
+            err_invalid(&e, names[i], "%s must be an RFC 3339 timestamp", names[i]);
+            api_fail(call, &e);
+            return ERR_FAIL;
+        }
+    }
+    return 0;
+}
+
+void events_list(struct api_call *call)
+{
+    struct page page;
+    struct org org;
+    struct list_filter filter = {.status = -1, .is_active = -1};
+    const char *type = http_query(call->http, "type");
+    struct event *items;
+    int count = 0, rc;
+
+    if (api_page(call, &page) != 0 || api_time_filters(call, &filter) != 0 ||
+        api_target_org(call, &org) != 0)
+        return;
+    if (type)
+        snprintf(filter.type, sizeof filter.type, "%s", type);
+    items = xcalloc((size_t)page.limit + 1, sizeof *items);
+    rc = store_ops_of(call->conn)->event_list(call->conn, org.id, &filter, &page, items, &count);
+    if (rc != 0) {
+        api_fail_store(call, rc, "event");
+    } else {
+        json_t *data = json_array();
+        for (int i = 0; i < count; i++)
+            json_array_append_new(data, event_json(&items[i], true));
+        int last = count > page.limit ? page.limit - 1 : 0;
+        api_reply(call, 200, api_list(data, count, &page, items[last].created_at, items[last].id));
+    }
+    for (int i = 0; i < count; i++)
+        free(items[i].payload);
+    free(items);
+}
+
+void events_get(struct api_call *call)
+{
+    struct org org;
+    struct event ev;
+    int rc;
+    if (api_target_org(call, &org) != 0)
+        return;
+    rc = store_ops_of(call->conn)->event_get(call->conn, org.id, call->params.value[0], &ev);
+    if (rc != 0) {
+        api_fail_store(call, rc, "event");
+        return;
+    }
+    json_t *obj = event_json(&ev, true);
+    free(ev.payload);
+    json_t *deliveries = deliveries_of_event(call, org.id, ev.id);
+    if (deliveries == NULL) {
+        json_decref(obj);
+        return;
+    }
+    json_object_set_new(obj, "deliveries", deliveries);
+    api_reply(call, 200, obj);
+}

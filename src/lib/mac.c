@@ -1,0 +1,38 @@
+/* libhookd: HMAC-SHA256 over a message given in pieces, so that "{id}.{timestamp}.{body}" is
+ * never assembled in memory. */
+#include "lib/internal.h"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+hookd_status hookd__hmac_sha256(const void *key, size_t key_len, const struct hookd__part *parts,
+                                size_t n_parts, unsigned char out[HOOKD__MAC_LEN])
+{
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    hookd_status status = HOOKD_E_CRYPTO;
+    EVP_MAC_CTX *ctx = NULL;
+    EVP_MAC *mac;
+    size_t out_len = 0;
+
+    mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+    if (mac == NULL)
+        goto out;
+    ctx = EVP_MAC_CTX_new(mac);
+    if (ctx == NULL || EVP_MAC_init(ctx, key, key_len, params) != 1)
+        goto out;
+    for (size_t i = 0; i < n_parts; i++) {
+        if (parts[i].len > 0 && EVP_MAC_update(ctx, parts[i].data, parts[i].len) != 1)
+            goto out;
+    }
+    if (EVP_MAC_final(ctx, out, &out_len, HOOKD__MAC_LEN) != 1 || out_len != HOOKD__MAC_LEN)
+        goto out;
+    status = HOOKD_OK;
+out:
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    return status;
+}
