@@ -220,15 +220,16 @@ static int job_apply(struct store_conn *tx, struct write_job *job)
     return rc;
 }
 
-static void job_done(struct write_job *job, bool committed)
+/* Answers a finished write; on the HTTP thread (see job_done). */
+static void finish_write(struct http_request *req)
 {
-    struct api_call *call = (struct api_call *)((char *)job - offsetof(struct api_call, job));
+    struct api_call *call = http_data(req);
     struct err e;
 
-    if (!committed) {
+    if (!call->committed) {
         err_set(&e, 503, "unavailable", NULL, "the write could not be committed; retry");
         api_fail(call, &e);
-    } else if (job->result != 0) {
+    } else if (call->job.result != 0) {
         if (call->error.status == 0)
             err_set(&call->error, 503, "unavailable", NULL, "the store failed; retry");
         api_fail(call, &call->error);
@@ -237,11 +238,18 @@ static void job_done(struct write_job *job, bool committed)
         http_reply_text(call->http, call->reply_status, "application/json", call->replayed,
                         strlen(call->replayed));
     } else {
-        if (call->after_commit)
-            call->after_commit(call);
         api_reply(call, call->reply_status, json_incref(call->reply));
     }
-    http_resume(call->http);
+}
+
+/* On the writer: hand-offs that must follow the commit, then wake the request. */
+static void job_done(struct write_job *job, bool committed)
+{
+    struct api_call *call = (struct api_call *)((char *)job - offsetof(struct api_call, job));
+    call->committed = committed;
+    if (committed && job->result == 0 && !call->replayed && call->after_commit)
+        call->after_commit(call);
+    http_resume_with(call->http, finish_write);
 }
 
 void api_write(struct api_call *call, api_apply apply)

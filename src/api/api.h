@@ -81,6 +81,7 @@ struct api_call {
     json_t *reply;      /* owned */
     json_t *idem_reply; /* what a replay answers, when it differs from reply; owned */
     char *replayed;     /* a stored answer being replayed; owned */
+    bool committed;     /* the write's transaction committed */
     struct err error;
 };
 

@@ -1035,6 +1035,7 @@ static void *engine_main(void *arg)
     int64_t stop_deadline = 0;
     bool stopping = false;
 
+    pthread_setname_np(pthread_self(), "hookd-engine");
     for (;;) {
         int running;
         int64_t now = time_now_ms();

@@ -48,6 +48,7 @@ struct http_request {
     int header_count;
     void *data;
     void (*free_data)(void *);
+    void (*finish)(struct http_request *req); /* makes the answer after a resume */
     char log_key[ID_MAX];
     int64_t start_ns;
 };
@@ -166,11 +167,22 @@ void http_resume(struct http_request *req)
     MHD_resume_connection(req->conn);
 }
 
+void http_resume_with(struct http_request *req, void (*finish)(struct http_request *req))
+{
+    req->finish = finish;
+    http_resume(req);
+}
+
 static enum MHD_Result queue_answer(struct http_request *req)
 {
     struct MHD_Response *response;
     enum MHD_Result rc;
 
+    if (req->finish) {
+        void (*finish)(struct http_request *) = req->finish;
+        req->finish = NULL;
+        finish(req);
+    }
     if (req->response == NULL) {
         struct err e;
         err_internal(&e, "the handler gave no answer");
@@ -364,7 +376,9 @@ static int bind_listen(const char *listen_addr, int *port_out, struct err *e)
 struct http_server *http_start(const struct http_options *opts, struct err *e)
 {
     struct http_server *srv = xcalloc(1, sizeof *srv);
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    /* TURBO: no shutdown() before close(), and accept4 without extra fcntl calls */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     MHD_USE_TURBO;
 
     srv->opts = *opts;
     srv->listen_fd = bind_listen(opts->listen, &srv->port, e);

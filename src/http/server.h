@@ -59,5 +59,8 @@ void http_add_header(struct http_request *req, const char *name, const char *val
  * which answers with http_reply_* and then calls http_resume (once). */
 void http_defer(struct http_request *req);
 void http_resume(struct http_request *req);
+/* Like http_resume, but the answer is made by finish(req) on the server's thread, so that the
+ * resuming thread (the writer) does no more than wake the request. */
+void http_resume_with(struct http_request *req, void (*finish)(struct http_request *req));
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
@@ -88,14 +89,16 @@ static const char *const migrations[] = {
     "  updated_at INTEGER NOT NULL,"
     "  deleted_at INTEGER);"
     "CREATE INDEX endpoints_org ON endpoints (org_id, created_at, id) WHERE deleted_at IS NULL;"
+    /* rowid tables for the rows of a kilobyte or more: WITHOUT ROWID would push each into an
+     * overflow page of its own */
     "CREATE TABLE events ("
     "  org_id TEXT NOT NULL,"
     "  id TEXT NOT NULL,"
     "  type TEXT NOT NULL,"
     "  payload TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL,"
-    "  delivery_count INTEGER NOT NULL,"
-    "  PRIMARY KEY (org_id, id)) WITHOUT ROWID;"
+    "  delivery_count INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX events_id ON events (org_id, id);"
     "CREATE INDEX events_org_created ON events (org_id, created_at, id);"
     "CREATE TABLE deliveries ("
     "  id TEXT PRIMARY KEY,"
@@ -119,7 +122,7 @@ static const char *const migrations[] = {
     "CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, created_at, id);"
     "CREATE INDEX deliveries_event ON deliveries (org_id, event_id);"
     "CREATE TABLE attempts ("
-    "  id TEXT PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
     "  delivery_id TEXT NOT NULL,"
     "  n INTEGER NOT NULL,"
     "  started_at INTEGER NOT NULL,"
@@ -128,7 +131,7 @@ static const char *const migrations[] = {
     "  response_body TEXT,"
     "  response_headers TEXT,"
     "  error TEXT,"
-    "  request_headers TEXT) WITHOUT ROWID;"
+    "  request_headers TEXT);"
     "CREATE INDEX attempts_delivery ON attempts (delivery_id, n);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
@@ -206,11 +209,24 @@ static const char *const statements[ST_COUNT] = {
     [ST_NODE_REMOVE] = "DELETE FROM nodes WHERE id = ?",
 };
 
+#define CHECKPOINT_PAGES 1000 /* WAL size that wakes the checkpointer */
+
+/* Checkpoints run on their own thread and connection, so that the writer never stalls on
+ * copying pages and fdatasync. */
+struct checkpointer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool running, stop, requested;
+    sqlite3 *db;
+};
+
 struct sqlite_store {
     struct store base;
     char *path;
     struct store_options opts;
     int lock_fd;
+    struct checkpointer ckpt;
     struct sqlite_conn *writer; /* used by one thread at a time: the writer */
     pthread_mutex_t pool_lock;
     struct sqlite_conn *pool; /* free read connections */
@@ -398,11 +414,94 @@ static int lock_file(struct sqlite_store *st, struct err *e)
     return 0;
 }
 
+static void *checkpointer_main(void *arg)
+{
+    struct checkpointer *ck = arg;
+    pthread_setname_np(pthread_self(), "hookd-ckpt");
+    pthread_mutex_lock(&ck->lock);
+    while (!ck->stop) {
+        if (!ck->requested) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1; /* and once a second anyway, while there is something to copy */
+            pthread_cond_timedwait(&ck->wake, &ck->lock, &until);
+        }
+        ck->requested = false;
+        pthread_mutex_unlock(&ck->lock);
+        int log_frames = 0, copied = 0;
+        if (sqlite3_wal_checkpoint_v2(ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                      &copied) != SQLITE_OK &&
+            sqlite3_errcode(ck->db) != SQLITE_BUSY)
+            sq_fail(ck->db, "checkpoint");
+        pthread_mutex_lock(&ck->lock);
+    }
+    pthread_mutex_unlock(&ck->lock);
+    return NULL;
+}
+
+/* Called by SQLite on the writer after each commit with the WAL's size in pages. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct checkpointer *ck = arg;
+    (void)db;
+    (void)name;
+    if (pages >= CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&ck->lock);
+        ck->requested = true;
+        pthread_cond_signal(&ck->wake);
+        pthread_mutex_unlock(&ck->lock);
+    }
+    return SQLITE_OK;
+}
+
+static int checkpointer_start(struct sqlite_store *st, struct err *e)
+{
+    struct checkpointer *ck = &st->ckpt;
+    if (sqlite3_open_v2(st->path, &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close(ck->db);
+        ck->db = NULL;
+        return err_internal(e, "cannot open the checkpoint connection of %s", st->path);
+    }
+    sqlite3_busy_timeout(ck->db, BUSY_TIMEOUT_MS);
+    sqlite3_exec(ck->db,
+                 st->opts.sqlite_full_sync ? "PRAGMA synchronous = FULL"
+                                           : "PRAGMA synchronous = NORMAL",
+                 NULL, NULL, NULL);
+    pthread_mutex_init(&ck->lock, NULL);
+    pthread_cond_init(&ck->wake, NULL);
+    if (pthread_create(&ck->thread, NULL, checkpointer_main, ck) != 0) {
+        sqlite3_close(ck->db);
+        ck->db = NULL;
+        return err_internal(e, "cannot start the checkpoint thread");
+    }
+    ck->running = true;
+    sqlite3_exec(st->writer->db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL);
+    sqlite3_wal_hook(st->writer->db, on_wal_commit, ck);
+    return 0;
+}
+
+static void checkpointer_stop(struct checkpointer *ck)
+{
+    if (!ck->running)
+        return;
+    pthread_mutex_lock(&ck->lock);
+    ck->stop = true;
+    pthread_cond_signal(&ck->wake);
+    pthread_mutex_unlock(&ck->lock);
+    pthread_join(ck->thread, NULL);
+    sqlite3_close(ck->db);
+    pthread_cond_destroy(&ck->wake);
+    pthread_mutex_destroy(&ck->lock);
+    ck->running = false;
+}
+
 static void sqlite_close(struct store *base)
 {
     struct sqlite_store *st = as_store(base);
     if (st == NULL)
         return;
+    checkpointer_stop(&st->ckpt);
     conn_close(st->writer);
     while (st->pool) {
         struct sqlite_conn *next = st->pool->next_free;
@@ -416,10 +515,20 @@ static void sqlite_close(struct store *base)
     free(st);
 }
 
+static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+
+/* Process-wide settings, before SQLite initializes: no global mutex around every allocation
+ * for statistics nobody reads. */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sqlite_open(const char *location, const struct store_options *opts, struct store **out,
                        struct err *e)
 {
     struct sqlite_store *st = xcalloc(1, sizeof *st);
+    pthread_once(&sqlite_configured, configure_sqlite);
     st->base.ops = &sqlite_ops;
     st->path = xstrdup(location);
     st->opts = *opts;
@@ -433,6 +542,9 @@ static int sqlite_open(const char *location, const struct store_options *opts, s
         goto fail;
     st->writer = conn_open(st, true, e);
     if (st->writer == NULL)
+        goto fail;
+    /* the serving process checkpoints in the background; a CLI command lets SQLite do it */
+    if (opts->exclusive && checkpointer_start(st, e) != 0)
         goto fail;
     *out = &st->base;
     return 0;

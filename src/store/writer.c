@@ -3,6 +3,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/timeutil.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,12 +22,15 @@ struct writer {
 int writer_run_batch(struct store *st, struct write_job *jobs)
 {
     const struct store_ops *ops = st->ops;
+    int64_t start_ns = time_mono_ns();
     struct store_conn *tx = ops->tx_begin(st);
     bool committed = false;
     struct write_job *job, *next;
+    int count = 0;
 
     if (tx != NULL) {
         for (job = jobs; job; job = job->next) {
+            count++;
             if (ops->savepoint(tx) != 0) {
                 job->result = ERR_FAIL;
                 continue;
@@ -42,7 +46,10 @@ int writer_run_batch(struct store *st, struct write_job *jobs)
             ops->tx_rollback(tx);
     }
     if (!committed)
-        log_error("write transaction failed", "jobs", NULL, NULL);
+        log_error("write transaction failed", "jobs", json_integer(count), NULL);
+    else if (log_enabled(LOG_DEBUG))
+        log_kv(LOG_DEBUG, "write batch", "jobs", json_integer(count), "ms",
+               json_real((double)(time_mono_ns() - start_ns) / 1e6), NULL);
     for (job = jobs; job; job = next) {
         next = job->next; /* done() may free the job */
         job->done(job, committed);
@@ -53,6 +60,7 @@ int writer_run_batch(struct store *st, struct write_job *jobs)
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
+    pthread_setname_np(pthread_self(), "hookd-writer");
     pthread_mutex_lock(&w->lock);
     for (;;) {
         struct write_job *batch;
