@@ -136,10 +136,10 @@ json_t *api_list(json_t *items, int count, const struct page *page, int64_t last
     return json_pack("{s:o, s:o}", "data", items, "next_cursor", next);
 }
 
-int api_target_org(struct api_call *call, struct org *org)
+/* The org named by the request, checked against the store; full says all fields are needed. */
+static int target_org(struct api_call *call, struct org *org, bool full)
 {
     struct err e;
-    struct org found;
     const char *org_id = call->who.org_id;
     struct store_conn *conn;
     int rc;
@@ -152,16 +152,31 @@ int api_target_org(struct api_call *call, struct org *org)
             api_fail(call, &e);
             return ERR_FAIL;
         }
+    } else if (!full) {
+        /* a valid org key proves its org alive: deleting an org revokes its keys */
+        memset(org, 0, sizeof *org);
+        snprintf(org->id, sizeof org->id, "%s", org_id);
+        return 0;
     }
     conn = api_conn(call);
     if (conn == NULL)
         return ERR_FAIL;
-    rc = store_ops_of(conn)->org_get(conn, org_id, org ? org : &found);
+    rc = store_ops_of(conn)->org_get(conn, org_id, org);
     if (rc != 0) {
         api_fail_store(call, rc, "organization");
         return ERR_FAIL;
     }
     return 0;
+}
+
+int api_target_org(struct api_call *call, struct org *org)
+{
+    return target_org(call, org, false);
+}
+
+int api_target_org_full(struct api_call *call, struct org *org)
+{
+    return target_org(call, org, true);
 }
 
 /* --- writes through the writer --- */

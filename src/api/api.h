@@ -25,6 +25,7 @@ struct app {
     struct store *store;
     struct writer *writer;
     struct key_limits *limits; /* NULL when --rate-limit 0 */
+    struct key_cache *keys;    /* verified keys */
     bool has_admin_key;        /* --admin-key given: its hash is below */
     unsigned char admin_key_hash[32];
 };
@@ -107,9 +108,10 @@ void api_set_data(struct api_call *call, void *data, void (*free_fn)(void *));
 void api_write(struct api_call *call, api_apply apply);
 
 /* The org an org-owned request acts on: the key's own org, or for an admin key the org_id of
- * the query or body. Checks that it exists. Fills org (if not NULL) and returns 0, or
- * answers the error and returns non-zero. */
+ * the query or body, which must exist. Fills org->id (every field with _full) and returns 0,
+ * or answers the error and returns non-zero. */
 int api_target_org(struct api_call *call, struct org *org);
+int api_target_org_full(struct api_call *call, struct org *org);
 
 /* The string field of the body, or NULL after answering 400 when it is blank (empty or only
  * white space). The field must have been checked to be a string. */

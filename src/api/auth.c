@@ -3,7 +3,11 @@
 
 #include "core/timeutil.h"
 
+#include "core/mem.h"
+
 #include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -12,6 +16,93 @@
 #include <strings.h>
 
 #define KEY_RANDOM_BYTES 32
+#define KEY_CACHE_SLOTS 1024
+
+struct cached_key {
+    unsigned long generation; /* 0: empty */
+    char id[ID_MAX];
+    char org_id[ID_MAX];
+    unsigned char hash[32];
+    unsigned scopes;
+};
+
+struct key_cache {
+    pthread_mutex_t lock;
+    atomic_ulong generation;
+    struct cached_key slots[KEY_CACHE_SLOTS];
+};
+
+struct key_cache *key_cache_new(void)
+{
+    struct key_cache *cache = xcalloc(1, sizeof *cache);
+    pthread_mutex_init(&cache->lock, NULL);
+    atomic_init(&cache->generation, 1);
+    return cache;
+}
+
+void key_cache_free(struct key_cache *cache)
+{
+    if (cache == NULL)
+        return;
+    pthread_mutex_destroy(&cache->lock);
+    free(cache);
+}
+
+void key_cache_invalidate(struct key_cache *cache)
+{
+    if (cache)
+        atomic_fetch_add(&cache->generation, 1);
+}
+
+void auth_after_revocation(struct api_call *call)
+{
+    key_cache_invalidate(call->app->keys);
+}
+
+static unsigned key_slot(const char *id)
+{
+    unsigned h = 2166136261u;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h % KEY_CACHE_SLOTS;
+}
+
+/* A verified key from the cache: true and key filled if present and still current. */
+static bool cache_get(struct key_cache *cache, const char *id, struct api_key *key)
+{
+    struct cached_key *slot;
+    bool hit;
+    if (cache == NULL)
+        return false;
+    slot = &cache->slots[key_slot(id)];
+    pthread_mutex_lock(&cache->lock);
+    hit = slot->generation == atomic_load(&cache->generation) && strcmp(slot->id, id) == 0;
+    if (hit) {
+        memset(key, 0, sizeof *key);
+        memcpy(key->id, slot->id, sizeof key->id);
+        memcpy(key->org_id, slot->org_id, sizeof key->org_id);
+        memcpy(key->secret_hash, slot->hash, sizeof key->secret_hash);
+        key->scopes = slot->scopes;
+    }
+    pthread_mutex_unlock(&cache->lock);
+    return hit;
+}
+
+/* Remembers an active key read from the store at generation (read before the store was). */
+static void cache_put(struct key_cache *cache, const struct api_key *key, unsigned long generation)
+{
+    struct cached_key *slot;
+    if (cache == NULL)
+        return;
+    slot = &cache->slots[key_slot(key->id)];
+    pthread_mutex_lock(&cache->lock);
+    slot->generation = generation;
+    memcpy(slot->id, key->id, sizeof slot->id);
+    memcpy(slot->org_id, key->org_id, sizeof slot->org_id);
+    memcpy(slot->hash, key->secret_hash, sizeof slot->hash);
+    slot->scopes = key->scopes;
+    pthread_mutex_unlock(&cache->lock);
+}
 
 static const char *const scope_names[] = {"admin", "events", "webhooks", "sources"};
 
@@ -101,13 +192,19 @@ int auth_authenticate(struct app *app, struct store_conn *conn, struct http_requ
     key_id[dot - text] = '\0';
     if (!id_is_valid(key_id, "key_"))
         return err_set(e, 401, "unauthorized", NULL, "unknown API key");
-    int rc = store_ops_of(conn)->key_get(conn, key_id, &key);
-    if (rc == ERR_FAIL)
-        return err_set(e, 503, "unavailable", NULL, "the store is not reachable");
-    if (rc != 0 || CRYPTO_memcmp(hash, key.secret_hash, sizeof hash) != 0)
+    if (!cache_get(app->keys, key_id, &key)) {
+        unsigned long generation = app->keys ? atomic_load(&app->keys->generation) : 0;
+        int rc = store_ops_of(conn)->key_get(conn, key_id, &key);
+        if (rc == ERR_FAIL)
+            return err_set(e, 503, "unavailable", NULL, "the store is not reachable");
+        if (rc != 0 || CRYPTO_memcmp(hash, key.secret_hash, sizeof hash) != 0)
+            return err_set(e, 401, "unauthorized", NULL, "unknown API key");
+        if (key.revoked_at != 0)
+            return err_set(e, 401, "unauthorized", NULL, "this API key has been revoked");
+        cache_put(app->keys, &key, generation);
+    } else if (CRYPTO_memcmp(hash, key.secret_hash, sizeof hash) != 0) {
         return err_set(e, 401, "unauthorized", NULL, "unknown API key");
-    if (key.revoked_at != 0)
-        return err_set(e, 401, "unauthorized", NULL, "this API key has been revoked");
+    }
     snprintf(who->key_id, sizeof who->key_id, "%s", key.id);
     snprintf(who->org_id, sizeof who->org_id, "%s", key.org_id);
     who->is_admin = key.org_id[0] == '\0';

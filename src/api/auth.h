@@ -15,6 +15,15 @@ void auth_hash(const char *text, size_t len, unsigned char out[32]);
 void auth_mint_key(const char *org_id, const char *name, unsigned scopes, struct api_key *key,
                    char text[KEY_TEXT_MAX]);
 
+/* A cache of verified keys, so that a request's authentication needs no store read. Any
+ * revocation (key revoked, org deleted) invalidates all of it before its request answers. */
+struct key_cache;
+struct key_cache *key_cache_new(void);
+void key_cache_free(struct key_cache *cache);
+void key_cache_invalidate(struct key_cache *cache);
+/* An after_commit hook for writes that revoke keys. */
+void auth_after_revocation(struct api_call *call);
+
 /* Finds the key of the request (Authorization: Bearer or X-API-Key) and fills who. 401 when
  * it is missing, unknown or revoked, or when the two headers disagree. */
 int auth_authenticate(struct app *app, struct store_conn *conn, struct http_request *req,

@@ -118,6 +118,7 @@ static int key_revoke_apply(struct store_conn *tx, struct api_call *call)
     }
     call->reply_status = 200;
     call->reply = key_json(&key);
+    call->after_commit = auth_after_revocation;
     return 0;
 }
 

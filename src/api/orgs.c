@@ -1,6 +1,7 @@
 /* Organizations (§2.2): admin CRUD, and the caller's own org with its primary secret. */
 #include "api/api.h"
 
+#include "api/auth.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "hookd/hookd.h"
@@ -113,6 +114,7 @@ static int org_delete_apply(struct store_conn *tx, struct api_call *call)
         return rc;
     call->reply_status = 200;
     call->reply = json_pack("{s:s, s:s}", "id", id, "status", "deleted");
+    call->after_commit = auth_after_revocation;
     return 0;
 }
 
@@ -126,7 +128,7 @@ void orgs_delete(struct api_call *call)
 void org_self_get(struct api_call *call)
 {
     struct org org;
-    if (api_target_org(call, &org) == 0)
+    if (api_target_org_full(call, &org) == 0)
         api_reply(call, 200, org_json(&org, true));
 }
 

@@ -159,6 +159,15 @@ static int run(const struct config *cfg)
     int status = 1, sig;
     struct err e;
 
+    /* before any thread starts (the store starts one): every thread inherits the blocked
+     * signals, and only this one takes them, in sigtimedwait below */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     app.store = cli_open_store(cfg->db, true, cfg->sqlite_sync == SQLITE_SYNC_FULL);
     if (app.store == NULL)
         return 1;
@@ -180,14 +189,7 @@ static int run(const struct config *cfg)
     }
     if (cfg->rate_limit > 0)
         app.limits = key_limits_new(cfg->rate_limit);
-
-    /* threads started from here on inherit the blocked signals; only this one takes them */
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    app.keys = key_cache_new();
 
     id_new("node_", node_id);
     snprintf(app.node_id, sizeof app.node_id, "%s", node_id);
@@ -262,6 +264,7 @@ out:
     engine_free(app.engine);
     writer_free(app.writer);
     key_limits_free(app.limits);
+    key_cache_free(app.keys);
     store_close(app.store);
     if (key)
         OPENSSL_cleanse(key, strlen(key));
