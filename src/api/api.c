@@ -411,6 +411,12 @@ void api_dispatch(struct http_request *req, void *app_ptr)
         call->route = NULL; /* a worker serves health and readiness only */
         allow[0] = '\0';
     }
+    if (call->route && !(call->route->flags & ROUTE_PUBLIC) && atomic_load(&app->stopping)) {
+        http_add_header(req, "Connection", "close");
+        err_set(&e, 503, "unavailable", NULL, "hookd is shutting down; retry on another node");
+        api_fail(call, &e);
+        return;
+    }
     if (call->route == NULL) {
         if (allow[0] != '\0') {
             http_add_header(req, "Allow", allow);

@@ -12,6 +12,7 @@
 #include "store/writer.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 
 struct key_limits;
 
@@ -26,6 +27,7 @@ struct app {
     struct writer *writer;
     struct key_limits *limits; /* NULL when --rate-limit 0 */
     struct key_cache *keys;    /* verified keys */
+    atomic_bool stopping;      /* SIGTERM taken: new API work is refused with 503 */
     bool has_admin_key;        /* --admin-key given: its hash is below */
     unsigned char admin_key_hash[32];
 };

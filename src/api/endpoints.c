@@ -165,7 +165,7 @@ static int check_events(struct store_conn *conn, const json_t *events, struct er
             strcat(prefix, ".");
             rc = store_ops_of(conn)->event_type_count_prefix(conn, prefix, &count);
         } else {
-            struct event_type et;
+            struct event_type et = {0};
             rc = store_ops_of(conn)->event_type_get(conn, pattern, &et);
             count = rc == 0;
             event_type_clear(&et);

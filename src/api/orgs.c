@@ -2,6 +2,7 @@
 #include "api/api.h"
 
 #include "api/auth.h"
+#include "engine/engine.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "hookd/hookd.h"
@@ -104,6 +105,23 @@ void orgs_get(struct api_call *call)
         api_reply(call, 200, org_json(&org, false));
 }
 
+static void notify_engine(struct api_call *call, const char *org_id)
+{
+    if (call->app->engine)
+        engine_org_changed(call->app->engine, org_id);
+}
+
+static void org_gone(struct api_call *call)
+{
+    auth_after_revocation(call);
+    notify_engine(call, call->params.value[0]);
+}
+
+static void org_changed(struct api_call *call)
+{
+    notify_engine(call, ((struct org *)call->data)->id);
+}
+
 static int org_delete_apply(struct store_conn *tx, struct api_call *call)
 {
     const char *id = call->params.value[0];
@@ -114,7 +132,7 @@ static int org_delete_apply(struct store_conn *tx, struct api_call *call)
         return rc;
     call->reply_status = 200;
     call->reply = json_pack("{s:s, s:s}", "id", id, "status", "deleted");
-    call->after_commit = auth_after_revocation;
+    call->after_commit = org_gone;
     return 0;
 }
 
@@ -161,6 +179,7 @@ static int org_update_apply(struct store_conn *tx, struct api_call *call)
         return rc;
     call->reply_status = 200;
     call->reply = org_json(&current, true);
+    call->after_commit = org_changed;
     return 0;
 }
 

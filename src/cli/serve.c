@@ -245,6 +245,7 @@ static int run(const struct config *cfg)
         submit_upkeep(app.writer, node_id);
     }
     log_kv(LOG_ALWAYS, "stopping", "signal", json_integer(sig), NULL);
+    atomic_store(&app.stopping, true);
     http_quiesce(srv);
     engine_stop(app.engine); /* attempts in flight finish (10 s at most); results queued */
     writer_stop(app.writer); /* commits what is queued and answers every waiting request */

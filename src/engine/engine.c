@@ -92,7 +92,7 @@ struct ep_state {
     char *url;
     char secret[SECRET_BYTES], previous_secret[SECRET_BYTES];
     int64_t previous_expires_at;
-    char *headers_json;
+    char *header_lines; /* custom headers, pre-formatted */
     int timeout_ms, max_in_flight;
     bool has_rate;
     struct token_bucket bucket;
@@ -116,8 +116,9 @@ struct transfer {
     struct engine_ping *ping; /* a ping */
     struct ep_state *ep;
     struct curl_slist *headers;
-    json_t *request_headers;
-    json_t *response_headers;
+    char response_headers[RESPONSE_HEADERS_MAX * 128]; /* "name: value\n" lines */
+    size_t response_headers_len;
+    int response_header_count;
     char body[RESPONSE_BODY_MAX + 1];
     size_t body_len;
     char retry_after[64];
@@ -128,7 +129,7 @@ struct transfer {
     struct transfer *prev_active, *next_active; /* while in the multi handle */
 };
 
-enum message_kind { MSG_JOBS, MSG_KICK, MSG_ENDPOINT, MSG_PING };
+enum message_kind { MSG_JOBS, MSG_KICK, MSG_ENDPOINT, MSG_ORG, MSG_PING };
 
 struct message {
     enum message_kind kind;
@@ -267,8 +268,8 @@ static struct timer timer_pop(struct engine *eng)
 static void ep_reset_config(struct ep_state *ep)
 {
     free(ep->url);
-    free(ep->headers_json);
-    ep->url = ep->headers_json = NULL;
+    free(ep->header_lines);
+    ep->url = ep->header_lines = NULL;
     ep->loaded = ep->usable = false;
 }
 
@@ -282,8 +283,8 @@ static bool ep_load_endpoint(struct engine *eng, struct ep_state *ep)
     ep->usable = rc == 0 && row.is_active;
     if (ep->usable) {
         ep->url = row.url;
-        ep->headers_json = row.headers;
-        row.url = row.headers = NULL;
+        row.url = NULL;
+        ep->header_lines = header_lines_from_json(row.headers);
         memcpy(ep->secret, row.secret, sizeof ep->secret);
         memcpy(ep->previous_secret, row.previous_secret, sizeof ep->previous_secret);
         ep->previous_expires_at = row.previous_secret_expires_at;
@@ -536,39 +537,74 @@ static void scan_store(struct engine *eng, int64_t now)
 
 /* --- requests --- */
 
-static void add_header(struct curl_slist **list, json_t *json, const char *name, const char *value)
+static void add_header(struct curl_slist **list, const char *name, const char *value)
 {
     char line[2048];
     snprintf(line, sizeof line, "%s: %s", name, value);
     *list = curl_slist_append(*list, line);
-    if (json)
-        json_object_set_new(json, name, json_string(value));
 }
 
-struct curl_slist *engine_request_headers(const struct sign_input *in, json_t *json)
+char *header_lines_from_json(const char *json)
+{
+    json_t *headers = json ? json_loads(json, 0, NULL) : NULL;
+    const char *name;
+    json_t *value;
+    char *lines = NULL;
+    size_t used = 0;
+    json_object_foreach(headers, name, value)
+    {
+        const char *text = json_string_value(value);
+        size_t add;
+        if (text == NULL)
+            continue;
+        add = strlen(name) + strlen(text) + 3;
+        lines = xrealloc(lines, used + add + 1);
+        used += (size_t)snprintf(lines + used, add + 1, "%s: %s\n", name, text);
+    }
+    json_decref(headers);
+    return lines;
+}
+
+char *header_lines_of(const struct curl_slist *list)
+{
+    size_t size = 1, used = 0;
+    char *text;
+    for (const struct curl_slist *l = list; l; l = l->next)
+        size += strlen(l->data) + 1;
+    text = xmalloc(size);
+    for (const struct curl_slist *l = list; l; l = l->next) {
+        if (l->data[strlen(l->data) - 1] == ':')
+            continue; /* "Expect:" removes a header; nothing was sent */
+        used += (size_t)snprintf(text + used, size - used, "%s\n", l->data);
+    }
+    text[used] = '\0';
+    return text;
+}
+
+struct curl_slist *engine_request_headers(const struct sign_input *in)
 {
     struct curl_slist *list = NULL;
     char sig[HOOKD_SIGNATURE_MAX], old[HOOKD_SIGNATURE_MAX], both[2 * HOOKD_SIGNATURE_MAX + 2];
     char number[32];
     bool rotating = in->previous_secret && in->previous_secret[0];
 
-    if (in->custom_headers_json) {
-        json_t *custom = json_loads(in->custom_headers_json, 0, NULL);
-        const char *name;
-        json_t *value;
-        json_object_foreach(custom, name, value)
-        {
-            if (json_is_string(value))
-                add_header(&list, json, name, json_string_value(value));
+    for (const char *line = in->custom_lines; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char copy[2048];
+        if (len < sizeof copy) {
+            memcpy(copy, line, len);
+            copy[len] = '\0';
+            list = curl_slist_append(list, copy);
         }
-        json_decref(custom);
+        line += len + (end != NULL);
     }
-    add_header(&list, json, "Content-Type", "application/json");
-    add_header(&list, json, "User-Agent", "hookd/" HOOKD_VERSION_STRING);
-    add_header(&list, json, "X-Webhook-Event", in->event_type);
-    add_header(&list, json, "X-Webhook-Delivery", in->delivery_id);
+    add_header(&list, "Content-Type", "application/json");
+    add_header(&list, "User-Agent", "hookd/" HOOKD_VERSION_STRING);
+    add_header(&list, "X-Webhook-Event", in->event_type);
+    add_header(&list, "X-Webhook-Delivery", in->delivery_id);
     snprintf(number, sizeof number, "%d", in->attempt);
-    add_header(&list, json, "X-Webhook-Attempt", number);
+    add_header(&list, "X-Webhook-Attempt", number);
     snprintf(number, sizeof number, "%lld", in->timestamp);
     if (in->hex_scheme) {
         hookd_sign_hex(in->secret, in->timestamp, in->body, in->body_len, sig, sizeof sig);
@@ -576,8 +612,8 @@ struct curl_slist *engine_request_headers(const struct sign_input *in, json_t *j
             hookd_sign_hex(in->previous_secret, in->timestamp, in->body, in->body_len, old,
                            sizeof old);
         snprintf(both, sizeof both, "%s%s%s", sig, rotating ? "," : "", rotating ? old : "");
-        add_header(&list, json, "X-Webhook-Signature", both);
-        add_header(&list, json, "X-Webhook-Timestamp", number);
+        add_header(&list, "X-Webhook-Signature", both);
+        add_header(&list, "X-Webhook-Timestamp", number);
     } else {
         hookd_sign_standard(in->secret, in->event_id, in->timestamp, in->body, in->body_len, sig,
                             sizeof sig);
@@ -585,12 +621,13 @@ struct curl_slist *engine_request_headers(const struct sign_input *in, json_t *j
             hookd_sign_standard(in->previous_secret, in->event_id, in->timestamp, in->body,
                                 in->body_len, old, sizeof old);
         snprintf(both, sizeof both, "%s%s%s", sig, rotating ? " " : "", rotating ? old : "");
-        add_header(&list, json, "webhook-id", in->event_id);
-        add_header(&list, json, "webhook-timestamp", number);
-        add_header(&list, json, "webhook-signature", both);
+        add_header(&list, "webhook-id", in->event_id);
+        add_header(&list, "webhook-timestamp", number);
+        add_header(&list, "webhook-signature", both);
     }
-    /* no 100-continue round trip before the body */
+    /* no 100-continue round trip before the body, and no Accept nobody asked for */
     list = curl_slist_append(list, "Expect:");
+    list = curl_slist_append(list, "Accept:");
     return list;
 }
 
@@ -616,7 +653,8 @@ static size_t on_header(char *data, size_t size, size_t count, void *arg)
     const char *colon;
 
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) { /* a new response (after a 1xx) */
-        json_object_clear(t->response_headers);
+        t->response_headers_len = 0;
+        t->response_header_count = 0;
         t->retry_after[0] = '\0';
         return len;
     }
@@ -635,15 +673,17 @@ static size_t on_header(char *data, size_t size, size_t count, void *arg)
     while (*value == ' ' || *value == '\t')
         value++;
     for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
-        if (strcmp(line, kept[i]) == 0 &&
-            json_object_size(t->response_headers) < RESPONSE_HEADERS_MAX) {
-            char scrubbed[512];
-            snprintf(scrubbed, sizeof scrubbed, "%s", value);
-            utf8_scrub(scrubbed, strlen(scrubbed));
-            json_object_set_new(t->response_headers, line, json_string(scrubbed));
-            if (i == 1)
-                snprintf(t->retry_after, sizeof t->retry_after, "%s", value);
+        size_t room = sizeof t->response_headers - t->response_headers_len;
+        if (strcmp(line, kept[i]) != 0 || t->response_header_count == RESPONSE_HEADERS_MAX)
+            continue;
+        int n = snprintf(t->response_headers + t->response_headers_len, room, "%s: %.200s\n", line,
+                         value);
+        if (n > 0 && (size_t)n < room) {
+            t->response_headers_len += (size_t)n;
+            t->response_header_count++;
         }
+        if (i == 1)
+            snprintf(t->retry_after, sizeof t->retry_after, "%s", value);
     }
     return len;
 }
@@ -679,8 +719,8 @@ static struct transfer *transfer_get(struct engine *eng)
     t->body_len = 0;
     t->retry_after[0] = '\0';
     t->blocked = false;
-    t->response_headers = json_object();
-    t->request_headers = json_object();
+    t->response_headers_len = 0;
+    t->response_header_count = 0;
     t->start_ns = time_mono_ns();
     t->started_ms = time_now_ms();
     return t;
@@ -690,9 +730,7 @@ static void transfer_put(struct engine *eng, struct transfer *t)
 {
     curl_slist_free_all(t->headers);
     t->headers = NULL;
-    json_decref(t->request_headers);
-    json_decref(t->response_headers);
-    t->request_headers = t->response_headers = NULL;
+
     t->next_free = eng->free_transfers;
     eng->free_transfers = t;
 }
@@ -759,12 +797,12 @@ static void start_delivery(struct engine *eng, struct ep_state *ep, struct engin
         .hex_scheme = ep->hex_scheme,
         .secret = ep->secret,
         .previous_secret = rotating ? ep->previous_secret : NULL,
-        .custom_headers_json = ep->headers_json,
+        .custom_lines = ep->header_lines,
     };
     t->job = job;
     t->ep = ep;
     t->attempt = in.attempt;
-    t->headers = engine_request_headers(&in, t->request_headers);
+    t->headers = engine_request_headers(&in);
     ep->in_flight++;
     transfer_start(eng, t, ep->one_shot ? job->url : ep->url, job->payload, ep->timeout_ms);
 }
@@ -782,12 +820,15 @@ static void start_ping(struct engine *eng, struct engine_ping *ping)
         .body_len = ping->payload->len,
         .hex_scheme = ping->hex_scheme,
         .secret = ping->secret,
-        .custom_headers_json = ping->headers_json,
+        .custom_lines = NULL,
     };
     id_new("dlv_", delivery_id);
     in.delivery_id = delivery_id;
     t->ping = ping;
-    t->headers = engine_request_headers(&in, NULL);
+    char *custom = header_lines_from_json(ping->headers_json);
+    in.custom_lines = custom;
+    t->headers = engine_request_headers(&in);
+    free(custom);
     transfer_start(eng, t, ping->url, ping->payload, ping->timeout_seconds * 1000);
 }
 
@@ -889,11 +930,12 @@ static void delivery_finished(struct engine *eng, struct transfer *t, CURLcode c
     if (in.http_status != 0) {
         utf8_scrub(t->body, t->body_len);
         a->response_body = xstrndup(t->body, t->body_len);
-        a->response_headers = json_dumps(t->response_headers, JSON_COMPACT);
+        utf8_scrub(t->response_headers, t->response_headers_len);
+        a->response_headers = xstrndup(t->response_headers, t->response_headers_len);
     } else {
         snprintf(a->error, sizeof a->error, "%s", error_class(code, t->blocked));
     }
-    a->request_headers = json_dumps(t->request_headers, JSON_COMPACT);
+    a->request_headers = header_lines_of(t->headers);
     snprintf(o->org_id, sizeof o->org_id, "%s", job->org_id);
     snprintf(o->endpoint_id, sizeof o->endpoint_id, "%s", job->endpoint_id);
     o->status = decision.status;
@@ -950,13 +992,10 @@ static struct message *take_inbox(struct engine *eng, bool *stop)
     return list;
 }
 
-/* Drops the queued jobs of an endpoint and makes it reload its settings on next use. */
-static void endpoint_changed(struct engine *eng, const char *endpoint_id)
+/* Makes an endpoint reload its settings and puts its queued jobs through them again. */
+static void reload_endpoint(struct engine *eng, struct ep_state *ep)
 {
-    struct ep_state *ep = ep_find(eng, endpoint_id);
     struct engine_job *queued;
-    if (ep == NULL)
-        return;
     ep_reset_config(ep);
     queued = ep->head;
     ep->head = ep->tail = NULL;
@@ -966,6 +1005,21 @@ static void endpoint_changed(struct engine *eng, const char *endpoint_id)
         queue_job(eng, queued, time_now_ms());
         queued = next;
     }
+}
+
+static void endpoint_changed(struct engine *eng, const char *endpoint_id)
+{
+    struct ep_state *ep = ep_find(eng, endpoint_id);
+    if (ep)
+        reload_endpoint(eng, ep);
+}
+
+static void org_changed(struct engine *eng, const char *org_id)
+{
+    for (int i = 0; i < ENDPOINT_SLOTS; i++)
+        for (struct ep_state *ep = eng->endpoints[i]; ep; ep = ep->hash_next)
+            if (strcmp(ep->org_id, org_id) == 0)
+                reload_endpoint(eng, ep);
 }
 
 static void handle_messages(struct engine *eng, struct message *list, bool stopping)
@@ -991,6 +1045,9 @@ static void handle_messages(struct engine *eng, struct message *list, bool stopp
             break;
         case MSG_ENDPOINT:
             endpoint_changed(eng, list->endpoint_id);
+            break;
+        case MSG_ORG:
+            org_changed(eng, list->endpoint_id);
             break;
         case MSG_PING:
             if (stopping)
@@ -1099,6 +1156,14 @@ void engine_endpoint_changed(struct engine *eng, const char *endpoint_id)
     struct message *m = xcalloc(1, sizeof *m);
     m->kind = MSG_ENDPOINT;
     snprintf(m->endpoint_id, sizeof m->endpoint_id, "%s", endpoint_id);
+    post(eng, m);
+}
+
+void engine_org_changed(struct engine *eng, const char *org_id)
+{
+    struct message *m = xcalloc(1, sizeof *m);
+    m->kind = MSG_ORG;
+    snprintf(m->endpoint_id, sizeof m->endpoint_id, "%s", org_id); /* the id field */
     post(eng, m);
 }
 

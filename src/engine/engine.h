@@ -83,6 +83,8 @@ void engine_submit(struct engine *eng, struct engine_job *jobs);
 void engine_kick(struct engine *eng);
 /* An endpoint changed (updated, rotated, disabled, deleted): reload it before its next use. */
 void engine_endpoint_changed(struct engine *eng, const char *endpoint_id);
+/* An org changed (primary secret, scheme) or was deleted: reload all of its endpoints. */
+void engine_org_changed(struct engine *eng, const char *org_id);
 /* Sends a ping; ping must stay valid until its done() has run. */
 void engine_ping(struct engine *eng, struct engine_ping *ping);
 
@@ -98,8 +100,14 @@ struct sign_input {
     bool hex_scheme;
     const char *secret;
     const char *previous_secret; /* NULL or "" when not rotating */
-    const char *custom_headers_json;
+    const char *custom_lines;    /* "Name: value\n" lines, or NULL */
 };
-struct curl_slist *engine_request_headers(const struct sign_input *in, json_t *json);
+struct curl_slist *engine_request_headers(const struct sign_input *in);
+
+/* A custom headers object (JSON text, as endpoints store it) as "Name: value\n" lines;
+ * NULL if there are none. free() it. */
+char *header_lines_from_json(const char *json);
+/* The lines of a header list, "Name: value\n" each, for the delivery log. free() it. */
+char *header_lines_of(const struct curl_slist *list);
 
 #endif

@@ -216,7 +216,8 @@ struct store_ops {
     /* Fills out[0..limit] (limit + 1 slots, one more tells there is a next page). */
     int (*org_list)(struct store_conn *c, const struct page *page, struct org *out, int *count);
     int (*org_update)(struct store_conn *tx, const struct org *org);
-    /* Marks the org deleted and revokes its keys. ERR_NOT_FOUND if absent or deleted. */
+    /* Marks the org deleted, revokes its keys, deletes its endpoints and ends its queued
+     * deliveries exhausted. ERR_NOT_FOUND if absent or deleted. */
     int (*org_delete)(struct store_conn *tx, const char *id, int64_t now);
 
     int (*key_insert)(struct store_conn *tx, const struct api_key *key);

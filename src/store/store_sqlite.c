@@ -151,6 +151,8 @@ enum stmt_id {
     ST_ORG_UPDATE,
     ST_ORG_DELETE,
     ST_ORG_REVOKE_KEYS,
+    ST_ORG_DELETE_ENDPOINTS,
+    ST_ORG_END_DELIVERIES,
     ST_KEY_INSERT,
     ST_KEY_GET,
     ST_KEY_LIST_FIRST,
@@ -188,6 +190,10 @@ static const char *const statements[ST_COUNT] = {
     [ST_ORG_DELETE] = "UPDATE orgs SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
     [ST_ORG_REVOKE_KEYS] = "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND revoked_at"
                            " IS NULL",
+    [ST_ORG_DELETE_ENDPOINTS] = "UPDATE endpoints SET deleted_at = ?, is_active = 0 WHERE org_id"
+                                " = ? AND deleted_at IS NULL",
+    [ST_ORG_END_DELIVERIES] = "UPDATE deliveries SET status = 3, last_error = 'organization "
+                              "deleted', next_attempt_at = NULL WHERE org_id = ? AND status = 0",
     [ST_KEY_INSERT] = "INSERT INTO api_keys (id, org_id, name, scopes, secret_hash, created_at)"
                       " VALUES (?, nullif(?, ''), ?, ?, ?, ?)",
     [ST_KEY_GET] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE id = ?",
@@ -739,9 +745,12 @@ static int sqlite_org_update(struct store_conn *tx, const struct org *org)
     return sq_run_changed(sq_conn(tx), s);
 }
 
+/* Deletes the org (§2.2): its keys are revoked, its endpoints deleted, and its queued
+ * deliveries end exhausted; its history stays until retention purges it. */
 static int sqlite_org_delete(struct store_conn *tx, const char *id, int64_t now)
 {
     struct sqlite_conn *c = sq_conn(tx);
+    const enum stmt_id steps[] = {ST_ORG_REVOKE_KEYS, ST_ORG_DELETE_ENDPOINTS};
     sqlite3_stmt *s = sq_prepare(c, statements[ST_ORG_DELETE]);
     int rc;
     if (s == NULL)
@@ -749,14 +758,22 @@ static int sqlite_org_delete(struct store_conn *tx, const char *id, int64_t now)
     sqlite3_bind_int64(s, 1, now);
     sq_bind_text(s, 2, id);
     rc = sq_run_changed(c, s);
-    if (rc != 0)
-        return rc;
-    s = sq_prepare(c, statements[ST_ORG_REVOKE_KEYS]);
-    if (s == NULL)
-        return ERR_FAIL;
-    sqlite3_bind_int64(s, 1, now);
-    sq_bind_text(s, 2, id);
-    return sq_run(c, s);
+    for (size_t i = 0; rc == 0 && i < sizeof steps / sizeof steps[0]; i++) {
+        s = sq_prepare(c, statements[steps[i]]);
+        if (s == NULL)
+            return ERR_FAIL;
+        sqlite3_bind_int64(s, 1, now);
+        sq_bind_text(s, 2, id);
+        rc = sq_run(c, s);
+    }
+    if (rc == 0) {
+        s = sq_prepare(c, statements[ST_ORG_END_DELIVERIES]);
+        if (s == NULL)
+            return ERR_FAIL;
+        sq_bind_text(s, 1, id);
+        rc = sq_run(c, s);
+    }
+    return rc;
 }
 
 /* --- keys --- */
