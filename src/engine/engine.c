@@ -116,6 +116,7 @@ struct transfer {
     struct engine_ping *ping; /* a ping */
     struct ep_state *ep;
     struct curl_slist *headers;
+    struct curl_slist *resolve;                        /* HOOKD_TEST_HOSTS pins, or NULL */
     char response_headers[RESPONSE_HEADERS_MAX * 128]; /* "name: value\n" lines */
     size_t response_headers_len;
     int response_header_count;
@@ -143,6 +144,7 @@ struct engine {
     struct engine_options opts;
     char node_id[ID_MAX];
     struct url_policy policy;
+    bool test_hosts; /* HOOKD_TEST_HOSTS is set */
     pthread_t thread;
     CURLM *multi;
     struct store_conn *conn; /* the dispatcher's read connection */
@@ -729,10 +731,28 @@ static struct transfer *transfer_get(struct engine *eng)
 static void transfer_put(struct engine *eng, struct transfer *t)
 {
     curl_slist_free_all(t->headers);
-    t->headers = NULL;
+    curl_slist_free_all(t->resolve);
+    t->headers = t->resolve = NULL;
 
     t->next_free = eng->free_transfers;
     eng->free_transfers = t;
+}
+
+/* HOOKD_TEST_HOSTS (tests only): the host resolves to what the file says now, replacing what
+ * libcurl's DNS cache holds from earlier attempts. */
+static void pin_test_host(struct transfer *t, const char *url)
+{
+    char host[512], address[256], entry[800];
+    int port;
+    if (!url_host_port(url, host, sizeof host, &port) ||
+        !test_hosts_lookup(host, address, sizeof address))
+        return;
+    snprintf(entry, sizeof entry, "-%s:%d", host, port);
+    t->resolve = curl_slist_append(t->resolve, entry);
+    snprintf(entry, sizeof entry, strchr(address, ':') ? "%s:%d:[%s]" : "%s:%d:%s", host, port,
+             address);
+    t->resolve = curl_slist_append(t->resolve, entry);
+    curl_easy_setopt(t->easy, CURLOPT_RESOLVE, t->resolve);
 }
 
 static void transfer_start(struct engine *eng, struct transfer *t, const char *url,
@@ -760,6 +780,8 @@ static void transfer_start(struct engine *eng, struct transfer *t, const char *u
     curl_easy_setopt(h, CURLOPT_PRIVATE, t);
     if (eng->ca_data)
         curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &eng->ca_blob);
+    if (eng->test_hosts)
+        pin_test_host(t, url);
     curl_multi_add_handle(eng->multi, h);
     t->prev_active = NULL;
     t->next_active = eng->active;
@@ -1226,6 +1248,10 @@ struct engine *engine_start(const struct engine_options *opts, struct err *e)
     eng->policy.allow_http = cfg->allow_http;
     eng->policy.allow_private = cfg->allow_private;
     eng->store_due = INT64_MAX;
+    eng->test_hosts = getenv("HOOKD_TEST_HOSTS") != NULL;
+    if (eng->test_hosts)
+        log_warn("HOOKD_TEST_HOSTS overrides name resolution: for tests only", "file",
+                 json_string(getenv("HOOKD_TEST_HOSTS")), NULL);
     eng->scan_needed = true; /* take up what the store holds for this node */
     eng->scan_rows = xcalloc(SCAN_PAGE, sizeof *eng->scan_rows);
     pthread_mutex_init(&eng->inbox_lock, NULL);

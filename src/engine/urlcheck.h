@@ -24,6 +24,14 @@ int url_check_syntax(const char *url, const struct url_policy *policy, const cha
  * allowed, invalid_url if the host does not resolve. Blocks on DNS. */
 int url_check(const char *url, const struct url_policy *policy, const char *field, struct err *e);
 
+/* Test-only resolver override (the DNS rebinding test): when the environment variable
+ * HOOKD_TEST_HOSTS names a file of "ADDRESS NAME" lines, a name listed there resolves to that
+ * address, read afresh at every use. Writes the address into out and returns true if listed. */
+bool test_hosts_lookup(const char *name, char *out, size_t out_size);
+
+/* The host (brackets removed) and port of an http(s) URL; false if it does not parse. */
+bool url_host_port(const char *url, char *host, size_t host_size, int *port);
+
 /* Is this address public unicast (or is any address allowed)? IPv4-mapped, -compatible,
  * NAT64 and 6to4 IPv6 addresses are judged by the IPv4 address inside. */
 bool address_is_allowed(const struct sockaddr *sa, bool allow_private);
