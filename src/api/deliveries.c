@@ -163,8 +163,8 @@ json_t *deliveries_of_event(struct api_call *call, const char *org_id, const cha
 void deliveries_get(struct api_call *call)
 {
     struct org org;
-    struct delivery d;
-    struct event ev;
+    struct delivery d = {0};
+    struct event ev = {0};
     struct attempt *attempts;
     int count = 0, rc;
 

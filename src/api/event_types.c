@@ -138,7 +138,7 @@ void event_types_list(struct api_call *call)
 
 void event_types_get(struct api_call *call)
 {
-    struct event_type et;
+    struct event_type et = {0};
     struct store_conn *conn = api_conn(call);
     int rc;
     if (conn == NULL)

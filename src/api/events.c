@@ -98,7 +98,7 @@ static int fan_out(struct store_conn *tx, struct api_call *call)
         json_t *item;
         json_array_foreach(d->endpoint_ids, i, item)
         {
-            struct endpoint ep;
+            struct endpoint ep = {0};
             rc = store_ops_of(tx)->endpoint_get(tx, d->ev.org_id, json_string_value(item), &ep);
             if (rc == ERR_NOT_FOUND)
                 return err_invalid(&call->error, "endpoint_ids", "no endpoint %.80s in this org",
@@ -134,7 +134,7 @@ static int create_apply(struct store_conn *tx, struct api_call *call)
     int rc;
 
     if (d->producer_id) {
-        struct event original;
+        struct event original = {0};
         rc = store_ops_of(tx)->event_get(tx, d->ev.org_id, d->ev.id, &original);
         if (rc == 0) { /* seen before: the original, nothing new */
             call->reply_status = 200;
@@ -353,7 +353,7 @@ void events_list(struct api_call *call)
 void events_get(struct api_call *call)
 {
     struct org org;
-    struct event ev;
+    struct event ev = {0};
     int rc;
     if (api_target_org(call, &org) != 0)
         return;

@@ -277,7 +277,7 @@ static void ep_reset_config(struct ep_state *ep)
 
 static bool ep_load_endpoint(struct engine *eng, struct ep_state *ep)
 {
-    struct endpoint row;
+    struct endpoint row = {0};
     int rc = store_ops_of(eng->conn)->endpoint_get(eng->conn, ep->org_id, ep->key, &row);
     if (rc == ERR_FAIL)
         return false; /* try again on the next job */

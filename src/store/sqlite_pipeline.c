@@ -626,7 +626,7 @@ int sq_delivery_retry(struct store_conn *tx, const char *org_id, const char *id,
     static const char sql[] =
         "UPDATE deliveries SET status = 0, schedule_start = attempt_count, next_attempt_at = ?, "
         "node_id = ? WHERE id = ? AND org_id = ? AND status IN (2, 3)";
-    struct delivery d;
+    struct delivery d = {0};
     sqlite3_stmt *s = sq_prepare(sq_conn(tx), sql);
     int rc;
     if (s == NULL)
