@@ -22,24 +22,8 @@
 #define DEFAULT_GRACE_SECONDS (24 * 3600)
 #define MAX_GRACE_SECONDS (30 * 24 * 3600)
 
-static const struct jsonv_field create_fields[] = {
-    {"url", JSONV_STRING, true, false, 0, 0},
-    {"name", JSONV_STRING, false, false, LIMIT_NAME_CHARS, 0},
-    {"description", JSONV_STRING, false, false, LIMIT_DESCRIPTION_CHARS, 0},
-    {"events", JSONV_STRING_ARRAY, false, false, EVENT_NAME_MAX, MAX_EVENT_FILTERS},
-    {"is_active", JSONV_BOOL, false, false, 0, 0},
-    {"timeout_seconds", JSONV_INTEGER, false, false, 0, 0},
-    {"rate_limit", JSONV_NUMBER, false, true, 0, 0},
-    {"max_in_flight", JSONV_INTEGER, false, false, 0, 0},
-    {"headers", JSONV_OBJECT, false, false, 0, 0},
-    {"signature_scheme", JSONV_STRING, false, false, 16, 0},
-    {"metadata", JSONV_OBJECT, false, false, 0, 0},
-    {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
-    {NULL, 0, false, false, 0, 0},
-};
-
-/* PATCH takes the same fields, none required. */
-static const struct jsonv_field update_fields[] = {
+/* The settable fields, for create and PATCH alike (create also needs url). */
+static const struct jsonv_field endpoint_fields[] = {
     {"url", JSONV_STRING, false, false, 0, 0},
     {"name", JSONV_STRING, false, false, LIMIT_NAME_CHARS, 0},
     {"description", JSONV_STRING, false, false, LIMIT_DESCRIPTION_CHARS, 0},
@@ -376,7 +360,14 @@ void endpoints_create(struct api_call *call)
     struct url_policy policy = policy_of(call);
     struct err e;
 
-    if (api_check_body(call, create_fields) != 0 || api_target_org(call, &org) != 0)
+    if (api_check_body(call, endpoint_fields) != 0)
+        return;
+    if (json_object_get(call->body, "url") == NULL) {
+        err_invalid(&e, "url", "url is required");
+        api_fail(call, &e);
+        return;
+    }
+    if (api_target_org(call, &org) != 0)
         return;
     ep = xcalloc(1, sizeof *ep);
     api_set_data(call, ep, endpoint_free);
@@ -492,7 +483,7 @@ void endpoints_update(struct api_call *call)
     json_t *url;
     struct err e;
 
-    if (api_check_body(call, update_fields) != 0 || (ep = load_endpoint(call)) == NULL)
+    if (api_check_body(call, endpoint_fields) != 0 || (ep = load_endpoint(call)) == NULL)
         return;
     was_active = ep->is_active;
     url = json_object_get(call->body, "url");

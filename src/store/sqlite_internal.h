@@ -45,6 +45,9 @@ char *sq_dup_text(sqlite3_stmt *s, int col);
 /* Steps a list query, handing row n to read_row(s, out + n * size); *count gets the rows. */
 int sq_read_rows(struct sqlite_conn *c, sqlite3_stmt *s, void *out, size_t size, int *count,
                  void (*read_row)(sqlite3_stmt *, void *));
+/* Runs sql with two text parameters, reading its single row into read_row(s, out). */
+int sq_read_one_by(struct sqlite_conn *c, const char *sql, const char *first, const char *second,
+                   void *out, void (*read_row)(sqlite3_stmt *, void *));
 /* Steps a single-row query into read_row(s, out): 0, ERR_NOT_FOUND or ERR_FAIL. */
 int sq_read_one(struct sqlite_conn *c, sqlite3_stmt *s, void *out,
                 void (*read_row)(sqlite3_stmt *, void *));

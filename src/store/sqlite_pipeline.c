@@ -236,12 +236,7 @@ int sq_endpoint_get(struct store_conn *c, const char *org_id, const char *id, st
 {
     static const char sql[] = "SELECT " EP_COLUMNS " FROM endpoints WHERE id = ? AND org_id = ? "
                               "AND deleted_at IS NULL";
-    sqlite3_stmt *s = sq_prepare(sq_conn(c), sql);
-    if (s == NULL)
-        return ERR_FAIL;
-    sq_bind_text(s, 1, id);
-    sq_bind_text(s, 2, org_id);
-    return sq_read_one(sq_conn(c), s, out, read_endpoint);
+    return sq_read_one_by(sq_conn(c), sql, id, org_id, out, read_endpoint);
 }
 
 /* Binds the cursor of a (created_at, id) list at ?2 and ?3 and its limit at ?4. */
@@ -356,12 +351,7 @@ int sq_event_insert(struct store_conn *tx, const struct event *ev)
 int sq_event_get(struct store_conn *c, const char *org_id, const char *id, struct event *out)
 {
     static const char sql[] = "SELECT " EVENT_COLUMNS " FROM events WHERE org_id = ? AND id = ?";
-    sqlite3_stmt *s = sq_prepare(sq_conn(c), sql);
-    if (s == NULL)
-        return ERR_FAIL;
-    sq_bind_text(s, 1, org_id);
-    sq_bind_text(s, 2, id);
-    return sq_read_one(sq_conn(c), s, out, read_event);
+    return sq_read_one_by(sq_conn(c), sql, org_id, id, out, read_event);
 }
 
 int sq_event_list(struct store_conn *c, const char *org_id, const struct list_filter *f,
@@ -439,12 +429,7 @@ int sq_delivery_insert(struct store_conn *tx, const struct delivery *d, const ch
 int sq_delivery_get(struct store_conn *c, const char *org_id, const char *id, struct delivery *out)
 {
     static const char sql[] = "SELECT " DLV_COLUMNS " FROM deliveries WHERE id = ? AND org_id = ?";
-    sqlite3_stmt *s = sq_prepare(sq_conn(c), sql);
-    if (s == NULL)
-        return ERR_FAIL;
-    sq_bind_text(s, 1, id);
-    sq_bind_text(s, 2, org_id);
-    return sq_read_one(sq_conn(c), s, out, read_delivery);
+    return sq_read_one_by(sq_conn(c), sql, id, org_id, out, read_delivery);
 }
 
 int sq_delivery_list(struct store_conn *c, const char *org_id, const struct list_filter *f,

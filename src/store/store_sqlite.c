@@ -352,6 +352,17 @@ int sq_read_rows(struct sqlite_conn *c, sqlite3_stmt *s, void *out, size_t size,
     return rc == SQLITE_DONE ? 0 : ERR_FAIL;
 }
 
+int sq_read_one_by(struct sqlite_conn *c, const char *sql, const char *first, const char *second,
+                   void *out, void (*read_row)(sqlite3_stmt *, void *))
+{
+    sqlite3_stmt *s = sq_prepare(c, sql);
+    if (s == NULL)
+        return ERR_FAIL;
+    sq_bind_text(s, 1, first);
+    sq_bind_text(s, 2, second);
+    return sq_read_one(c, s, out, read_row);
+}
+
 int sq_read_one(struct sqlite_conn *c, sqlite3_stmt *s, void *out,
                 void (*read_row)(sqlite3_stmt *, void *))
 {
