@@ -15,6 +15,9 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +150,8 @@ struct engine {
     bool test_hosts; /* HOOKD_TEST_HOSTS is set */
     pthread_t thread;
     CURLM *multi;
+    int epoll_fd, wake_fd;   /* the loop's sockets, and an eventfd that wakes it */
+    int64_t curl_due;        /* when libcurl wants its timeout action, or INT64_MAX */
     struct store_conn *conn; /* the dispatcher's read connection */
     struct curl_blob ca_blob;
     char *ca_data;
@@ -1108,6 +1113,72 @@ static int poll_timeout_ms(struct engine *eng, int64_t now)
     return wait < 0 ? 0 : (int)wait;
 }
 
+/* libcurl asks to watch a socket (CURL_POLL_IN/OUT/INOUT) or to forget it. */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_data)
+{
+    struct engine *eng = arg;
+    struct epoll_event ev = {.data.fd = fd};
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(eng->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        curl_multi_assign(eng->multi, fd, NULL);
+        return 0;
+    }
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    if (socket_data) {
+        epoll_ctl(eng->epoll_fd, EPOLL_CTL_MOD, fd, &ev);
+    } else {
+        epoll_ctl(eng->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+        curl_multi_assign(eng->multi, fd, eng); /* any non-NULL: "watched" */
+    }
+    return 0;
+}
+
+/* libcurl wants socket_action(CURL_SOCKET_TIMEOUT) after timeout_ms (-1: no timer). */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+    struct engine *eng = arg;
+    (void)multi;
+    eng->curl_due = timeout_ms < 0 ? INT64_MAX : time_now_ms() + timeout_ms;
+    return 0;
+}
+
+static int wait_ms(struct engine *eng, int64_t now, bool stopping)
+{
+    int64_t wait = stopping ? 100 : poll_timeout_ms(eng, now);
+    if (eng->curl_due != INT64_MAX && eng->curl_due - now < wait)
+        wait = eng->curl_due - now;
+    return wait < 0 ? 0 : (int)wait;
+}
+
+/* Waits for sockets, the wake-up eventfd or a timer, and lets libcurl act on what is ready:
+ * only the sockets that have something to do, whatever the number of transfers. */
+static void run_curl(struct engine *eng, int timeout_ms)
+{
+    struct epoll_event events[64];
+    int running, n = epoll_wait(eng->epoll_fd, events, 64, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        int fd = events[i].data.fd, flags = 0;
+        if (fd == eng->wake_fd) {
+            uint64_t count;
+            ssize_t unused = read(eng->wake_fd, &count, sizeof count);
+            (void)unused;
+            continue;
+        }
+        if (events[i].events & EPOLLIN)
+            flags |= CURL_CSELECT_IN;
+        if (events[i].events & EPOLLOUT)
+            flags |= CURL_CSELECT_OUT;
+        if (events[i].events & (EPOLLERR | EPOLLHUP))
+            flags |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(eng->multi, fd, flags, &running);
+    }
+    if (eng->curl_due <= time_now_ms()) {
+        eng->curl_due = INT64_MAX;
+        curl_multi_socket_action(eng->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+}
+
 static void *engine_main(void *arg)
 {
     struct engine *eng = arg;
@@ -1116,7 +1187,6 @@ static void *engine_main(void *arg)
 
     pthread_setname_np(pthread_self(), "hookd-engine");
     for (;;) {
-        int running;
         int64_t now = time_now_ms();
         struct message *inbox = take_inbox(eng, &stopping);
         handle_messages(eng, inbox, stopping);
@@ -1132,17 +1202,25 @@ static void *engine_main(void *arg)
             fire_timers(eng, now);
             dispatch(eng);
         }
-        curl_multi_perform(eng->multi, &running);
         read_completions(eng);
         flush_outcomes(eng);
         if (stopping && (eng->in_flight == 0 || now >= stop_deadline))
             break;
-        curl_multi_poll(eng->multi, NULL, 0, stopping ? 100 : poll_timeout_ms(eng, now), NULL);
+        run_curl(eng, wait_ms(eng, now, stopping));
+        read_completions(eng);
     }
+    flush_outcomes(eng);
     if (eng->in_flight > 0)
         log_warn("attempts cut short at stop; their deliveries stay pending", "count",
                  json_integer(eng->in_flight), NULL);
     return NULL;
+}
+
+static void wake(struct engine *eng)
+{
+    uint64_t one = 1;
+    ssize_t unused = write(eng->wake_fd, &one, sizeof one);
+    (void)unused;
 }
 
 static void post(struct engine *eng, struct message *m)
@@ -1155,7 +1233,7 @@ static void post(struct engine *eng, struct message *m)
         eng->inbox_head = m;
     eng->inbox_tail = m;
     pthread_mutex_unlock(&eng->inbox_lock);
-    curl_multi_wakeup(eng->multi);
+    wake(eng);
 }
 
 void engine_submit(struct engine *eng, struct engine_job *jobs)
@@ -1243,6 +1321,7 @@ struct engine *engine_start(const struct engine_options *opts, struct err *e)
     struct engine *eng = xcalloc(1, sizeof *eng);
     const struct config *cfg = opts->cfg;
 
+    eng->epoll_fd = eng->wake_fd = -1;
     eng->opts = *opts;
     snprintf(eng->node_id, sizeof eng->node_id, "%s", opts->node_id);
     eng->policy.allow_http = cfg->allow_http;
@@ -1268,10 +1347,19 @@ struct engine *engine_start(const struct engine_options *opts, struct err *e)
     }
     eng->conn = store_acquire(opts->store);
     eng->multi = curl_multi_init();
-    if (eng->conn == NULL || eng->multi == NULL) {
+    eng->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    eng->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    eng->curl_due = INT64_MAX;
+    if (eng->conn == NULL || eng->multi == NULL || eng->epoll_fd < 0 || eng->wake_fd < 0) {
         err_internal(e, "cannot start the delivery engine");
         goto fail;
     }
+    struct epoll_event wake_event = {.events = EPOLLIN, .data.fd = eng->wake_fd};
+    epoll_ctl(eng->epoll_fd, EPOLL_CTL_ADD, eng->wake_fd, &wake_event);
+    curl_multi_setopt(eng->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(eng->multi, CURLMOPT_SOCKETDATA, eng);
+    curl_multi_setopt(eng->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(eng->multi, CURLMOPT_TIMERDATA, eng);
     curl_multi_setopt(eng->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, cfg->max_connections);
     curl_multi_setopt(eng->multi, CURLMOPT_MAXCONNECTS, cfg->max_connections);
     if (pthread_create(&eng->thread, NULL, engine_main, eng) != 0) {
@@ -1282,6 +1370,10 @@ struct engine *engine_start(const struct engine_options *opts, struct err *e)
 fail:
     store_release(eng->conn);
     curl_multi_cleanup(eng->multi);
+    if (eng->epoll_fd >= 0)
+        close(eng->epoll_fd);
+    if (eng->wake_fd >= 0)
+        close(eng->wake_fd);
     free(eng->ca_data);
     pthread_mutex_destroy(&eng->inbox_lock);
     free(eng->scan_rows);
@@ -1296,7 +1388,7 @@ void engine_stop(struct engine *eng)
     pthread_mutex_lock(&eng->inbox_lock);
     eng->stop_requested = true;
     pthread_mutex_unlock(&eng->inbox_lock);
-    curl_multi_wakeup(eng->multi);
+    wake(eng);
     pthread_join(eng->thread, NULL);
     eng->joined = true;
 }
@@ -1345,6 +1437,8 @@ void engine_free(struct engine *eng)
     free(eng->timers);
     free(eng->scan_rows);
     curl_multi_cleanup(eng->multi);
+    close(eng->epoll_fd);
+    close(eng->wake_fd);
     store_release(eng->conn);
     free(eng->ca_data);
     pthread_mutex_destroy(&eng->inbox_lock);
