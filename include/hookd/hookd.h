@@ -124,6 +124,29 @@ HOOKD_API hookd_status hookd_verify_hex(const char *secret, const char *timestam
                                         const char *signatures, const void *body, size_t body_len,
                                         long long tolerance, long long now);
 
+/* How a MAC is written in a header. */
+typedef enum hookd_encoding {
+    HOOKD_ENCODING_HEX = 0,    /* lowercase or uppercase hex */
+    HOOKD_ENCODING_BASE64 = 1, /* standard base64, padding optional */
+} hookd_encoding;
+
+/* Verifies a signature of a sender's own HMAC-SHA256 scheme (GitHub's X-Hub-Signature-256,
+ * Shopify's X-Shopify-Hmac-Sha256, custom ones). signature is the header's value: prefix (NULL
+ * or "" for none, e.g. "sha256=") then the MAC in encoding. The HMAC key is key[0..key_len);
+ * the signed bytes are "{timestamp}.{body}" when timestamp (a header's text) is not NULL, and
+ * then tolerance/now apply as for hookd_verify_hex; else the body alone. Allocates nothing
+ * itself; thread-safe. */
+HOOKD_API hookd_status hookd_verify_hmac(const void *key, size_t key_len, const char *signature,
+                                         const char *prefix, hookd_encoding encoding,
+                                         const char *timestamp, const void *body, size_t body_len,
+                                         long long tolerance, long long now);
+
+/* Verifies a Stripe-Signature header, "t=<unix>,v1=<hex>[,v1=<hex>...]" (other schemes such as
+ * v0 are ignored): HMAC-SHA256 keyed with the secret string of "{t}.{body}", with the timestamp
+ * within tolerance seconds of now (0 = no check). */
+HOOKD_API hookd_status hookd_verify_stripe(const char *secret, const char *header, const void *body,
+                                           size_t body_len, long long tolerance, long long now);
+
 #ifdef __cplusplus
 }
 #endif

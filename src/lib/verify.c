@@ -266,3 +266,127 @@ hookd_status hookd_verify_hex(const char *secret, const char *timestamp, const c
     OPENSSL_cleanse(mac, sizeof mac);
     return status;
 }
+
+/* Decodes a MAC written in encoding (hex in either case, or base64 with optional padding). */
+static bool decode_mac(struct span text, hookd_encoding encoding, unsigned char mac[HOOKD__MAC_LEN])
+{
+    size_t len = 0;
+    if (encoding == HOOKD_ENCODING_BASE64)
+        return hookd__base64_decode(text.text, text.len, mac, HOOKD__MAC_LEN, &len) &&
+               len == HOOKD__MAC_LEN;
+    if (encoding != HOOKD_ENCODING_HEX || text.len != 2 * HOOKD__MAC_LEN)
+        return false;
+    for (size_t i = 0; i < HOOKD__MAC_LEN; i++) {
+        int high = OPENSSL_hexchar2int((unsigned char)text.text[2 * i]);
+        int low = OPENSSL_hexchar2int((unsigned char)text.text[2 * i + 1]);
+        if (high < 0 || low < 0)
+            return false;
+        mac[i] = (unsigned char)(high << 4 | low);
+    }
+    return true;
+}
+
+/* HMAC-SHA256 of "[{timestamp}.]{body}" compared in constant time with expected. */
+static hookd_status check_mac(const void *key, size_t key_len, const struct span *timestamp,
+                              const void *body, size_t body_len,
+                              const unsigned char expected[HOOKD__MAC_LEN])
+{
+    unsigned char mac[HOOKD__MAC_LEN];
+    struct hookd__part parts[3];
+    size_t count = 0;
+    hookd_status status;
+    if (timestamp) {
+        parts[count++] = (struct hookd__part){timestamp->text, timestamp->len};
+        parts[count++] = (struct hookd__part){".", 1};
+    }
+    parts[count++] = (struct hookd__part){body, body_len};
+    status = hookd__hmac_sha256(key, key_len, parts, count, mac);
+    if (status == HOOKD_OK && CRYPTO_memcmp(mac, expected, HOOKD__MAC_LEN) != 0)
+        status = HOOKD_E_SIGNATURE_MISMATCH;
+    OPENSSL_cleanse(mac, sizeof mac);
+    return status;
+}
+
+hookd_status hookd_verify_hmac(const void *key, size_t key_len, const char *signature,
+                               const char *prefix, hookd_encoding encoding, const char *timestamp,
+                               const void *body, size_t body_len, long long tolerance,
+                               long long now)
+{
+    unsigned char expected[HOOKD__MAC_LEN];
+    struct span value, ts_digits;
+    size_t prefix_len = prefix ? strlen(prefix) : 0;
+    long long ts_value = 0;
+    hookd_status status;
+
+    if (key == NULL || signature == NULL || !arguments_are_valid(body, body_len, tolerance, now))
+        return HOOKD_E_INVALID_ARGUMENT;
+    if (key_len == 0)
+        return HOOKD_E_BAD_SECRET;
+    if (!header_value(signature, &value) || value.len < prefix_len ||
+        (prefix_len && memcmp(value.text, prefix, prefix_len) != 0))
+        return HOOKD_E_MALFORMED_HEADER;
+    value.text += prefix_len;
+    value.len -= prefix_len;
+    if (!decode_mac(value, encoding, expected))
+        return HOOKD_E_MALFORMED_HEADER;
+    if (timestamp) {
+        status = parse_timestamp(timestamp, &ts_value, &ts_digits);
+        if (status == HOOKD_OK)
+            status = check_tolerance(ts_value, tolerance, now);
+        if (status != HOOKD_OK)
+            return status;
+    }
+    status = check_mac(key, key_len, timestamp ? &ts_digits : NULL, body, body_len, expected);
+    OPENSSL_cleanse(expected, sizeof expected);
+    return status;
+}
+
+hookd_status hookd_verify_stripe(const char *secret, const char *header, const void *body,
+                                 size_t body_len, long long tolerance, long long now)
+{
+    struct span list, entry, t = {NULL, 0};
+    char t_text[HOOKD__TIMESTAMP_DIGITS_MAX + 1];
+    unsigned char expected[HOOKD__MAC_LEN], mac[HOOKD__MAC_LEN];
+    struct span ts_digits;
+    long long ts_value = 0;
+    bool matched = false, any = false;
+    hookd_status status;
+
+    if (secret == NULL || header == NULL || !arguments_are_valid(body, body_len, tolerance, now))
+        return HOOKD_E_INVALID_ARGUMENT;
+    if (secret[0] == '\0')
+        return HOOKD_E_BAD_SECRET;
+    if (!header_value(header, &list))
+        return HOOKD_E_MALFORMED_HEADER;
+    for (struct span rest = list; next_entry(&rest, ',', &entry);)
+        if (starts_with(entry, "t="))
+            t = (struct span){entry.text + 2, entry.len - 2};
+    if (t.text == NULL || t.len == 0 || t.len > HOOKD__TIMESTAMP_DIGITS_MAX)
+        return HOOKD_E_MALFORMED_HEADER;
+    memcpy(t_text, t.text, t.len);
+    t_text[t.len] = '\0';
+    status = parse_timestamp(t_text, &ts_value, &ts_digits);
+    if (status == HOOKD_OK)
+        status = check_tolerance(ts_value, tolerance, now);
+    if (status != HOOKD_OK)
+        return status;
+    /* Stripe signs the t value as sent */
+    const struct hookd__part parts[] = {{t.text, t.len}, {".", 1}, {body, body_len}};
+    status = hookd__hmac_sha256(secret, strlen(secret), parts, 3, mac);
+    if (status != HOOKD_OK)
+        return status;
+    for (struct span rest = list; next_entry(&rest, ',', &entry);) {
+        if (!starts_with(entry, "v1="))
+            continue;
+        struct span hex = {entry.text + 3, entry.len - 3};
+        if (decode_mac(hex, HOOKD_ENCODING_HEX, expected)) {
+            any = true;
+            matched |= CRYPTO_memcmp(expected, mac, HOOKD__MAC_LEN) == 0;
+        }
+    }
+    OPENSSL_cleanse(mac, sizeof mac);
+    OPENSSL_cleanse(expected, sizeof expected);
+    if (!any)
+        return HOOKD_E_MALFORMED_HEADER;
+    return matched ? HOOKD_OK : HOOKD_E_SIGNATURE_MISMATCH;
+}

@@ -16,7 +16,9 @@ const PUBLIC_API = [
   'hookd_sign_standard',
   'hookd_strerror',
   'hookd_verify_hex',
+  'hookd_verify_hmac',
   'hookd_verify_standard',
+  'hookd_verify_stripe',
   'hookd_version',
 ];
 
