@@ -76,6 +76,30 @@ void api_fail_store(struct api_call *call, int rc, const char *what)
     api_fail(call, &e);
 }
 
+/* "Name: value\n" lines (as the engine logs headers) as a JSON object, or null. */
+json_t *api_header_object(const char *lines)
+{
+    json_t *obj;
+    if (lines == NULL)
+        return json_null();
+    obj = json_object();
+    while (*lines) {
+        const char *end = strchr(lines, '\n'), *colon;
+        size_t len = end ? (size_t)(end - lines) : strlen(lines);
+        colon = memchr(lines, ':', len);
+        if (colon) {
+            char *name = xstrndup(lines, (size_t)(colon - lines));
+            const char *value = colon + 1;
+            while (value < lines + len && *value == ' ')
+                value++;
+            json_object_set_new(obj, name, json_stringn(value, (size_t)(lines + len - value)));
+            free(name);
+        }
+        lines += len + (end != NULL);
+    }
+    return obj;
+}
+
 void api_kick_engine(struct api_call *call)
 {
     if (call->app->engine)
@@ -278,7 +302,7 @@ void api_write(struct api_call *call, api_apply apply)
 
 /* --- the pipeline --- */
 
-static bool is_json_type(const char *type)
+bool api_is_json_type(const char *type)
 {
     size_t len = strcspn(type, ";");
     while (len > 0 && (type[len - 1] == ' ' || type[len - 1] == '\t'))
@@ -387,7 +411,9 @@ static int read_body(struct api_call *call, struct err *e)
     const char *body = http_body(call->http, &len);
     const char *type = http_header(call->http, "Content-Type");
 
-    if (len > 0 && type != NULL && !is_json_type(type))
+    if (call->route->flags & ROUTE_RAW)
+        return 0;
+    if (len > 0 && type != NULL && !api_is_json_type(type))
         return err_set(e, 415, "unsupported_media_type", NULL, "send the body as application/json");
     if (!(call->route->flags & ROUTE_BODY))
         return 0;

@@ -51,6 +51,7 @@ enum {
     ROUTE_ANY_KEY = 1 << 1, /* any valid key, whatever its scopes */
     ROUTE_CREATES = 1 << 2, /* a creating POST: Idempotency-Key applies */
     ROUTE_BODY = 1 << 3,    /* reads a JSON object body (an empty body reads as {}) */
+    ROUTE_RAW = 1 << 4,     /* the handler judges the body and its type itself */
 };
 
 struct api_route {
@@ -131,6 +132,20 @@ json_t *api_list(json_t *items, int count, const struct page *page, int64_t last
 /* Reads ?since= and ?until= into f; answers 400 and returns non-zero if malformed. */
 int api_time_filters(struct api_call *call, struct list_filter *f);
 
+/* An event on its way to the writer (events.c): built on an API thread, stored with its
+ * fan-out inside a write, handed to the engine after the commit. */
+struct event_draft;
+/* A new event of org_id: id NULL mints one (else the producer's, deduped by the caller);
+ * data is the compact JSON of the payload's data. */
+struct event_draft *event_draft_new(const char *org_id, const char *id, const char *type,
+                                    const char *data);
+void event_draft_free(void *draft);
+const struct event *event_draft_event(const struct event_draft *d);
+/* In a write: the deliveries of every matching endpoint, then the event. */
+int event_draft_store(struct store_conn *tx, struct app *app, struct event_draft *d, struct err *e);
+/* After the commit: the new deliveries go to this node's engine. */
+void event_draft_hand_off(struct app *app, struct event_draft *d);
+
 /* Shared by the pipeline's resources. */
 void events_emit_test(struct api_call *call, const char *org_id, const char *endpoint_id,
                       const char *type, const char *data);
@@ -141,6 +156,12 @@ json_t *deliveries_of_event(struct api_call *call, const char *org_id, const cha
 
 /* An after_commit hook: the store has new due work for this node. */
 void api_kick_engine(struct api_call *call);
+
+/* "Name: value\n" lines (how headers are logged) as a JSON object; null for NULL. */
+json_t *api_header_object(const char *lines);
+
+/* application/json, with or without parameters (§2.1). */
+bool api_is_json_type(const char *type);
 
 /* RFC 3339 string or null for ms == 0. */
 json_t *api_time(int64_t ms);
@@ -178,5 +199,14 @@ void events_get(struct api_call *call);
 void deliveries_list(struct api_call *call);
 void deliveries_get(struct api_call *call);
 void deliveries_retry(struct api_call *call);
+void sources_create(struct api_call *call);
+void sources_list(struct api_call *call);
+void sources_get(struct api_call *call);
+void sources_update(struct api_call *call);
+void sources_delete(struct api_call *call);
+void sources_rotate(struct api_call *call);
+void sources_messages(struct api_call *call);
+void inbound_get(struct api_call *call);
+void inbound_receive(struct api_call *call);
 
 #endif

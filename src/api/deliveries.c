@@ -33,30 +33,6 @@ static json_t *delivery_json(const struct delivery *d)
     return obj;
 }
 
-/* "Name: value\n" lines (as the engine logs headers) as a JSON object, or null. */
-static json_t *header_object(const char *lines)
-{
-    json_t *obj;
-    if (lines == NULL)
-        return json_null();
-    obj = json_object();
-    while (*lines) {
-        const char *end = strchr(lines, '\n'), *colon;
-        size_t len = end ? (size_t)(end - lines) : strlen(lines);
-        colon = memchr(lines, ':', len);
-        if (colon) {
-            char *name = xstrndup(lines, (size_t)(colon - lines));
-            const char *value = colon + 1;
-            while (value < lines + len && *value == ' ')
-                value++;
-            json_object_set_new(obj, name, json_stringn(value, (size_t)(lines + len - value)));
-            free(name);
-        }
-        lines += len + (end != NULL);
-    }
-    return obj;
-}
-
 static json_t *attempt_json(const struct attempt *a)
 {
     json_t *obj = json_pack("{s:s, s:i, s:o, s:i}", "id", a->id, "n", a->n, "started_at",
@@ -65,9 +41,9 @@ static json_t *attempt_json(const struct attempt *a)
                         a->response_status ? json_integer(a->response_status) : json_null());
     json_object_set_new(obj, "response_body",
                         a->response_body ? json_string(a->response_body) : json_null());
-    json_object_set_new(obj, "response_headers", header_object(a->response_headers));
+    json_object_set_new(obj, "response_headers", api_header_object(a->response_headers));
     json_object_set_new(obj, "error", a->error[0] ? json_string(a->error) : json_null());
-    json_object_set_new(obj, "request_headers", header_object(a->request_headers));
+    json_object_set_new(obj, "request_headers", api_header_object(a->request_headers));
     return obj;
 }
 

@@ -15,7 +15,6 @@
 #define MAX_ENDPOINT_IDS 100
 #define PRODUCER_ID_MAX 64
 
-/* An event on its way to the writer. */
 struct event_draft {
     struct event ev;
     bool producer_id;        /* ev.id came from the producer: dedupe on it */
@@ -26,9 +25,11 @@ struct event_draft {
     char first_delivery[ID_MAX];
 };
 
-static void draft_free(void *ptr)
+void event_draft_free(void *ptr)
 {
     struct event_draft *d = ptr;
+    if (d == NULL)
+        return;
     while (d->jobs) {
         struct engine_job *next = d->jobs->next;
         engine_job_free(d->jobs);
@@ -47,22 +48,30 @@ static json_t *accepted_json(const struct event *ev)
                      api_time(ev->created_at), "deliveries", ev->delivery_count);
 }
 
-static void hand_off(struct api_call *call)
+void event_draft_hand_off(struct app *app, struct event_draft *d)
 {
-    struct event_draft *d = call->data;
-    if (call->app->engine && d->jobs) {
-        engine_submit(call->app->engine, d->jobs);
-        d->jobs = NULL; /* the engine's now; otherwise draft_free frees them */
+    if (app->engine && d->jobs) {
+        engine_submit(app->engine, d->jobs);
+        d->jobs = NULL; /* the engine's now; otherwise event_draft_free frees them */
     }
 }
 
-/* Adds one pending delivery (and its engine job) for this event. */
-static int add_delivery(struct store_conn *tx, struct api_call *call, const char *endpoint_id,
-                        const char *url)
+static void hand_off(struct api_call *call)
 {
-    struct event_draft *d = call->data;
+    event_draft_hand_off(call->app, call->data);
+}
+
+const struct event *event_draft_event(const struct event_draft *d)
+{
+    return &d->ev;
+}
+
+/* Adds one pending delivery (and its engine job) for this event. */
+static int add_delivery(struct store_conn *tx, struct app *app, struct event_draft *d,
+                        const char *endpoint_id, const char *url)
+{
     struct delivery row = {0};
-    const char *node = call->app->engine ? call->app->node_id : NULL;
+    const char *node = app->engine ? app->node_id : NULL;
     int rc;
 
     id_make("dlv_", d->ev.created_at, row.id);
@@ -88,9 +97,9 @@ static int add_delivery(struct store_conn *tx, struct api_call *call, const char
     return 0;
 }
 
-static int fan_out(struct store_conn *tx, struct api_call *call)
+/* Adds the deliveries of the event: endpoint_ids, or the subscriptions, and webhook_url. */
+static int fan_out(struct store_conn *tx, struct app *app, struct event_draft *d, struct err *e)
 {
-    struct event_draft *d = call->data;
     int rc = 0;
 
     if (d->endpoint_ids) {
@@ -101,13 +110,13 @@ static int fan_out(struct store_conn *tx, struct api_call *call)
             struct endpoint ep = {0};
             rc = store_ops_of(tx)->endpoint_get(tx, d->ev.org_id, json_string_value(item), &ep);
             if (rc == ERR_NOT_FOUND)
-                return err_invalid(&call->error, "endpoint_ids", "no endpoint %.80s in this org",
+                return err_invalid(e, "endpoint_ids", "no endpoint %.80s in this org",
                                    json_string_value(item));
             if (rc != 0)
                 return rc;
             bool active = ep.is_active;
             endpoint_clear(&ep);
-            if (active && (rc = add_delivery(tx, call, json_string_value(item), NULL)) != 0)
+            if (active && (rc = add_delivery(tx, app, d, json_string_value(item), NULL)) != 0)
                 return rc;
         }
     } else {
@@ -116,7 +125,7 @@ static int fan_out(struct store_conn *tx, struct api_call *call)
         rc = store_ops_of(tx)->endpoint_fanout(tx, d->ev.org_id, &list, &count);
         for (int i = 0; i < count; i++) {
             if (rc == 0 && event_filter_matches(list[i].events, d->ev.type))
-                rc = add_delivery(tx, call, list[i].id, NULL);
+                rc = add_delivery(tx, app, d, list[i].id, NULL);
             endpoint_clear(&list[i]);
         }
         free(list);
@@ -124,8 +133,14 @@ static int fan_out(struct store_conn *tx, struct api_call *call)
             return rc;
     }
     if (d->webhook_url)
-        rc = add_delivery(tx, call, NULL, d->webhook_url);
+        rc = add_delivery(tx, app, d, NULL, d->webhook_url);
     return rc;
+}
+
+int event_draft_store(struct store_conn *tx, struct app *app, struct event_draft *d, struct err *e)
+{
+    int rc = fan_out(tx, app, d, e);
+    return rc ? rc : store_ops_of(tx)->event_insert(tx, &d->ev);
 }
 
 static int create_apply(struct store_conn *tx, struct api_call *call)
@@ -145,9 +160,7 @@ static int create_apply(struct store_conn *tx, struct api_call *call)
         if (rc != ERR_NOT_FOUND)
             return rc;
     }
-    rc = fan_out(tx, call);
-    if (rc == 0)
-        rc = store_ops_of(tx)->event_insert(tx, &d->ev);
+    rc = event_draft_store(tx, call->app, d, &call->error);
     if (rc != 0)
         return rc;
     call->reply_status = 202;
@@ -194,13 +207,11 @@ static char *build_envelope(const char *id, const char *type, int64_t created_at
     return out;
 }
 
-/* Prepares the draft of one event of org_id; the caller adds targets and writes it. */
-static struct event_draft *new_draft(struct api_call *call, const char *org_id, const char *id,
-                                     const char *type, const char *data)
+struct event_draft *event_draft_new(const char *org_id, const char *id, const char *type,
+                                    const char *data)
 {
     struct event_draft *d = xcalloc(1, sizeof *d);
     size_t len;
-    api_set_data(call, d, draft_free);
     d->ev.created_at = time_now_ms();
     snprintf(d->ev.org_id, sizeof d->ev.org_id, "%s", org_id);
     if (id) {
@@ -251,7 +262,8 @@ void events_create(struct api_call *call)
         err_invalid(&e, "data", "data cannot be serialized");
         goto fail;
     }
-    d = new_draft(call, org.id, id, type, data);
+    d = event_draft_new(org.id, id, type, data);
+    api_set_data(call, d, event_draft_free);
     free(data);
     if (value)
         d->webhook_url = xstrdup(json_string_value(value));
@@ -266,7 +278,8 @@ fail:
 static int test_apply(struct store_conn *tx, struct api_call *call)
 {
     struct event_draft *d = call->data;
-    int rc = add_delivery(tx, call, json_string_value(json_array_get(d->endpoint_ids, 0)), NULL);
+    int rc =
+        add_delivery(tx, call->app, d, json_string_value(json_array_get(d->endpoint_ids, 0)), NULL);
     if (rc == 0)
         rc = store_ops_of(tx)->event_insert(tx, &d->ev);
     if (rc != 0)
@@ -285,7 +298,8 @@ void events_emit_test(struct api_call *call, const char *org_id, const char *end
     /* copies first: the arguments may live in the call's data, which the draft replaces */
     snprintf(org, sizeof org, "%s", org_id);
     snprintf(endpoint, sizeof endpoint, "%s", endpoint_id);
-    d = new_draft(call, org, NULL, type, data);
+    d = event_draft_new(org, NULL, type, data);
+    api_set_data(call, d, event_draft_free);
     d->endpoint_ids = json_pack("[s]", endpoint);
     api_write(call, test_apply);
 }

@@ -43,5 +43,15 @@ const struct api_route api_routes[] = {
     {"GET", "/v1/deliveries", deliveries_list, SCOPE_WEBHOOKS, 0},
     {"GET", "/v1/deliveries/{id}", deliveries_get, SCOPE_WEBHOOKS, 0},
     {"POST", "/v1/deliveries/{id}/retry", deliveries_retry, SCOPE_WEBHOOKS, ROUTE_BODY},
+
+    {"POST", "/v1/sources", sources_create, SCOPE_SOURCES, ROUTE_BODY | ROUTE_CREATES},
+    {"GET", "/v1/sources", sources_list, SCOPE_SOURCES, 0},
+    {"GET", "/v1/sources/{id}", sources_get, SCOPE_SOURCES, 0},
+    {"PATCH", "/v1/sources/{id}", sources_update, SCOPE_SOURCES, ROUTE_BODY},
+    {"DELETE", "/v1/sources/{id}", sources_delete, SCOPE_SOURCES, 0},
+    {"POST", "/v1/sources/{id}/rotate-secret", sources_rotate, SCOPE_SOURCES, ROUTE_BODY},
+    {"GET", "/v1/sources/{id}/messages", sources_messages, SCOPE_SOURCES, 0},
+    {"GET", "/v1/inbound/{id}", inbound_get, SCOPE_SOURCES, 0},
+    {"POST", "/in/{id}", inbound_receive, 0, ROUTE_PUBLIC | ROUTE_RAW},
     {NULL, NULL, NULL, 0, 0},
 };

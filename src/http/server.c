@@ -14,6 +14,7 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -86,6 +87,38 @@ const char *http_body(const struct http_request *req, size_t *len)
 {
     *len = req->body_len;
     return req->body ? req->body : "";
+}
+
+struct header_text {
+    char *text;
+    size_t len, cap;
+    const char *const *redact;
+};
+
+static enum MHD_Result add_header_line(void *arg, enum MHD_ValueKind kind, const char *name,
+                                       const char *value)
+{
+    struct header_text *h = arg;
+    size_t need;
+    (void)kind;
+    for (const char *const *r = h->redact; r && *r; r++)
+        if (strcasecmp(name, *r) == 0)
+            value = "[redacted]";
+    need = strlen(name) + strlen(value ? value : "") + 3;
+    if (h->len + need + 1 > h->cap) {
+        h->cap = (h->len + need + 1) * 2;
+        h->text = xrealloc(h->text, h->cap);
+    }
+    h->len +=
+        (size_t)snprintf(h->text + h->len, h->cap - h->len, "%s: %s\n", name, value ? value : "");
+    return MHD_YES;
+}
+
+char *http_header_lines(const struct http_request *req, const char *const *redact)
+{
+    struct header_text h = {xstrdup(""), 0, 1, redact};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_line, &h);
+    return h.text;
 }
 
 void http_set_data(struct http_request *req, void *data, void (*free_fn)(void *))

@@ -40,6 +40,9 @@ const char *http_path(const struct http_request *req);
 const char *http_header(const struct http_request *req, const char *name);
 const char *http_query(const struct http_request *req, const char *name);
 const char *http_body(const struct http_request *req, size_t *len);
+/* Every request header as "Name: value\n" lines, the values of the names in redact (a
+ * NULL-terminated list, compared case-insensitively) replaced by "[redacted]". free() it. */
+char *http_header_lines(const struct http_request *req, const char *const *redact);
 
 /* Per-request data of the dispatcher, freed with free_fn when the request ends. */
 void http_set_data(struct http_request *req, void *data, void (*free_fn)(void *));

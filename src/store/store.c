@@ -83,3 +83,20 @@ int delivery_status_parse(const char *name)
             return i;
     return -1;
 }
+
+void source_clear(struct source *src)
+{
+    if (src == NULL)
+        return;
+    free(src->verification);
+    src->verification = NULL;
+}
+
+void inbound_message_clear(struct inbound_message *msg)
+{
+    if (msg == NULL)
+        return;
+    free(msg->headers);
+    free(msg->body);
+    msg->headers = msg->body = NULL;
+}

@@ -173,6 +173,41 @@ struct due_delivery {
     char *payload; /* owned */
 };
 
+#define SOURCE_SECRET_BYTES 257
+
+/* An inbound source (§2.7): a reception URL and how to verify what arrives there. */
+struct source {
+    char id[ID_MAX];
+    char org_id[ID_MAX];
+    char name[NAME_BYTES];
+    char *verification; /* JSON object {"scheme", ...parameters}; owned */
+    char secret[SOURCE_SECRET_BYTES];
+    char event_type[NAME_BYTES]; /* "" = from the preset's header or the payload */
+    bool forward;
+    bool is_active;
+    int tolerance_seconds;
+    int64_t created_at, updated_at;
+};
+
+/* One request received on a source, with its verdict. */
+struct inbound_message {
+    char id[ID_MAX];
+    char source_id[ID_MAX];
+    char org_id[ID_MAX];
+    char status[16]; /* "accepted", "duplicate", "rejected" */
+    char reason[64]; /* why it was rejected, "" otherwise */
+    int http_status; /* what the sender was answered */
+    char dedupe_key[300];
+    char *headers; /* "Name: value\n" lines, credentials redacted; owned */
+    char *body;    /* owned; may be cut (body_truncated) */
+    size_t body_len;
+    bool body_truncated;
+    char event_id[ID_MAX]; /* the event it became, "" if none */
+    int64_t created_at;
+};
+
+void source_clear(struct source *src);
+void inbound_message_clear(struct inbound_message *msg);
 void endpoint_clear(struct endpoint *ep);
 void event_type_clear(struct event_type *et);
 void attempt_clear(struct attempt *a);
@@ -300,6 +335,26 @@ struct store_ops {
                         const char *after_id, struct due_delivery *out, int max, int *count);
     /* Releases the node's pending deliveries (clean stop). */
     int (*delivery_release)(struct store_conn *tx, const char *node_id);
+
+    /* --- inbound sources and messages (§2.7) --- */
+    int (*source_insert)(struct store_conn *tx, const struct source *src);
+    /* org_id "" finds the source in any org (the reception path). */
+    int (*source_get)(struct store_conn *c, const char *org_id, const char *id, struct source *out);
+    int (*source_list)(struct store_conn *c, const char *org_id, const struct page *page,
+                       struct source *out, int *count);
+    int (*source_update)(struct store_conn *tx, const struct source *src);
+    int (*source_delete)(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
+    int (*inbound_insert)(struct store_conn *tx, const struct inbound_message *msg);
+    int (*inbound_get)(struct store_conn *c, const char *org_id, const char *id,
+                       struct inbound_message *out);
+    /* Messages of a source, newest first; status "" = any. */
+    int (*inbound_list)(struct store_conn *c, const char *org_id, const char *source_id,
+                        const char *status, const struct page *page, struct inbound_message *out,
+                        int *count);
+    /* Was a message with this key accepted on the source at or after since? 0 yes,
+     * ERR_NOT_FOUND no. */
+    int (*inbound_seen)(struct store_conn *tx, const char *source_id, const char *dedupe_key,
+                        int64_t since);
 };
 
 /* The common head of every backend's handle. */

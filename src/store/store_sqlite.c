@@ -1,6 +1,7 @@
 /* The SQLite backend: WAL, foreign keys, busy handling, prepared statements cached per
  * connection, a pool of read connections and one write connection owned by the writer. */
 #include "store/sqlite_internal.h"
+#include "store/sqlite_inbound.h"
 #include "store/sqlite_pipeline.h"
 
 #include "core/log.h"
@@ -133,6 +134,38 @@ static const char *const migrations[] = {
     "  error TEXT,"
     "  request_headers TEXT);"
     "CREATE INDEX attempts_delivery ON attempts (delivery_id, n);",
+
+    /* 3: inbound sources and the messages received on them */
+    "CREATE TABLE sources ("
+    "  id TEXT PRIMARY KEY,"
+    "  org_id TEXT NOT NULL REFERENCES orgs (id),"
+    "  name TEXT NOT NULL,"
+    "  verification TEXT NOT NULL,"
+    "  secret TEXT NOT NULL,"
+    "  event_type TEXT,"
+    "  forward INTEGER NOT NULL DEFAULT 1,"
+    "  is_active INTEGER NOT NULL DEFAULT 1,"
+    "  tolerance_seconds INTEGER NOT NULL DEFAULT 300,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  deleted_at INTEGER);"
+    "CREATE INDEX sources_org ON sources (org_id, created_at, id) WHERE deleted_at IS NULL;"
+    "CREATE TABLE inbound_messages ("
+    "  id TEXT NOT NULL UNIQUE,"
+    "  source_id TEXT NOT NULL,"
+    "  org_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  reason TEXT,"
+    "  http_status INTEGER NOT NULL,"
+    "  dedupe_key TEXT,"
+    "  headers TEXT,"
+    "  body BLOB,"
+    "  body_truncated INTEGER NOT NULL DEFAULT 0,"
+    "  event_id TEXT,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX inbound_source ON inbound_messages (source_id, created_at, id);"
+    "CREATE INDEX inbound_dedupe ON inbound_messages (source_id, dedupe_key, created_at) WHERE "
+    "status = 'accepted';",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1007,6 +1040,15 @@ static const struct store_ops sqlite_ops = {
     .delivery_claim_all = sq_delivery_claim_all,
     .delivery_release = sq_delivery_release,
     .delivery_due = sq_delivery_due,
+    .source_insert = sq_source_insert,
+    .source_update = sq_source_update,
+    .source_get = sq_source_get,
+    .source_list = sq_source_list,
+    .source_delete = sq_source_delete,
+    .inbound_insert = sq_inbound_insert,
+    .inbound_get = sq_inbound_get,
+    .inbound_list = sq_inbound_list,
+    .inbound_seen = sq_inbound_seen,
 };
 
 const struct store_ops *const store_sqlite = &sqlite_ops;
