@@ -118,7 +118,8 @@ struct transfer {
     struct engine_job *job;   /* a delivery, or */
     struct engine_ping *ping; /* a ping */
     struct ep_state *ep;
-    struct curl_slist *headers;
+    struct curl_slist *headers; /* into header_block */
+    struct header_block header_block;
     struct curl_slist *resolve;                        /* HOOKD_TEST_HOSTS pins, or NULL */
     char response_headers[RESPONSE_HEADERS_MAX * 128]; /* "name: value\n" lines */
     size_t response_headers_len;
@@ -544,11 +545,20 @@ static void scan_store(struct engine *eng, int64_t now)
 
 /* --- requests --- */
 
-static void add_header(struct curl_slist **list, const char *name, const char *value)
+/* Appends "Name: value" (or a preformatted line when value is NULL) to the block. */
+static void add_header(struct header_block *b, const char *name, const char *value)
 {
-    char line[2048];
-    snprintf(line, sizeof line, "%s: %s", name, value);
-    *list = curl_slist_append(*list, line);
+    size_t room = sizeof b->text - b->used;
+    int n = value ? snprintf(b->text + b->used, room, "%s: %s", name, value)
+                  : snprintf(b->text + b->used, room, "%s", name);
+    if (n < 0 || (size_t)n >= room || b->count == HEADER_BLOCK_NODES)
+        return; /* cannot happen within the limits on custom headers */
+    b->nodes[b->count].data = b->text + b->used;
+    b->nodes[b->count].next = NULL;
+    if (b->count > 0)
+        b->nodes[b->count - 1].next = &b->nodes[b->count];
+    b->count++;
+    b->used += (size_t)n + 1;
 }
 
 char *header_lines_from_json(const char *json)
@@ -588,30 +598,30 @@ char *header_lines_of(const struct curl_slist *list)
     return text;
 }
 
-struct curl_slist *engine_request_headers(const struct sign_input *in)
+struct curl_slist *engine_request_headers(const struct sign_input *in, struct header_block *b)
 {
-    struct curl_slist *list = NULL;
     char sig[HOOKD_SIGNATURE_MAX], old[HOOKD_SIGNATURE_MAX], both[2 * HOOKD_SIGNATURE_MAX + 2];
-    char number[32];
+    char number[32], line[2048];
     bool rotating = in->previous_secret && in->previous_secret[0];
 
-    for (const char *line = in->custom_lines; line && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        char copy[2048];
-        if (len < sizeof copy) {
-            memcpy(copy, line, len);
-            copy[len] = '\0';
-            list = curl_slist_append(list, copy);
+    b->used = 0;
+    b->count = 0;
+    for (const char *p = in->custom_lines; p && *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len < sizeof line) {
+            memcpy(line, p, len);
+            line[len] = '\0';
+            add_header(b, line, NULL);
         }
-        line += len + (end != NULL);
+        p += len + (end != NULL);
     }
-    add_header(&list, "Content-Type", "application/json");
-    add_header(&list, "User-Agent", "hookd/" HOOKD_VERSION_STRING);
-    add_header(&list, "X-Webhook-Event", in->event_type);
-    add_header(&list, "X-Webhook-Delivery", in->delivery_id);
+    add_header(b, "Content-Type", "application/json");
+    add_header(b, "User-Agent", "hookd/" HOOKD_VERSION_STRING);
+    add_header(b, "X-Webhook-Event", in->event_type);
+    add_header(b, "X-Webhook-Delivery", in->delivery_id);
     snprintf(number, sizeof number, "%d", in->attempt);
-    add_header(&list, "X-Webhook-Attempt", number);
+    add_header(b, "X-Webhook-Attempt", number);
     snprintf(number, sizeof number, "%lld", in->timestamp);
     if (in->hex_scheme) {
         hookd_sign_hex(in->secret, in->timestamp, in->body, in->body_len, sig, sizeof sig);
@@ -619,8 +629,8 @@ struct curl_slist *engine_request_headers(const struct sign_input *in)
             hookd_sign_hex(in->previous_secret, in->timestamp, in->body, in->body_len, old,
                            sizeof old);
         snprintf(both, sizeof both, "%s%s%s", sig, rotating ? "," : "", rotating ? old : "");
-        add_header(&list, "X-Webhook-Signature", both);
-        add_header(&list, "X-Webhook-Timestamp", number);
+        add_header(b, "X-Webhook-Signature", both);
+        add_header(b, "X-Webhook-Timestamp", number);
     } else {
         hookd_sign_standard(in->secret, in->event_id, in->timestamp, in->body, in->body_len, sig,
                             sizeof sig);
@@ -628,14 +638,14 @@ struct curl_slist *engine_request_headers(const struct sign_input *in)
             hookd_sign_standard(in->previous_secret, in->event_id, in->timestamp, in->body,
                                 in->body_len, old, sizeof old);
         snprintf(both, sizeof both, "%s%s%s", sig, rotating ? " " : "", rotating ? old : "");
-        add_header(&list, "webhook-id", in->event_id);
-        add_header(&list, "webhook-timestamp", number);
-        add_header(&list, "webhook-signature", both);
+        add_header(b, "webhook-id", in->event_id);
+        add_header(b, "webhook-timestamp", number);
+        add_header(b, "webhook-signature", both);
     }
     /* no 100-continue round trip before the body, and no Accept nobody asked for */
-    list = curl_slist_append(list, "Expect:");
-    list = curl_slist_append(list, "Accept:");
-    return list;
+    add_header(b, "Expect:", NULL);
+    add_header(b, "Accept:", NULL);
+    return b->count ? &b->nodes[0] : NULL;
 }
 
 static size_t on_body(char *data, size_t size, size_t count, void *arg)
@@ -735,7 +745,6 @@ static struct transfer *transfer_get(struct engine *eng)
 
 static void transfer_put(struct engine *eng, struct transfer *t)
 {
-    curl_slist_free_all(t->headers);
     curl_slist_free_all(t->resolve);
     t->headers = t->resolve = NULL;
 
@@ -829,7 +838,7 @@ static void start_delivery(struct engine *eng, struct ep_state *ep, struct engin
     t->job = job;
     t->ep = ep;
     t->attempt = in.attempt;
-    t->headers = engine_request_headers(&in);
+    t->headers = engine_request_headers(&in, &t->header_block);
     ep->in_flight++;
     transfer_start(eng, t, ep->one_shot ? job->url : ep->url, job->payload, ep->timeout_ms);
 }
@@ -854,7 +863,7 @@ static void start_ping(struct engine *eng, struct engine_ping *ping)
     t->ping = ping;
     char *custom = header_lines_from_json(ping->headers_json);
     in.custom_lines = custom;
-    t->headers = engine_request_headers(&in);
+    t->headers = engine_request_headers(&in, &t->header_block);
     free(custom);
     transfer_start(eng, t, ping->url, ping->payload, ping->timeout_seconds * 1000);
 }

@@ -90,7 +90,7 @@ void engine_ping(struct engine *eng, struct engine_ping *ping);
 
 /* The fixed and signature headers of one request (§3), as "Name: value" lines appended to
  * list (curl_slist), and into json when not NULL. Exposed for the tests. */
-struct curl_slist;
+#include <curl/curl.h>
 struct sign_input {
     const char *event_id, *event_type, *delivery_id;
     int attempt;
@@ -102,7 +102,17 @@ struct sign_input {
     const char *previous_secret; /* NULL or "" when not rotating */
     const char *custom_lines;    /* "Name: value\n" lines, or NULL */
 };
-struct curl_slist *engine_request_headers(const struct sign_input *in);
+/* The headers of one request, built without allocating: list nodes and text live here. */
+#define HEADER_BLOCK_NODES 40
+#define HEADER_BLOCK_TEXT (24 * 1024)
+struct header_block {
+    struct curl_slist nodes[HEADER_BLOCK_NODES];
+    char text[HEADER_BLOCK_TEXT];
+    size_t used;
+    int count;
+};
+/* Fills block and returns its list (NULL-terminated through ->next). */
+struct curl_slist *engine_request_headers(const struct sign_input *in, struct header_block *block);
 
 /* A custom headers object (JSON text, as endpoints store it) as "Name: value\n" lines;
  * NULL if there are none. free() it. */

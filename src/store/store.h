@@ -327,10 +327,11 @@ struct store_ops {
     int (*delivery_replay)(struct store_conn *tx, const char *org_id, const char *endpoint_id,
                            int64_t since, int64_t until, unsigned statuses, const char *node_id,
                            int64_t now, long *queued);
-    /* Takes every pending delivery for node_id (SQLite: the one serving process). */
+    /* Takes every pending delivery for node_id. SQLite: nothing to do, the one serving
+     * process owns them all. */
     int (*delivery_claim_all)(struct store_conn *tx, const char *node_id);
-    /* Pending deliveries of node_id due by `due`, in (next_attempt_at, id) order after the
-     * cursor (after_ms, after_id), with their envelopes. */
+    /* Pending deliveries of node_id (SQLite: all of them) due by `due`, in
+     * (next_attempt_at, id) order after the cursor (after_ms, after_id), with their envelopes. */
     int (*delivery_due)(struct store_conn *c, const char *node_id, int64_t due, int64_t after_ms,
                         const char *after_id, struct due_delivery *out, int max, int *count);
     /* Releases the node's pending deliveries (clean stop). */

@@ -118,7 +118,7 @@ static const char *const migrations[] = {
     "  last_error TEXT,"
     "  created_at INTEGER NOT NULL,"
     "  delivered_at INTEGER) WITHOUT ROWID;"
-    "CREATE INDEX deliveries_due ON deliveries (node_id, next_attempt_at, id) WHERE status = 0;"
+    "CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE status = 0;"
     "CREATE INDEX deliveries_org ON deliveries (org_id, created_at, id);"
     "CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, created_at, id);"
     "CREATE INDEX deliveries_event ON deliveries (org_id, event_id);"
@@ -552,12 +552,14 @@ static void sqlite_close(struct store *base)
     if (st == NULL)
         return;
     checkpointer_stop(&st->ckpt);
-    conn_close(st->writer);
     while (st->pool) {
         struct sqlite_conn *next = st->pool->next_free;
         conn_close(st->pool);
         st->pool = next;
     }
+    /* the writer closes last: the last connection checkpoints and removes the WAL, which a
+     * read-only one cannot */
+    conn_close(st->writer);
     if (st->lock_fd >= 0)
         close(st->lock_fd);
     pthread_mutex_destroy(&st->pool_lock);
