@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DEDUPE_WINDOW_MS (24LL * 3600 * 1000)
 #define REJECTED_BODY_KEPT 4096 /* bytes of a rejected body worth keeping */
@@ -98,13 +99,13 @@ static void verify_basic(struct api_call *call, const struct source *src, const 
     char expected[sizeof credentials * 4 / 3 + 16];
     int n =
         snprintf(credentials, sizeof credentials, "%s:%s", username ? username : "", src->secret);
-    memcpy(expected, "Basic ", 6);
-    EVP_EncodeBlock((unsigned char *)expected + 6, (const unsigned char *)credentials, n);
+    EVP_EncodeBlock((unsigned char *)expected, (const unsigned char *)credentials, n);
     OPENSSL_cleanse(credentials, sizeof credentials);
     if (given == NULL)
         refuse(v, 401, "missing_signature", "Authorization: Basic is required");
-    else if (strlen(given) != strlen(expected) ||
-             CRYPTO_memcmp(given, expected, strlen(expected)) != 0)
+    else if (strncasecmp(given, "Basic ", 6) != 0 || /* RFC 7617: the scheme in any case */
+             strlen(given + 6) != strlen(expected) ||
+             CRYPTO_memcmp(given + 6, expected, strlen(expected)) != 0)
         refuse(v, 401, "invalid_signature", "the credentials do not match");
     OPENSSL_cleanse(expected, sizeof expected);
 }
@@ -140,6 +141,8 @@ static void verify(struct api_call *call, struct reception *r, struct verdict *v
         key_header = id;
         if (sig && id && ts)
             judge(v, hookd_verify_standard(src->secret, id, ts, sig, body, len, tolerance, now));
+        else
+            sig = NULL; /* without its id and timestamp a signature proves nothing */
     } else if (strcmp(scheme, "hookd") == 0) {
         const char *ts = http_header(call->http, "X-Webhook-Timestamp");
         sig = header_of(call, hookd_sig);

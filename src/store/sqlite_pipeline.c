@@ -586,8 +586,7 @@ int sq_delivery_record(struct store_conn *tx, struct attempt_outcome *o, int64_t
     sq_bind_int64_or_null(s, 5, a->response_status);
     sq_bind_text_or_null(s, 6, last_error);
     /* delivered when the receiver answered, not when the writer got to it */
-    sq_bind_int64_or_null(s, 7,
-                          o->status == DLV_DELIVERED ? a->started_at + a->duration_ms : 0);
+    sq_bind_int64_or_null(s, 7, o->status == DLV_DELIVERED ? a->started_at + a->duration_ms : 0);
     sq_bind_text(s, 8, a->delivery_id);
     rc = sq_run_changed(c, s);
     if (rc == ERR_NOT_FOUND)

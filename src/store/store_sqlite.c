@@ -185,6 +185,7 @@ enum stmt_id {
     ST_ORG_DELETE,
     ST_ORG_REVOKE_KEYS,
     ST_ORG_DELETE_ENDPOINTS,
+    ST_ORG_DELETE_SOURCES,
     ST_ORG_END_DELIVERIES,
     ST_KEY_INSERT,
     ST_KEY_GET,
@@ -225,6 +226,8 @@ static const char *const statements[ST_COUNT] = {
                            " IS NULL",
     [ST_ORG_DELETE_ENDPOINTS] = "UPDATE endpoints SET deleted_at = ?, is_active = 0 WHERE org_id"
                                 " = ? AND deleted_at IS NULL",
+    [ST_ORG_DELETE_SOURCES] = "UPDATE sources SET deleted_at = ?, is_active = 0 WHERE org_id = ?"
+                              " AND deleted_at IS NULL",
     [ST_ORG_END_DELIVERIES] = "UPDATE deliveries SET status = 3, last_error = 'organization "
                               "deleted', next_attempt_at = NULL WHERE org_id = ? AND status = 0",
     [ST_KEY_INSERT] = "INSERT INTO api_keys (id, org_id, name, scopes, secret_hash, created_at)"
@@ -791,12 +794,13 @@ static int sqlite_org_update(struct store_conn *tx, const struct org *org)
     return sq_run_changed(sq_conn(tx), s);
 }
 
-/* Deletes the org (§2.2): its keys are revoked, its endpoints deleted, and its queued
+/* Deletes the org (§2.2): its keys are revoked, its endpoints and sources deleted, and its queued
  * deliveries end exhausted; its history stays until retention purges it. */
 static int sqlite_org_delete(struct store_conn *tx, const char *id, int64_t now)
 {
     struct sqlite_conn *c = sq_conn(tx);
-    const enum stmt_id steps[] = {ST_ORG_REVOKE_KEYS, ST_ORG_DELETE_ENDPOINTS};
+    const enum stmt_id steps[] = {ST_ORG_REVOKE_KEYS, ST_ORG_DELETE_ENDPOINTS,
+                                  ST_ORG_DELETE_SOURCES};
     sqlite3_stmt *s = sq_prepare(c, statements[ST_ORG_DELETE]);
     int rc;
     if (s == NULL)
