@@ -22,7 +22,8 @@ BUILD ?= build
 PKGS := libmicrohttpd libcurl jansson sqlite3 libpq libcrypto
 TEST_PKGS := cmocka
 DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
-	libsqlite3-dev libpq-dev libssl-dev libcmocka-dev postgresql wrk nginx-light curl
+	libsqlite3-dev libpq-dev libssl-dev libcmocka-dev postgresql wrk nginx-light curl \
+	sqlite3 jq procps redis-server clang libclang-rt-dev
 
 OPT ?= -O2 -g
 SAN ?=
@@ -158,10 +159,57 @@ install: all
 	$(PC_SED) hookd.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/hookd.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/hookd.pc
 
+# hookd against the DIY baseline in ../shared/baseline, same machine, same run (bench/bench.sh);
+# BENCH_DURATION=10 (wrk seconds), BENCH_BASELINE=0 (hookd only), KEEP=1 (keep logs and the database).
+bench: all
+	bash bench/bench.sh
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf build build-asan
+
+# --- fuzzing (fuzz/README.md) ---------------------------------------------------
+# make fuzz: build the libFuzzer targets into build-fuzz/ and run each for FUZZ_SECONDS (60);
+# make fuzz-smoke: 5 s each (.ci/run). FUZZ_TARGETS=url picks some. Needs clang and its
+# libFuzzer runtime (Debian: clang libclang-rt-dev).
+FUZZ_CC ?= clang
+FUZZ_BUILD := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_ALL := jsonv url verify config
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	$(WARN) -Iinclude -Isrc -pthread
+# Each target links only the sources it fuzzes, and the pkg-config packages they need.
+FUZZ_SRC_jsonv := src/core/jsonv.c src/core/eventname.c src/core/err.c
+FUZZ_PKGS_jsonv := jansson
+FUZZ_SRC_url := src/engine/urlcheck.c src/core/err.c
+FUZZ_PKGS_url := libcurl
+FUZZ_SRC_verify := src/lib/verify.c src/lib/sign.c src/lib/secret.c src/lib/mac.c
+FUZZ_PKGS_verify := libcrypto
+FUZZ_SRC_config := src/core/config.c src/core/timeutil.c src/core/log.c src/core/err.c
+FUZZ_PKGS_config := jansson
+FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+.PHONY: fuzz-build fuzz-smoke
+
+$(foreach t,$(FUZZ_ALL),$(eval $(FUZZ_BUILD)/fuzz_$(t): $(FUZZ_SRC_$(t))))
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(wildcard include/hookd/*.h src/*/*.h) Makefile
+	@command -v $(FUZZ_CC) >/dev/null || \
+		{ echo "fuzz: $(FUZZ_CC) is missing (Debian: apt-get install clang libclang-rt-dev)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(shell pkg-config --cflags jansson libcurl sqlite3 libcrypto) \
+		-o $@ $(filter %.c,$^) $(shell pkg-config --libs $(FUZZ_PKGS_$*))
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -284,12 +284,14 @@ static char *trim(char *s)
 
 static int load_file(struct config *cfg, const char *path, struct err *e)
 {
-    char line[2048];
+    char *line = NULL;
+    size_t cap = 0;
     int lineno = 0, rc = 0;
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return err_invalid(e, "config", "cannot read config file %s: %s", path, strerror(errno));
-    while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
+    /* getline: a line of any length is one line (a long comment stays a comment) */
+    while (rc == 0 && getline(&line, &cap, f) != -1) {
         char *text = trim(line), *eq, *key, *value;
         const struct option_def *opt;
         lineno++;
@@ -309,6 +311,7 @@ static int load_file(struct config *cfg, const char *path, struct err *e)
         else
             rc = apply(cfg, opt, value, ORIGIN_FILE, e);
     }
+    free(line);
     fclose(f);
     return rc;
 }

@@ -179,7 +179,8 @@ bool url_host_port(const char *url, char *host, size_t host_size, int *port)
     }
     text = url_part(u, CURLUPART_PORT);
     scheme = url_part(u, CURLUPART_SCHEME);
-    *port = text ? atoi(text) : (scheme && strcmp(scheme, "http") == 0 ? 80 : 443);
+    /* libcurl has checked the port: digits, 0..65535 */
+    *port = text ? (int)strtol(text, NULL, 10) : (scheme && strcmp(scheme, "http") == 0 ? 80 : 443);
     curl_free(text);
     curl_free(scheme);
     curl_url_cleanup(u);

@@ -158,6 +158,22 @@ static void unknown_file_keys_are_refused(void **state)
     assert_non_null(strstr(e.message, "colour"));
 }
 
+static void a_long_comment_stays_a_comment(void **state)
+{
+    struct config cfg;
+    struct err e;
+    char text[4200] = "#";
+    char *env[] = {NULL};
+    (void)state;
+    memset(text + 1, 'x', 4000);
+    strcpy(text + 4001, "role = worker\nmax-body = 2048\n");
+    assert_int_equal(write_config(text), 0);
+    char *argv[] = {"--config", config_path};
+    assert_int_equal(load(&cfg, 2, argv, env, &e), 0);
+    assert_int_equal(cfg.role, ROLE_ALL); /* the tail of the comment set nothing */
+    assert_int_equal(cfg.max_body, 2048);
+}
+
 static void options_of_missing_features_are_refused(void **state)
 {
     struct config cfg;
@@ -242,6 +258,7 @@ int main(void)
         cmocka_unit_test_teardown(config_flag_names_the_file, teardown),
         cmocka_unit_test_teardown(bad_values_name_the_option_and_source, teardown),
         cmocka_unit_test_teardown(unknown_file_keys_are_refused, teardown),
+        cmocka_unit_test_teardown(a_long_comment_stays_a_comment, teardown),
         cmocka_unit_test_teardown(options_of_missing_features_are_refused, teardown),
         cmocka_unit_test_teardown(engine_options_are_read, teardown),
         cmocka_unit_test_teardown(help_lists_every_option_with_its_default, teardown),

@@ -1,0 +1,505 @@
+#!/usr/bin/env bash
+# make bench: hookd against the DIY stack it replaces (../shared/baseline: Node.js + BullMQ + Redis),
+# same machine, same workload, same invocation. Issue 7.
+#
+# hookd part, in a fresh temporary directory, on a fresh SQLite file, with the same receiver as the
+# baseline (nginx, one worker, `return 204`, stub_status to count requests) and the same load
+# (wrk -t1 -c64, the baseline's 1 KiB event), one org, one API key, one endpoint with
+# max_in_flight 100 (the baseline's worker concurrency) and the API rate limit off (--rate-limit 0):
+#   warm-up  2 s of ingest, as the baseline does (those events are delivered in (b) too)
+#   (a) ingest only  hookd --role api: requests/s, latency, non-202 responses
+#   (b) drain        the api process stopped (SIGTERM), hookd --role worker started on the same file;
+#                    timed from its start until no delivery is pending
+#   (c) combined     hookd --role all on the same file (history from (a) and (b) in it, as the
+#                    baseline keeps its completed jobs): ingest and delivery together, delivered/s
+#                    sampled every second, the backlog when wrk stops and its drain time,
+#                    accept->delivered p50/p99/max from the delivery log (deliveries created in (c))
+# Every delivery is checked (receiver count == delivered, nothing failed or retried, no non-202, one
+# delivery per accepted event); a failed check makes the script exit 1 (after printing everything).
+# Then the baseline's bench.sh runs in a temporary copy (npm install there when node_modules is
+# missing) with DURATION=$BENCH_DURATION, and one table compares both; the last line is
+# `RESULT {json}`.
+#
+# Environment: BENCH_DURATION (10) wrk seconds per run; BENCH_BASELINE (1; 0 = hookd only, no ratios);
+# BASELINE_DIR (../shared/baseline next to the repo); HOOKD_BIN (build/hookd, copied before use);
+# KEEP (0; 1 keeps the temporary directory with the logs and the database, and the baseline's).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH="$ROOT/bench"
+BENCH_DURATION=${BENCH_DURATION:-10}
+BENCH_BASELINE=${BENCH_BASELINE:-1}
+BASELINE_DIR=${BASELINE_DIR:-$ROOT/../shared/baseline}
+HOOKD_BIN=${HOOKD_BIN:-$ROOT/build/hookd}
+KEEP=${KEEP:-0}
+CONNECTIONS=64          # the baseline's settings; not knobs here so that the comparison stays fair
+THREADS=1
+WARMUP=2
+MAX_IN_FLIGHT=100
+
+case $BENCH_DURATION in '' | *[!0-9]*) echo "BENCH_DURATION must be a whole number of seconds" >&2; exit 2 ;; esac
+[ "$BENCH_DURATION" -ge 2 ] || { echo "BENCH_DURATION must be at least 2" >&2; exit 2; }
+missing=()
+for cmd in nginx wrk curl sqlite3 jq node awk pgrep; do command -v "$cmd" >/dev/null || missing+=("$cmd"); done
+if [ "$BENCH_BASELINE" = 1 ]; then
+  for cmd in npm redis-server redis-cli; do command -v "$cmd" >/dev/null || missing+=("$cmd"); done
+  [ -x "$BASELINE_DIR/bench.sh" ] || { echo "bench: no baseline at $BASELINE_DIR (BENCH_BASELINE=0 skips it)" >&2; exit 2; }
+  BASELINE_DIR=$(cd "$BASELINE_DIR" && pwd)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench: missing ${missing[*]} (Debian: apt-get install nginx-light wrk curl sqlite3 jq redis-server procps)" >&2
+  exit 2
+fi
+[ -x "$HOOKD_BIN" ] || { echo "bench: no $HOOKD_BIN; run make first" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/hookd-bench.XXXXXX)
+PIDS=()
+stop() { # stop PID: SIGTERM, then SIGKILL if it is still there after 20 s; returns its exit status
+  local rc=0
+  kill "$1" 2>/dev/null || { wait "$1" 2>/dev/null || rc=$?; return $rc; }
+  for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  if kill -KILL "$1" 2>/dev/null; then echo "bench: pid $1 did not stop within 20 s, killed" >&2; fi
+  wait "$1" 2>/dev/null || rc=$?
+  return $rc
+}
+cleanup() {
+  set +e
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}" 2>/dev/null; done
+  if [ "$KEEP" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '\n== %s\n' "$*"; }
+now_ms() { date +%s%3N; }
+freeport() { node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
+wait_for() { # wait_for SECONDS CMD...
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || { echo "bench: timed out waiting for: $*" >&2; exit 1; }
+    sleep 0.05
+  done
+}
+CLK_TCK=$(getconf CLK_TCK)
+ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+cpu_pct() { awk -v a="$1" -v b="$2" -v s="$3" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / s }'; }
+thread_ticks() { # thread_ticks PID: one line "tid name ticks" per thread
+  local t
+  for t in /proc/"$1"/task/*; do
+    awk -v tid="${t##*/}" '{
+      i = index($0, "("); j = 0; for (k = length($0); k > 0; k--) if (substr($0, k, 1) == ")") { j = k; break }
+      name = substr($0, i + 1, j - i - 1); gsub(/[ \t]/, "_", name)
+      n = split(substr($0, j + 2), f, " "); print tid, name, f[12] + f[13] }' "$t/stat" 2>/dev/null || true
+  done
+}
+thread_cpu() { # thread_cpu BEFORE_FILE AFTER_FILE SECONDS: CPU per thread name, busiest first
+  awk -v s="$3" -v hz="$CLK_TCK" '
+    FNR == NR { before[$1] = $3; next }
+    { d = $3 - (($1 in before) ? before[$1] : 0); cpu[$2] += d; n[$2]++ }
+    END { for (k in cpu) printf "%d %s%s %.0f%%\n", cpu[k], k, (n[k] > 1 ? " x" n[k] : ""), 100 * cpu[k] / hz / s }' \
+    "$1" "$2" | sort -k1,1nr | cut -d' ' -f2- | paste -sd, | sed 's/,/, /g'
+}
+hwm_mb() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+calibrate() { # single-core speed right now, as the baseline measures it: 1 KB HMAC-SHA256 per second
+  node -e '
+    const { createHmac } = require("crypto");
+    const key = Buffer.alloc(24, 7), body = "x".repeat(1024);
+    let n = 0;
+    const end = Date.now() + 1000;
+    while (Date.now() < end) for (let i = 0; i < 1000; i++, n++) createHmac("sha256", key).update(body).digest("base64");
+    console.log(n);'
+}
+wrk_field() { # wrk_field FILE rps|p50|p99|non202|non2xx|errors|requests
+  case $2 in
+    rps) awk '/^Requests\/sec:/ { print $2 }' "$1" ;;
+    p50) awk '$1 == "50%" { print $2 }' "$1" ;;
+    p99) awk '$1 == "99%" { print $2 }' "$1" ;;
+    non202) awk '/^non-202 responses:/ { n = $3; f = 1 } END { print f ? n : "missing" }' "$1" ;;
+    non2xx) awk '/Non-2xx or 3xx responses:/ { n = $5 } END { print n + 0 }' "$1" ;;
+    errors) awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10; f = 1 } END { if (!f) print 0 }' "$1" ;;
+    requests) awk '/ requests in / { print $1 }' "$1" ;;
+  esac
+}
+to_ms() { # wrk latency (850.00us, 2.51ms, 1.02s) -> milliseconds
+  awk -v v="$1" 'BEGIN { if (v ~ /us$/) x = v / 1000; else if (v ~ /ms$/) x = v + 0; else if (v ~ /m$/) x = v * 60000; else x = v * 1000; printf "%.2f", x }'
+}
+div() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { if (b == 0 || a == "" || b == "") print "null"; else printf f "\n", a / b }'; }
+
+# ---------------------------------------------------------------- checks
+CHECKS=0
+FAILED=()
+check() { # check DESCRIPTION ACTUAL OP EXPECTED   (OP: -eq -le -ge ...)
+  CHECKS=$((CHECKS + 1))
+  if [[ "$2" =~ ^-?[0-9]+$ && "$4" =~ ^-?[0-9]+$ ]] && test "$2" "$3" "$4"; then
+    printf 'check ok:     %s (%s %s %s)\n' "$1" "$2" "$3" "$4"
+  else
+    printf 'CHECK FAILED: %s (%s %s %s)\n' "$1" "$2" "$3" "$4"
+    FAILED+=("$1: $2 $3 $4")
+  fi
+}
+
+# ---------------------------------------------------------------- receiver and store helpers
+NGINX_PORT=$(freeport)
+STATUS_URL="http://127.0.0.1:$NGINX_PORT/nginx_status"
+: >"$WORK/polls"
+receiver() { # webhooks nginx has answered: its request count minus our own status polls
+  local text
+  echo >>"$WORK/polls"
+  text=$(curl -sf "$STATUS_URL") || { echo "bench: nginx stub_status failed" >&2; return 1; }
+  # "Active connections: 1\nserver accepts handled requests\n 5 5 100\n..."
+  echo $(($(awk 'NR == 3 { print $3 }' <<<"$text") - $(wc -l <"$WORK/polls")))
+}
+receiver_accepts() { echo >>"$WORK/polls"; curl -sf "$STATUS_URL" | awk 'NR == 3 { print $1 }'; }
+
+DB="$WORK/hookd.db"
+q() { # q SQL: read-only query of the store; hookd may be running
+  sqlite3 -readonly -batch -cmd '.timeout 10000' "file:$DB?mode=ro" "$1"
+}
+pending() { q "SELECT count(*) FROM deliveries WHERE status = 0"; }
+
+cp "$HOOKD_BIN" "$WORK/hookd" # the binary may be rebuilt while we run
+ADMIN_KEY="adm_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
+HOOKD_PID=
+HOOKD_PORT=
+start_hookd() { # start_hookd ROLE: hookd on $DB, sets HOOKD_PID and HOOKD_PORT
+  local role=$1 errlog="$WORK/hookd-$1.log" deadline=$((SECONDS + 15))
+  "$WORK/hookd" serve --listen 127.0.0.1:0 --db "sqlite:$DB" --admin-key "$ADMIN_KEY" \
+    --allow-http --allow-private --rate-limit 0 --log-level warn --no-ping --role "$role" \
+    >"$WORK/hookd-$role.out" 2>"$errlog" &
+  HOOKD_PID=$!; PIDS+=("$HOOKD_PID")
+  until grep -q '"msg":"listening"' "$errlog"; do
+    kill -0 "$HOOKD_PID" 2>/dev/null || { echo "bench: hookd --role $role exited at start:" >&2; cat "$errlog" >&2; exit 1; }
+    [ $SECONDS -lt $deadline ] || { echo "bench: hookd --role $role did not start:" >&2; cat "$errlog" >&2; exit 1; }
+    sleep 0.02
+  done
+  HOOKD_PORT=$(grep -m1 '"msg":"listening"' "$errlog" | jq -r .port)
+  wait_for 10 curl -sf "http://127.0.0.1:$HOOKD_PORT/healthz"
+}
+stop_hookd() { # stop_hookd PHASE ROLE: SIGTERM, wait, check the exit status is 0; show logged errors
+  local rc=0
+  stop "$HOOKD_PID" || rc=$?
+  check "$1: hookd exited 0 on SIGTERM" "$rc" -eq 0
+  grep -E '"level":"(error|fatal)"' "$WORK/hookd-$2.log" | head -5 || true
+}
+api() { # api METHOD PATH KEY [BODY]: JSON answer, fails on a non-2xx status
+  local args=(-sS -f -X "$1" "http://127.0.0.1:$HOOKD_PORT$2" -H "Authorization: Bearer $3")
+  [ $# -lt 4 ] || args+=(-H 'Content-Type: application/json' -d "$4")
+  curl "${args[@]}"
+}
+
+# ---------------------------------------------------------------- start
+log "hookd: versions and settings"
+HOOKD_VERSION=$("$WORK/hookd" --version 2>&1 | head -1 || true)
+echo "hookd: ${HOOKD_VERSION:-?} ($(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'not a git checkout'), binary sha256 $(sha256sum "$WORK/hookd" | cut -c1-12))"
+echo "sqlite3 $(sqlite3 --version | cut -d' ' -f1), $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
+echo "$(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "settings: wrk -t$THREADS -c$CONNECTIONS -d${BENCH_DURATION}s, ${WARMUP}s warm-up, 1 KiB event; 1 org, 1 key, 1 endpoint"
+echo "          endpoint max_in_flight $MAX_IN_FLIGHT (the baseline's worker concurrency), API rate limit off (--rate-limit 0),"
+echo "          SQLite (--sqlite-sync normal, the default), --log-level warn, --no-ping; work dir $WORK"
+CALIB_START=$(calibrate)
+echo "CPU check (1 KB HMAC-SHA256 per second, one core, idle machine): $CALIB_START"
+
+log "starting nginx receiver (return 204) on 127.0.0.1:$NGINX_PORT"
+sed -e "s|@DIR@|$WORK|g" -e "s|@PORT@|$NGINX_PORT|g" "$BENCH/nginx.conf.in" >"$WORK/nginx.conf"
+nginx -p "$WORK" -e "$WORK/nginx-error.log" -c "$WORK/nginx.conf" &
+NGINX_PID=$!; PIDS+=("$NGINX_PID")
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$NGINX_PORT" # no HTTP request: nginx would count it
+NGINX_WORKER_PID=$(pgrep -P "$NGINX_PID" | head -1)
+
+log "starting hookd --role api on a fresh SQLite file; org, key, endpoint"
+start_hookd api
+API_PID=$HOOKD_PID
+ORG_ID=$(api POST /v1/orgs "$ADMIN_KEY" '{"name":"bench"}' | jq -r .id)
+export HOOKD_KEY
+HOOKD_KEY=$(api POST "/v1/orgs/$ORG_ID/api-keys" "$ADMIN_KEY" '{"name":"bench","scopes":["events","webhooks"]}' | jq -r .key)
+ENDPOINT=$(api POST /v1/endpoints "$HOOKD_KEY" \
+  "{\"url\":\"http://127.0.0.1:$NGINX_PORT/webhook\",\"max_in_flight\":$MAX_IN_FLIGHT}")
+echo "hookd on 127.0.0.1:$HOOKD_PORT (pid $API_PID), org $ORG_ID, endpoint $(jq -r .id <<<"$ENDPOINT")" \
+  "-> $(jq -r .url <<<"$ENDPOINT"), max_in_flight $(jq -r .max_in_flight <<<"$ENDPOINT")"
+wrk_run() { # wrk_run SECONDS OUTFILE
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1s" --latency -s "$BENCH/event.lua" "http://127.0.0.1:$HOOKD_PORT" >"$2"
+}
+
+log "warm-up: ${WARMUP}s of ingest (these events are delivered in (b) too)"
+wrk_run "$WARMUP" "$WORK/wrk-warmup.txt"
+awk '/^Requests\/sec:/' "$WORK/wrk-warmup.txt"
+
+# ---------------------------------------------------------------- (a) ingest only
+log "(a) ingest only: hookd --role api, nothing dispatched"
+thread_ticks "$API_PID" >"$WORK/a-threads0"; t0=$(now_ms)
+wrk_run "$BENCH_DURATION" "$WORK/wrk-ingest.txt"
+t1=$(now_ms); thread_ticks "$API_PID" >"$WORK/a-threads1"
+cat "$WORK/wrk-ingest.txt"
+A_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) / 1000 }')
+A_CPU="hookd: $(thread_cpu "$WORK/a-threads0" "$WORK/a-threads1" "$A_SECS")"
+echo "CPU during (a): $A_CPU"
+A_RSS=$(hwm_mb "$API_PID")
+stop_hookd "(a)" api
+QUEUED=$(pending)
+echo "pending deliveries after (a): $QUEUED"
+check "(a) deliveries queued by the warm-up and (a)" "$QUEUED" -ge 1
+
+# ---------------------------------------------------------------- (b) drain
+log "(b) drain: hookd --role worker on the same file, timed from its start until nothing is pending"
+r0=$(receiver); n0=$(ticks "$NGINX_WORKER_PID")
+B_T0=$(now_ms)
+start_hookd worker
+WORKER_PID=$HOOKD_PID
+thread_ticks "$WORKER_PID" >"$WORK/b-threads0"
+B_STARTED=$(now_ms)
+# nginx's counter is cheap to poll; the store is asked every second, and every 20 ms once the
+# receiver has seen everything, until no delivery is pending
+deadline=$((SECONDS + 60 + QUEUED / 500))
+i=0
+while :; do
+  got=$(receiver)
+  if [ "$got" -ge $((r0 + QUEUED)) ] || [ $((i % 20)) = 0 ]; then
+    [ "$(pending)" != 0 ] || break
+  fi
+  [ $SECONDS -lt $deadline ] || { echo "bench: (b) still $(pending) deliveries pending, giving up" >&2; break; }
+  kill -0 "$WORKER_PID" 2>/dev/null || { echo "bench: hookd --role worker exited during (b)" >&2; break; }
+  if [ "$got" -ge $((r0 + QUEUED)) ]; then sleep 0.02; else sleep 0.05; fi
+  i=$((i + 1))
+done
+B_T1=$(now_ms)
+thread_ticks "$WORKER_PID" >"$WORK/b-threads1"; n1=$(ticks "$NGINX_WORKER_PID")
+r1=$(receiver)
+B_SECS=$(awk -v a="$B_T0" -v b="$B_T1" 'BEGIN { print (b - a) / 1000 }')
+B_CPU_SECS=$(awk -v a="$B_STARTED" -v b="$B_T1" 'BEGIN { print (b - a) / 1000 }')
+B_CPU="hookd: $(thread_cpu "$WORK/b-threads0" "$WORK/b-threads1" "$B_CPU_SECS"); nginx $(cpu_pct "$n0" "$n1" "$B_CPU_SECS")"
+B_RSS=$(hwm_mb "$WORKER_PID")
+B_LEFT=$(pending)
+B_DELIVERED=$(q "SELECT count(*) FROM deliveries WHERE status = 1")
+B_NOT_OK=$(q "SELECT count(*) FROM deliveries WHERE status IN (2, 3)")
+B_RECEIVED=$((r1 - r0))
+B_RATE=$(div "$B_DELIVERED" "$B_SECS" %.0f)
+B_FIRST=$(q "SELECT min(delivered_at) FROM deliveries WHERE status = 1")
+B_RATE_AFTER_FIRST=$(div "$B_DELIVERED" "$(awk -v a="$B_FIRST" -v b="$B_T1" 'BEGIN { print (b - a) / 1000 }')" %.0f)
+echo "queued $QUEUED, delivered $B_DELIVERED in ${B_SECS}s (first delivery $((B_FIRST - B_T0)) ms after the worker was started), pending $B_LEFT, failed/exhausted $B_NOT_OK, receiver got $B_RECEIVED"
+echo "deliveries/s: $B_RATE ($B_RATE_AFTER_FIRST/s counted from the first delivery)"
+echo "CPU during (b): $B_CPU"
+stop_hookd "(b)" worker
+check "(b) nothing pending after the drain" "$B_LEFT" -eq 0
+check "(b) delivered == queued" "$B_DELIVERED" -eq "$QUEUED"
+check "(b) receiver count == delivered" "$B_RECEIVED" -eq "$B_DELIVERED"
+check "(b) failed + exhausted == 0" "$B_NOT_OK" -eq 0
+
+# ---------------------------------------------------------------- (c) combined
+log "(c) combined: hookd --role all on the same file, ingest and delivery together for ${BENCH_DURATION}s"
+start_hookd all
+ALL_PID=$HOOKD_PID
+C_T0=$(now_ms)
+c_snapshot() { # "t_ms delivered_since_C_T0 pending receiver": nothing was pending at C_T0, so whatever
+  # was created since then and is no longer pending has been delivered (failures are checked below)
+  local t r
+  t=$(now_ms); r=$(receiver)
+  q "SELECT $t, (SELECT count(*) FROM deliveries WHERE org_id = '$ORG_ID' AND created_at >= $C_T0)
+      - (SELECT count(*) FROM deliveries WHERE status = 0), (SELECT count(*) FROM deliveries WHERE status = 0), $r" |
+    tr '|' ' '
+}
+c_sampler() { # like the baseline's: a snapshot now, then one a second for $1 intervals
+  local t_first i target wait_s
+  c_snapshot
+  t_first=$(now_ms)
+  for ((i = 1; i <= $1; i++)); do
+    target=$((t_first + i * 1000)); wait_s=$(awk -v a="$target" -v b="$(now_ms)" 'BEGIN { d = (a - b) / 1000; print (d > 0 ? d : 0) }')
+    sleep "$wait_s"
+    c_snapshot
+  done
+}
+thread_ticks "$ALL_PID" >"$WORK/c-threads0"; n0=$(ticks "$NGINX_WORKER_PID"); r0=$(receiver)
+# the sampler runs next to wrk for DURATION-1 one-second intervals, as the baseline's does
+c_sampler $((BENCH_DURATION - 1)) >"$WORK/c-samples.txt" &
+SAMPLER_PID=$!; PIDS+=("$SAMPLER_PID")
+wrk_run "$BENCH_DURATION" "$WORK/wrk-combined.txt"
+C_T1=$(now_ms)
+C_BACKLOG=$(pending)
+thread_ticks "$ALL_PID" >"$WORK/c-threads1"; n1=$(ticks "$NGINX_WORKER_PID")
+wait "$SAMPLER_PID"
+cat "$WORK/wrk-combined.txt"
+C_SECS=$(awk -v a="$C_T0" -v b="$C_T1" 'BEGIN { print (b - a) / 1000 }')
+C_CPU="hookd: $(thread_cpu "$WORK/c-threads0" "$WORK/c-threads1" "$C_SECS"); nginx $(cpu_pct "$n0" "$n1" "$C_SECS")"
+read -r C_RATE C_RECV_RATE C_SAMPLE_SECS C_SAMPLES < <(awk '
+  NR == 1 { t0 = $1; d0 = $2; r0 = $4 }
+  NR > 1 { s = s " " int((($2 - pd) * 1000) / ($1 - pt) + 0.5) }
+  { pt = $1; pd = $2; t = $1; d = $2; r = $4 }
+  END { printf "%.0f %.0f %.2f%s\n", (d - d0) * 1000 / (t - t0), (r - r0) * 1000 / (t - t0), (t - t0) / 1000, s }' "$WORK/c-samples.txt")
+echo "delivered/s while wrk ran: $C_RATE (receiver: $C_RECV_RATE/s; 1-s samples: $C_SAMPLES)"
+echo "backlog when wrk stopped: $C_BACKLOG pending"
+while [ "$(pending)" != 0 ]; do
+  [ $(($(now_ms) - C_T1)) -lt 120000 ] || { echo "bench: (c) backlog not drained after 120 s" >&2; break; }
+  kill -0 "$ALL_PID" 2>/dev/null || { echo "bench: hookd --role all exited during (c)" >&2; break; }
+  sleep 0.02
+done
+C_T2=$(now_ms)
+C_TAIL=$(awk -v a="$C_T1" -v b="$C_T2" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
+echo "backlog delivered ${C_TAIL}s after wrk stopped"
+r1=$(receiver)
+C_RSS=$(hwm_mb "$ALL_PID")
+ACCEPTS=$(receiver_accepts)
+POLLS=$(wc -l <"$WORK/polls")
+echo "CPU during (c): $C_CPU"
+stop_hookd "(c)" all
+stop "$NGINX_PID" || true
+
+# ---------------------------------------------------------------- the delivery log, hookd stopped
+C_CREATED=$(q "SELECT count(*) FROM deliveries WHERE org_id = '$ORG_ID' AND created_at >= $C_T0")
+C_RECEIVED=$((r1 - r0))
+read -r C_N C_P50 C_P90 C_P99 C_MAX < <(
+  q "SELECT delivered_at - created_at FROM deliveries WHERE org_id = '$ORG_ID' AND created_at BETWEEN $C_T0 AND $C_T1
+     AND status = 1 ORDER BY 1" |
+    awk '{ v[NR] = $1 }
+      function pct(p,  i) { i = int(p / 100 * NR); if (i < p / 100 * NR) i++; if (i < 1) i = 1; return v[i] }
+      END { if (NR == 0) print 0, "null", "null", "null", "null"; else print NR, pct(50), pct(90), pct(99), v[NR] }')
+echo "(c) accept->delivered over $C_N deliveries created during the run: p50 $C_P50 / p90 $C_P90 / p99 $C_P99 / max $C_MAX ms"
+
+TOTAL_EVENTS=$(q "SELECT count(*) FROM events")
+TOTAL_DELIVERIES=$(q "SELECT count(*) FROM deliveries")
+TOTAL_DELIVERED=$(q "SELECT count(*) FROM deliveries WHERE status = 1")
+TOTAL_PENDING=$(q "SELECT count(*) FROM deliveries WHERE status = 0")
+TOTAL_NOT_OK=$(q "SELECT count(*) FROM deliveries WHERE status NOT IN (0, 1)")
+TOTAL_ATTEMPTS=$(q "SELECT count(*) FROM attempts")
+BAD_ATTEMPTS=$(q "SELECT count(*) FROM attempts WHERE response_status IS NULL OR response_status NOT BETWEEN 200 AND 299")
+NO_DELIVERED_AT=$(q "SELECT count(*) FROM deliveries WHERE status = 1 AND delivered_at IS NULL")
+WRK_ACCEPTED=0
+for f in warmup ingest combined; do WRK_ACCEPTED=$((WRK_ACCEPTED + $(wrk_field "$WORK/wrk-$f.txt" requests))); done
+DB_MB=$(du -cm "$DB"* | awk 'END { print $1 }')
+
+log "hookd: checks"
+check "(a) non-202 responses" "$(wrk_field "$WORK/wrk-ingest.txt" non202)" -eq 0
+check "(a) wrk socket errors" "$(wrk_field "$WORK/wrk-ingest.txt" errors)" -eq 0
+check "warm-up non-202 responses" "$(wrk_field "$WORK/wrk-warmup.txt" non202)" -eq 0
+check "(c) non-202 responses" "$(wrk_field "$WORK/wrk-combined.txt" non202)" -eq 0
+check "(c) wrk socket errors" "$(wrk_field "$WORK/wrk-combined.txt" errors)" -eq 0
+check "(c) receiver count == deliveries created in (c), all delivered" "$C_RECEIVED" -eq "$C_CREATED"
+check "all: one delivery per stored event" "$TOTAL_DELIVERIES" -eq "$TOTAL_EVENTS"
+check "all: stored events >= responses wrk counted (202s)" "$TOTAL_EVENTS" -ge "$WRK_ACCEPTED"
+check "all: stored events - wrk's 202s <= requests in flight when wrk stopped" "$((TOTAL_EVENTS - WRK_ACCEPTED))" -le $((3 * CONNECTIONS))
+check "all: delivered == deliveries" "$TOTAL_DELIVERED" -eq "$TOTAL_DELIVERIES"
+check "all: pending" "$TOTAL_PENDING" -eq 0
+check "all: failed + exhausted" "$TOTAL_NOT_OK" -eq 0
+check "all: receiver count ((b) + (c)) == delivered" "$((B_RECEIVED + C_RECEIVED))" -eq "$TOTAL_DELIVERED"
+check "all: one attempt per delivery (no retries)" "$TOTAL_ATTEMPTS" -eq "$TOTAL_DELIVERED"
+check "all: attempts without a 2xx answer" "$BAD_ATTEMPTS" -eq 0
+check "all: delivered without delivered_at" "$NO_DELIVERED_AT" -eq 0
+check "(c) deliveries created during wrk, with a latency" "$C_N" -ge 1
+
+PEAK_RSS=$(printf '%s\n' "$A_RSS" "$B_RSS" "$C_RSS" | sort -g | tail -1)
+A_RPS=$(wrk_field "$WORK/wrk-ingest.txt" rps); C_RPS=$(wrk_field "$WORK/wrk-combined.txt" rps)
+
+log "hookd: summary"
+row() { printf '%-50s %s\n' "$1" "$2"; }
+row "metric" "value"
+row "------" "-----"
+row "(a) ingest req/s (wrk -t$THREADS -c$CONNECTIONS ${BENCH_DURATION}s)" "$A_RPS"
+row "(a) ingest latency p50 / p99" "$(wrk_field "$WORK/wrk-ingest.txt" p50) / $(wrk_field "$WORK/wrk-ingest.txt" p99)"
+row "(a) non-202 / wrk non-2xx / socket errors" "$(wrk_field "$WORK/wrk-ingest.txt" non202) / $(wrk_field "$WORK/wrk-ingest.txt" non2xx) / $(wrk_field "$WORK/wrk-ingest.txt" errors)"
+row "(a) CPU" "$A_CPU"
+row "(b) deliveries drained" "$B_DELIVERED (failed $B_NOT_OK, receiver got $B_RECEIVED)"
+row "(b) drain time (from the worker's start)" "$B_SECS s (first delivery after $((B_FIRST - B_T0)) ms)"
+row "(b) deliveries/s (max_in_flight $MAX_IN_FLIGHT)" "$B_RATE ($B_RATE_AFTER_FIRST from the first delivery on)"
+row "(b) CPU" "$B_CPU"
+row "(c) ingest req/s while delivering" "$C_RPS"
+row "(c) ingest latency p50 / p99" "$(wrk_field "$WORK/wrk-combined.txt" p50) / $(wrk_field "$WORK/wrk-combined.txt" p99)"
+row "(c) non-202 / wrk non-2xx / socket errors" "$(wrk_field "$WORK/wrk-combined.txt" non202) / $(wrk_field "$WORK/wrk-combined.txt" non2xx) / $(wrk_field "$WORK/wrk-combined.txt" errors)"
+row "(c) delivered/s while wrk ran" "$C_RATE (over ${C_SAMPLE_SECS}s; 1-s samples: $C_SAMPLES)"
+row "(c) delivered in total for the run" "$C_CREATED (receiver got $C_RECEIVED)"
+row "(c) backlog when wrk stopped" "$C_BACKLOG deliveries, delivered ${C_TAIL}s later"
+row "(c) accept->delivered p50 / p99 / max" "$C_P50 / $C_P99 / $C_MAX ms ($C_N deliveries)"
+row "(c) CPU" "$C_CPU"
+row "all: delivered / failed / webhooks received" "$TOTAL_DELIVERED / $TOTAL_NOT_OK / $((B_RECEIVED + C_RECEIVED))"
+row "receiver TCP connections (keep-alive check)" "$((ACCEPTS - POLLS)) from hookd in (b) and (c) (+ $POLLS status polls)"
+row "peak RSS (VmHWM) hookd (a) / (b) / (c)" "$A_RSS / $B_RSS / $C_RSS MB"
+row "store on disk (db + wal) at the end" "$DB_MB MB for $TOTAL_EVENTS events"
+row "CPU check at start (HMAC/s, 1 core)" "$CALIB_START"
+
+HOOKD_JSON=$(jq -nc \
+  --argjson ingest_rps "$A_RPS" --argjson drain_per_s "$B_RATE" --argjson drain_deliveries "$B_DELIVERED" \
+  --argjson combined_ingest_rps "$C_RPS" --argjson combined_delivered_per_s "$C_RATE" \
+  --argjson p50 "$C_P50" --argjson p99 "$C_P99" --argjson max "$C_MAX" \
+  --argjson backlog "$C_BACKLOG" --argjson backlog_s "$C_TAIL" \
+  --argjson peak "$PEAK_RSS" --argjson ra "$A_RSS" --argjson rb "$B_RSS" --argjson rc "$C_RSS" \
+  --argjson calib "$CALIB_START" \
+  '{ingest_rps: $ingest_rps, drain_per_s: $drain_per_s, drain_deliveries: $drain_deliveries,
+    combined_ingest_rps: $combined_ingest_rps, combined_delivered_per_s: $combined_delivered_per_s,
+    combined_p50_ms: $p50, combined_p99_ms: $p99, combined_max_ms: $max,
+    combined_backlog: $backlog, combined_backlog_drain_s: $backlog_s,
+    peak_rss_mb: $peak, peak_rss_mb_by_phase: {ingest: $ra, drain: $rb, combined: $rc},
+    cpu_check_hmac_per_s: $calib}')
+
+# ---------------------------------------------------------------- the baseline
+BASE_JSON=null
+BASE_STATUS=0
+if [ "$BENCH_BASELINE" = 1 ]; then
+  log "baseline: $BASELINE_DIR/bench.sh (DURATION=$BENCH_DURATION) in a temporary copy"
+  BL="$WORK/baseline"
+  mkdir -p "$BL"
+  (cd "$BASELINE_DIR" && tar --exclude=./results -cf - .) | tar -xf - -C "$BL"
+  if [ ! -d "$BL/node_modules/bullmq" ]; then
+    echo "npm install (node_modules missing)"
+    (cd "$BL" && npm install --no-audit --no-fund --loglevel=error) >"$WORK/npm-install.log" 2>&1 ||
+      { cat "$WORK/npm-install.log" >&2; echo "bench: npm install for the baseline failed" >&2; exit 1; }
+  fi
+  env DURATION="$BENCH_DURATION" CONNECTIONS="$CONNECTIONS" THREADS="$THREADS" WARMUP="$WARMUP" \
+    WORKER_CONCURRENCY="$MAX_IN_FLIGHT" WORKERS=1 KEEP="$KEEP" \
+    bash "$BL/bench.sh" 2>&1 | tee "$WORK/baseline.txt" || BASE_STATUS=$?
+  BASE_RESULT=$(grep '^RESULT ' "$WORK/baseline.txt" | tail -1 | cut -c8-)
+  if [ "$BASE_STATUS" != 0 ] || [ -z "$BASE_RESULT" ]; then
+    FAILED+=("baseline bench.sh: exit $BASE_STATUS, RESULT line ${BASE_RESULT:+found}${BASE_RESULT:-missing}")
+  else
+    # peak RSS of the baseline: its processes together (ingest + worker(s) + redis; the receiver is
+    # the same nginx for both and is left out on both sides)
+    BASE_JSON=$(jq -c '{ingest_rps, drain_per_s, drain_deliveries: .drain_jobs, combined_ingest_rps,
+      combined_delivered_per_s, combined_p50_ms: .combined_latency_ms.p50, combined_p99_ms: .combined_latency_ms.p99,
+      combined_max_ms: .combined_latency_ms.max,
+      peak_rss_mb: (.peak_rss_mb.ingest + (.peak_rss_mb.worker | tostring | split("+") | map(tonumber) | add) + .peak_rss_mb.redis),
+      peak_rss_mb_by_process: .peak_rss_mb, cpu_check_hmac_per_s}' <<<"$BASE_RESULT")
+    BASE_NON202=$(grep -E '^\((a|c)\) non-202' "$WORK/baseline.txt" | awk '{ n += $(NF - 4) } END { print n + 0 }')
+  fi
+fi
+
+RATIO_JSON=$(jq -nc --argjson h "$HOOKD_JSON" --argjson b "$BASE_JSON" '
+  def r(x; y): if (x | type) == "number" and (y | type) == "number" and y != 0 then ((x / y) * 100 | round) / 100 else null end;
+  if $b == null then {ingest: null, drain: null, combined: null}
+  else {ingest: r($h.ingest_rps; $b.ingest_rps), drain: r($h.drain_per_s; $b.drain_per_s),
+        combined: r($h.combined_delivered_per_s; $b.combined_delivered_per_s),
+        combined_ingest: r($h.combined_ingest_rps; $b.combined_ingest_rps),
+        combined_p99: r($h.combined_p99_ms; $b.combined_p99_ms),
+        peak_rss: r($h.peak_rss_mb; $b.peak_rss_mb)} end')
+
+# ---------------------------------------------------------------- the comparison
+log "hookd vs the DIY baseline (same machine, same run; rate limit off, max_in_flight / concurrency $MAX_IN_FLIGHT)"
+jv() { jq -r "$1 // \"-\"" <<<"$2"; }
+rv() { local v; v=$(jq -r "$1 // empty" <<<"$2"); if [ -n "$v" ]; then awk -v v="$v" 'BEGIN { printf "%.2fx", v }'; else echo -; fi; } # 2.06x
+target() { # target VALUE OP LIMIT [UNIT]
+  awk -v r="$1" -v op="$2" -v l="$3" -v u="${4:-}" 'BEGIN { if (r == "null" || r == "-") { print "-"; exit }
+    ok = (op == ">=") ? r >= l : r <= l; print (ok ? "met" : "NOT met") " (" op " " l u ")" }'
+}
+cmp_row() { printf '%-44s %10s %10s %7s   %s\n' "$@"; }
+cmp_row "metric" "hookd" "baseline" "ratio" "target"
+cmp_row "------" "-----" "--------" "-----" "------"
+cmp_row "(a) ingest req/s" "$(jv .ingest_rps "$HOOKD_JSON")" "$(jv .ingest_rps "$BASE_JSON")" "$(rv .ingest "$RATIO_JSON")" "$(target "$(jv .ingest "$RATIO_JSON")" '>=' 2.5 x)"
+cmp_row "(b) drain deliveries/s" "$(jv .drain_per_s "$HOOKD_JSON")" "$(jv .drain_per_s "$BASE_JSON")" "$(rv .drain "$RATIO_JSON")" "$(target "$(jv .drain "$RATIO_JSON")" '>=' 3 x)"
+cmp_row "(c) ingest req/s" "$(jv .combined_ingest_rps "$HOOKD_JSON")" "$(jv .combined_ingest_rps "$BASE_JSON")" "$(rv .combined_ingest "$RATIO_JSON")" ""
+cmp_row "(c) delivered/s" "$(jv .combined_delivered_per_s "$HOOKD_JSON")" "$(jv .combined_delivered_per_s "$BASE_JSON")" "$(rv .combined "$RATIO_JSON")" "$(target "$(jv .combined "$RATIO_JSON")" '>=' 4 x)"
+cmp_row "(c) accept->delivered p50 ms" "$(jv .combined_p50_ms "$HOOKD_JSON")" "$(jv .combined_p50_ms "$BASE_JSON")" "" ""
+cmp_row "(c) accept->delivered p99 ms" "$(jv .combined_p99_ms "$HOOKD_JSON")" "$(jv .combined_p99_ms "$BASE_JSON")" "$(rv .combined_p99 "$RATIO_JSON")" "$(target "$(jv .combined_p99_ms "$HOOKD_JSON")" '<=' 50 " ms")"
+cmp_row "(c) accept->delivered max ms" "$(jv .combined_max_ms "$HOOKD_JSON")" "$(jv .combined_max_ms "$BASE_JSON")" "" ""
+cmp_row "peak RSS MB (baseline: ingest+worker+redis)" "$(jv .peak_rss_mb "$HOOKD_JSON")" "$(jv .peak_rss_mb "$BASE_JSON")" "$(rv .peak_rss "$RATIO_JSON")" "$(target "$(jv .peak_rss "$RATIO_JSON")" '<=' 0.2 x)"
+cmp_row "CPU check (HMAC/s, 1 core) at start" "$CALIB_START" "$(jv '.cpu_check_hmac_per_s[0]' "$BASE_JSON")" "" ""
+echo "(b): hookd is timed from the worker process's start (taking up the backlog included), the baseline from"
+echo "     the queue's resume with its worker already up; (c) delivered/s: both sampled every second while wrk ran."
+[ "$BENCH_BASELINE" = 1 ] || echo "(baseline skipped: BENCH_BASELINE=0)"
+if [ -n "${BASE_NON202:-}" ] && [ "$BASE_NON202" != 0 ]; then echo "note: the baseline's (a)+(c) non-202 responses: $BASE_NON202"; fi
+
+echo
+if [ ${#FAILED[@]} -eq 0 ]; then
+  echo "bench: all $CHECKS checks passed"
+else
+  echo "bench: ${#FAILED[@]} of $CHECKS checks FAILED:"
+  printf '  %s\n' "${FAILED[@]}"
+fi
+echo "RESULT $(jq -nc --argjson h "$HOOKD_JSON" --argjson b "$BASE_JSON" --argjson r "$RATIO_JSON" \
+  --argjson ok "$([ ${#FAILED[@]} -eq 0 ] && echo true || echo false)" --argjson d "$BENCH_DURATION" \
+  '{hookd: $h, baseline: $b, ratio: $r, checks_passed: $ok, duration_s: $d}')"
+[ ${#FAILED[@]} -eq 0 ]
