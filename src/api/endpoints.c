@@ -24,7 +24,7 @@
 
 /* The settable fields, for create and PATCH alike (create also needs url). */
 static const struct jsonv_field endpoint_fields[] = {
-    {"url", JSONV_STRING, false, false, 0, 0},
+    {"url", JSONV_URL, false, false, 0, 0},
     {"name", JSONV_STRING, false, false, LIMIT_NAME_CHARS, 0},
     {"description", JSONV_STRING, false, false, LIMIT_DESCRIPTION_CHARS, 0},
     {"events", JSONV_STRING_ARRAY, false, false, EVENT_NAME_MAX, MAX_EVENT_FILTERS},
@@ -123,10 +123,12 @@ static int check_headers(const json_t *headers, struct err *e)
         if (strlen(name) + strlen(text) > MAX_HEADER_BYTES)
             return err_invalid(e, "headers", "header %.60s is longer than %d bytes", name,
                                MAX_HEADER_BYTES);
-        for (const char *p = text; *p; p++)
-            if (*p == '\r' || *p == '\n' || *p == '\0' || (unsigned char)*p < 0x20)
-                if (*p != '\t')
-                    return err_invalid(e, "headers", "header %.60s holds control characters", name);
+        /* every byte, NULs included: no control character but tab, no DEL */
+        for (size_t i = 0; i < json_string_length(value); i++) {
+            unsigned char c = (unsigned char)text[i];
+            if ((c < 0x20 && c != '\t') || c == 0x7f)
+                return err_invalid(e, "headers", "header %.60s holds control characters", name);
+        }
     }
     return 0;
 }

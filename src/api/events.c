@@ -174,7 +174,7 @@ static const struct jsonv_field create_fields[] = {
     {"data", JSONV_ANY, true, false, 0, 0},
     {"id", JSONV_STRING, false, false, PRODUCER_ID_MAX, 0},
     {"endpoint_ids", JSONV_STRING_ARRAY, false, false, ID_MAX - 1, MAX_ENDPOINT_IDS},
-    {"webhook_url", JSONV_STRING, false, false, 0, 0},
+    {"webhook_url", JSONV_URL, false, false, 0, 0},
     {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
     {NULL, 0, false, false, 0, 0},
 };

@@ -122,6 +122,7 @@ static const char *type_name(enum jsonv_type type)
 {
     switch (type) {
     case JSONV_STRING:
+    case JSONV_URL:
         return "a string";
     case JSONV_BOOL:
         return "a boolean";
@@ -143,7 +144,8 @@ static int check_string(const json_t *value, const struct jsonv_field *f, struct
 {
     const char *s = json_string_value(value);
     if (strlen(s) != json_string_length(value))
-        return err_invalid(e, f->name, "%s must not contain NUL characters", f->name);
+        return err_set(e, 400, f->type == JSONV_URL ? "invalid_url" : "validation_error", f->name,
+                       "%s must not contain NUL characters", f->name);
     if (f->max_chars && utf8_chars(s) > f->max_chars)
         return err_invalid(e, f->name, "%s is longer than %zu characters", f->name, f->max_chars);
     return 0;
@@ -158,6 +160,7 @@ static int check_field(const json_t *value, const struct jsonv_field *f, struct 
                                          type_name(f->type));
     switch (f->type) {
     case JSONV_STRING:
+    case JSONV_URL:
         ok = json_is_string(value);
         break;
     case JSONV_BOOL:
@@ -181,7 +184,7 @@ static int check_field(const json_t *value, const struct jsonv_field *f, struct 
     }
     if (!ok)
         return err_invalid(e, f->name, "%s must be %s", f->name, type_name(f->type));
-    if (f->type == JSONV_STRING)
+    if (f->type == JSONV_STRING || f->type == JSONV_URL)
         return check_string(value, f, e);
     if (f->type == JSONV_STRING_ARRAY) {
         size_t i;

@@ -16,6 +16,7 @@
 
 enum jsonv_type {
     JSONV_STRING,
+    JSONV_URL, /* a string whose failures are invalid_url (§4.4) */
     JSONV_BOOL,
     JSONV_INTEGER,
     JSONV_NUMBER,

@@ -8,6 +8,7 @@
 #include "core/timeutil.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -290,6 +291,30 @@ static void append_body(struct http_request *req, const char *data, size_t len)
     req->body[req->body_len] = '\0';
 }
 
+/* RFC 9110 tokens: what a header name may hold. */
+static bool is_token(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return false;
+    return true;
+}
+
+static enum MHD_Result check_header_name(void *arg, enum MHD_ValueKind kind, const char *name,
+                                         const char *value)
+{
+    bool *bad = arg;
+    (void)kind;
+    (void)value;
+    if (!is_token(name)) {
+        *bad = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -301,8 +326,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req == NULL) {
         const char *length =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        bool bad_header = false;
         req = request_new(srv, conn, url, method);
         *con_cls = req;
+        /* RFC 9112 §5.1: no whitespace between a field name and its colon (a smuggling trick) */
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, check_header_name, &bad_header);
+        if (bad_header) {
+            struct err e;
+            err_set(&e, 400, "bad_request", NULL, "a header name is not a token");
+            http_reply_error(req, &e);
+            http_add_header(req, "Connection", "close");
+            return queue_answer(req);
+        }
         if (length != NULL) {
             unsigned long long declared = strtoull(length, NULL, 10);
             if (declared > srv->opts.max_body + DISCARD_MAX) {
@@ -312,6 +347,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             /* read and drop a moderately large body so that the client, still sending,
              * reads the 413 instead of a reset connection */
             req->too_large = declared > srv->opts.max_body;
+            /* a client waiting for 100-continue has sent nothing yet: the 413 goes now */
+            const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+            if (req->too_large && expect && strcasecmp(expect, "100-continue") == 0) {
+                reply_too_large(req);
+                return queue_answer(req);
+            }
         }
         return MHD_YES;
     }
@@ -426,6 +467,7 @@ struct http_server *http_start(const struct http_options *opts, struct err *e)
         MHD_OPTION_THREAD_POOL_SIZE, opts->threads ? opts->threads : 2u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
         MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        MHD_OPTION_STRICT_FOR_CLIENT, 1, /* RFC 9112 to the letter: no space before ':' etc. */
         opts->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, opts->tls_cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, opts->tls_key_pem, MHD_OPTION_END);
     if (srv->daemon == NULL) {

@@ -11,8 +11,10 @@
 //   await rx.waitFor((r) => r.length >= 2)       // polls the recorded deliveries
 //   rx.deliveries()                              // recorded requests except the creation pings
 //
-// An answer is a number (status) or {status, headers, body, delayMs, hang}. `hang: true` never
-// answers (the connection stays open until the receiver closes). Pings (X-Webhook-Event:
+// An answer is a number (status) or {status, headers, body, delayMs, hang, releaseOn}. `hang: true`
+// never answers (the connection stays open until the receiver closes). `releaseOn` (a promise)
+// holds the answer, counted in inFlight, until the promise settles (or delayMs passes, if
+// also given, whichever comes first). Pings (X-Webhook-Event:
 // webhook.ping) are answered by `pingAnswer` (default 200) and kept out of the script and of
 // deliveries(), so that creating an endpoint does not consume the script.
 
@@ -72,7 +74,10 @@ async function startReceiver(opts = {}) {
       }
       rx.inFlight += 1;
       rx.maxInFlight = Math.max(rx.maxInFlight, rx.inFlight);
+      let sent = false;
       const send = () => {
+        if (sent) return;
+        sent = true;
         rx.inFlight -= 1;
         rec.answeredAt = Date.now();
         if (res.destroyed) return;
@@ -80,7 +85,14 @@ async function startReceiver(opts = {}) {
         res.writeHead(answer.status, { 'Content-Type': 'text/plain', ...(answer.headers || {}) });
         res.end(payload);
       };
-      if (answer.delayMs) setTimeout(send, answer.delayMs);
+      if (answer.releaseOn) {
+        const timer = answer.delayMs ? setTimeout(send, answer.delayMs) : null;
+        const release = () => {
+          if (timer) clearTimeout(timer);
+          send();
+        };
+        Promise.resolve(answer.releaseOn).then(release, release);
+      } else if (answer.delayMs) setTimeout(send, answer.delayMs);
       else send();
     });
   });
