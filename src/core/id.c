@@ -10,6 +10,41 @@
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/* Ids must be unique, not secret: a per-thread xoshiro256** seeded from OpenSSL's generator
+ * is enough, and much cheaper than RAND_bytes for every id. */
+static _Thread_local uint64_t prng[4];
+static _Thread_local bool prng_seeded;
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t prng_next(void)
+{
+    uint64_t result = rotl(prng[1] * 5, 7) * 9, t = prng[1] << 17;
+    prng[2] ^= prng[0];
+    prng[3] ^= prng[1];
+    prng[1] ^= prng[2];
+    prng[0] ^= prng[3];
+    prng[2] ^= t;
+    prng[3] = rotl(prng[3], 45);
+    return result;
+}
+
+static void id_random(unsigned char *out, size_t len)
+{
+    if (!prng_seeded) {
+        if (RAND_bytes((unsigned char *)prng, sizeof prng) != 1)
+            abort(); /* no randomness means no unique ids: nothing safe to do */
+        prng_seeded = true;
+    }
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t v = prng_next();
+        memcpy(out + i, &v, len - i < 8 ? len - i : 8);
+    }
+}
+
 void id_make(const char *prefix, int64_t ms, char out[ID_MAX])
 {
     unsigned char random[10];
@@ -23,8 +58,7 @@ void id_make(const char *prefix, int64_t ms, char out[ID_MAX])
         body[i] = crockford[t & 31];
         t >>= 5;
     }
-    if (RAND_bytes(random, sizeof random) != 1)
-        abort(); /* no randomness means no unique ids: nothing safe to do */
+    id_random(random, sizeof random);
     /* 80 random bits in 16 characters, 5 bits at a time. */
     for (int i = 0; i < 16; i++) {
         int bit = i * 5, byte = bit / 8, shift = bit % 8;
