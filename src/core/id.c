@@ -45,6 +45,13 @@ static void id_random(unsigned char *out, size_t len)
     }
 }
 
+double id_random_unit(void)
+{
+    uint64_t v;
+    id_random((unsigned char *)&v, sizeof v);
+    return (double)(v >> 11) / 9007199254740992.0; /* 53 bits */
+}
+
 void id_make(const char *prefix, int64_t ms, char out[ID_MAX])
 {
     unsigned char random[10];

@@ -15,6 +15,9 @@ void id_make(const char *prefix, int64_t ms, char out[ID_MAX]);
 /* Same, at the current time. */
 void id_new(const char *prefix, char out[ID_MAX]);
 
+/* A uniform double in [0, 1) from the same per-thread generator as the ids (not for secrets). */
+double id_random_unit(void);
+
 /* True if text is prefix followed by a well-formed id body. */
 bool id_is_valid(const char *text, const char *prefix);
 

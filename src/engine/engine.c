@@ -13,6 +13,7 @@
 #include "hookd/hookd.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -32,6 +33,7 @@
 #define STOP_GRACE_MS 10000      /* attempts in flight at SIGTERM get this long (§4.5) */
 #define ONE_SHOT_TIMEOUT_S 15
 #define ONE_SHOT_MAX_IN_FLIGHT 10
+#define WATCHED_FDS 65536 /* sockets the engine tracks in its table */
 
 /* --- payloads and jobs --- */
 
@@ -151,9 +153,10 @@ struct engine {
     bool test_hosts; /* HOOKD_TEST_HOSTS is set */
     pthread_t thread;
     CURLM *multi;
-    int epoll_fd, wake_fd;   /* the loop's sockets, and an eventfd that wakes it */
-    int64_t curl_due;        /* when libcurl wants its timeout action, or INT64_MAX */
-    struct store_conn *conn; /* the dispatcher's read connection */
+    int epoll_fd, wake_fd;     /* the loop's sockets, and an eventfd that wakes it */
+    bool watched[WATCHED_FDS]; /* sockets libcurl wants events for now */
+    int64_t curl_due;          /* when libcurl wants its timeout action, or INT64_MAX */
+    struct store_conn *conn;   /* the dispatcher's read connection */
     struct curl_blob ca_blob;
     char *ca_data;
 
@@ -927,10 +930,7 @@ static const char *error_class(CURLcode code, bool blocked)
 
 static double jitter(void)
 {
-    unsigned short r;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
-        return 0;
-    return (double)r / 32767.5 - 1.0;
+    return 2.0 * id_random_unit() - 1.0;
 }
 
 /* Turns a finished delivery into an outcome for the writer and decides what comes next. */
@@ -1122,24 +1122,30 @@ static int poll_timeout_ms(struct engine *eng, int64_t now)
     return wait < 0 ? 0 : (int)wait;
 }
 
-/* libcurl asks to watch a socket (CURL_POLL_IN/OUT/INOUT) or to forget it. */
+/* libcurl asks to watch a socket (CURL_POLL_IN/OUT/INOUT) or to forget it. A kept-alive
+ * connection is forgotten after each transfer and watched again for the next: it stays in the
+ * epoll set with no events in between, which saves two epoll_ctl calls a request. */
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_data)
 {
     struct engine *eng = arg;
     struct epoll_event ev = {.data.fd = fd};
     (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(eng->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-        curl_multi_assign(eng->multi, fd, NULL);
+    (void)socket_data;
+    if (fd < 0 || fd >= WATCHED_FDS) { /* beyond the table: plain add and delete */
+        if (what == CURL_POLL_REMOVE)
+            return epoll_ctl(eng->epoll_fd, EPOLL_CTL_DEL, fd, NULL), 0;
+        ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+        if (epoll_ctl(eng->epoll_fd, EPOLL_CTL_MOD, fd, &ev) != 0)
+            epoll_ctl(eng->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
         return 0;
     }
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-    if (socket_data) {
-        epoll_ctl(eng->epoll_fd, EPOLL_CTL_MOD, fd, &ev);
-    } else {
+    eng->watched[fd] = what != CURL_POLL_REMOVE;
+    if (what != CURL_POLL_REMOVE)
+        ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    /* a closed socket leaves the set by itself; its number may come back as a new socket */
+    if (epoll_ctl(eng->epoll_fd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT &&
+        what != CURL_POLL_REMOVE)
         epoll_ctl(eng->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
-        curl_multi_assign(eng->multi, fd, eng); /* any non-NULL: "watched" */
-    }
     return 0;
 }
 
@@ -1172,6 +1178,11 @@ static void run_curl(struct engine *eng, int timeout_ms)
             uint64_t count;
             ssize_t unused = read(eng->wake_fd, &count, sizeof count);
             (void)unused;
+            continue;
+        }
+        if (fd < WATCHED_FDS && !eng->watched[fd]) {
+            /* an idle kept-alive socket reporting a hangup: out of the set until reused */
+            epoll_ctl(eng->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
             continue;
         }
         if (events[i].events & EPOLLIN)
