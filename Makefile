@@ -116,11 +116,18 @@ run: deps-check all
 	./$(BUILD)/hookd serve --db sqlite:hookd.db --allow-http --allow-private $(RUN_FLAGS)
 
 test: deps-check all $(UNIT_BIN)
-	@$(MAKE) --no-print-directory unit e2e interop install-test
+	@$(MAKE) --no-print-directory unit test-pg e2e interop install-test
 
 unit: $(UNIT_BIN)
 	@set -e; pass=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t; pass=$$((pass+1)); done; \
 		echo "unit: $$pass suites passed"
+
+# The store conformance suite against a throwaway PostgreSQL cluster (tests/pg/pg.sh: initdb as
+# the postgres user into a temp dir, a server on a free loopback port, stopped and removed after).
+.PHONY: test-pg
+test-pg: $(BUILD)/tests/test_store
+	@echo "== $(BUILD)/tests/test_store on PostgreSQL"
+	@bash tests/pg/pg.sh run $(BUILD)/tests/test_store
 
 E2E_FILES ?= tests/e2e/*.test.js
 e2e: all

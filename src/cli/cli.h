@@ -4,6 +4,7 @@
 #define HOOKD_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 int cli_serve(int argc, char **argv);
 int cli_keys(int argc, char **argv);
@@ -12,6 +13,6 @@ int cli_sign(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 
 /* Opens the database of url and brings its schema up to date; prints errors. NULL on failure. */
-struct store *cli_open_store(const char *url, bool exclusive, bool full_sync);
+struct store *cli_open_store(const char *url, bool exclusive, bool full_sync, int64_t lease_ms);
 
 #endif

@@ -112,7 +112,7 @@ int cli_keys(int argc, char **argv)
                 usage);
         return 2;
     }
-    st = cli_open_store(db ? db : "sqlite:hookd.db", false, false);
+    st = cli_open_store(db ? db : "sqlite:hookd.db", false, false, 0);
     if (st == NULL)
         return 1;
     auth_mint_key(org, name, admin ? SCOPE_ADMIN : scopes, &kj.key, text);

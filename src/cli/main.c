@@ -21,9 +21,10 @@ static const char usage[] =
     "\n"
     "Each command takes --help.\n";
 
-struct store *cli_open_store(const char *url, bool exclusive, bool full_sync)
+struct store *cli_open_store(const char *url, bool exclusive, bool full_sync, int64_t lease_ms)
 {
-    struct store_options opts = {.exclusive = exclusive, .sqlite_full_sync = full_sync};
+    struct store_options opts = {
+        .exclusive = exclusive, .sqlite_full_sync = full_sync, .lease_ms = lease_ms};
     struct store *st = NULL;
     struct err e;
     int applied, current, latest;

@@ -73,7 +73,10 @@ static int remove_node_apply(struct store_conn *tx, struct write_job *job)
  * delivery at start, whoever held it. */
 static int claim_apply(struct store_conn *tx, struct write_job *job)
 {
-    return store_ops_of(tx)->delivery_claim_all(tx, ((struct upkeep_job *)job)->node_id);
+    /* the heartbeat first: a node's claims are only its own once its row is committed */
+    const char *node_id = ((struct upkeep_job *)job)->node_id;
+    int rc = store_ops_of(tx)->node_heartbeat(tx, node_id, time_now_ms());
+    return rc ? rc : store_ops_of(tx)->delivery_claim_all(tx, node_id);
 }
 
 static void ignore_done(struct write_job *job, bool committed)
@@ -168,7 +171,7 @@ static int run(const struct config *cfg)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    app.store = cli_open_store(cfg->db, true, cfg->sqlite_sync == SQLITE_SYNC_FULL);
+    app.store = cli_open_store(cfg->db, true, cfg->sqlite_sync == SQLITE_SYNC_FULL, cfg->lease_ms);
     if (app.store == NULL)
         return 1;
     if (cfg->admin_key[0] != '\0') {
@@ -193,11 +196,11 @@ static int run(const struct config *cfg)
 
     id_new("node_", node_id);
     snprintf(app.node_id, sizeof app.node_id, "%s", node_id);
-    if (cfg->role != ROLE_API) {
+    {
         struct upkeep_job claim = {.job = {.apply = claim_apply, .done = ignore_done}};
         snprintf(claim.node_id, sizeof claim.node_id, "%s", node_id);
         if (writer_run_batch(app.store, &claim.job) != 0 || claim.job.result != 0) {
-            fprintf(stderr, "hookd: cannot take up the pending deliveries\n");
+            fprintf(stderr, "hookd: cannot register the node in the store\n");
             goto out;
         }
     }

@@ -375,9 +375,9 @@ static int validate(struct config *cfg, struct err *e)
     if (!listen_is_valid(cfg->listen))
         return err_invalid(e, "listen", "option --listen: expected ADDR:PORT, got '%.60s'",
                            cfg->listen);
-    if (strncmp(cfg->db, "postgres://", 11) == 0 || strncmp(cfg->db, "postgresql://", 13) == 0)
-        return err_invalid(e, "db", "option --db: the PostgreSQL backend is not built yet");
-    if (strncmp(cfg->db, "sqlite:", 7) != 0 || cfg->db[7] == '\0')
+    bool postgres =
+        strncmp(cfg->db, "postgres://", 11) == 0 || strncmp(cfg->db, "postgresql://", 13) == 0;
+    if (!postgres && (strncmp(cfg->db, "sqlite:", 7) != 0 || cfg->db[7] == '\0'))
         return err_invalid(e, "db",
                            "option --db: expected sqlite:PATH or postgres://..., got "
                            "'%.60s'",

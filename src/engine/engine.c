@@ -150,7 +150,8 @@ struct engine {
     struct engine_options opts;
     char node_id[ID_MAX];
     struct url_policy policy;
-    bool test_hosts; /* HOOKD_TEST_HOSTS is set */
+    bool test_hosts;   /* HOOKD_TEST_HOSTS is set */
+    bool shared_store; /* other nodes use the database too: rescan it now and then */
     pthread_t thread;
     CURLM *multi;
     int epoll_fd, wake_fd;     /* the loop's sockets, and an eventfd that wakes it */
@@ -1110,6 +1111,15 @@ static void fire_timers(struct engine *eng, int64_t now)
     }
 }
 
+/* A database shared with other nodes (PostgreSQL) holds work this node was not handed: rows of
+ * api nodes and of nodes whose lease ran out. Look for it at this pace (LISTEN would be
+ * sooner; this is the fallback). */
+static int64_t shared_scan_period_ms(const struct engine *eng)
+{
+    int64_t third = eng->opts.cfg->lease_ms / 3;
+    return third < 1000 ? 1000 : third > 5000 ? 5000 : third;
+}
+
 static int poll_timeout_ms(struct engine *eng, int64_t now)
 {
     int64_t wait = 1000;
@@ -1214,7 +1224,7 @@ static void *engine_main(void *arg)
             stop_deadline = now + STOP_GRACE_MS;
         if (!stopping) {
             if (eng->store_due <= now) {
-                eng->store_due = INT64_MAX;
+                eng->store_due = eng->shared_store ? now + shared_scan_period_ms(eng) : INT64_MAX;
                 eng->scan_needed = true;
             }
             if (eng->scan_needed)
@@ -1346,7 +1356,8 @@ struct engine *engine_start(const struct engine_options *opts, struct err *e)
     snprintf(eng->node_id, sizeof eng->node_id, "%s", opts->node_id);
     eng->policy.allow_http = cfg->allow_http;
     eng->policy.allow_private = cfg->allow_private;
-    eng->store_due = INT64_MAX;
+    eng->shared_store = strcmp(opts->store->ops->scheme, "sqlite") != 0;
+    eng->store_due = eng->shared_store ? time_now_ms() : INT64_MAX;
     eng->test_hosts = getenv("HOOKD_TEST_HOSTS") != NULL;
     if (eng->test_hosts)
         log_warn("HOOKD_TEST_HOSTS overrides name resolution: for tests only", "file",

@@ -5,10 +5,11 @@
 #include <string.h>
 
 extern const struct store_ops *const store_sqlite;
+extern const struct store_ops *const store_pg, *const store_pg_alias;
 
 int store_open(const char *url, const struct store_options *opts, struct store **out, struct err *e)
 {
-    const struct store_ops *backends[] = {store_sqlite};
+    const struct store_ops *backends[] = {store_sqlite, store_pg, store_pg_alias};
     const char *colon = strchr(url, ':');
     size_t scheme_len = colon ? (size_t)(colon - url) : 0;
 
@@ -17,7 +18,8 @@ int store_open(const char *url, const struct store_options *opts, struct store *
         if (scheme_len == strlen(ops->scheme) && strncmp(url, ops->scheme, scheme_len) == 0)
             return ops->open(colon + 1, opts, out, e);
     }
-    return err_invalid(e, "db", "unsupported database URL '%.60s' (expected sqlite:PATH)", url);
+    return err_invalid(
+        e, "db", "unsupported database URL '%.60s' (expected sqlite:PATH or postgres://...)", url);
 }
 
 void store_close(struct store *st)

@@ -219,6 +219,8 @@ int delivery_status_parse(const char *name);
 struct store_options {
     bool sqlite_full_sync; /* SQLite synchronous=FULL instead of NORMAL */
     bool exclusive;        /* this process serves: refuse a second server on the same file */
+    int64_t lease_ms;      /* PostgreSQL: claims of a node whose heartbeat is older are free
+                            * (§4.5); 0 = 30 s */
 };
 
 struct store;

@@ -180,7 +180,7 @@ describe('hookd serve --help', () => {
 describe('options whose feature is not built yet are refused at start', () => {
   const flags = [
     [['--retention', '7d'], '--retention'],
-    [['--db', 'postgres://hookd@127.0.0.1/hookd'], '--db'],
+    [['--db', 'mysql://hookd@127.0.0.1/hookd'], '--db'],
   ];
   for (const [args, mention] of flags) {
     it(`${args.join(' ')} exits 2 naming ${mention}`, async (t) => {

@@ -1,14 +1,20 @@
 /* Store conformance: what every backend behind store.h must do. Runs against the backend of
- * HOOKD_TEST_DB (default: a fresh SQLite file), so the PostgreSQL backend reuses it. */
+ * HOOKD_TEST_DB (default: a fresh SQLite file), so the PostgreSQL backend reuses it (`make
+ * test-pg`). Tests of what only one backend has (SQLite's file lock, PostgreSQL's claims between
+ * nodes) skip on the other. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "core/log.h"
 #include "core/timeutil.h"
 #include "store/store.h"
 #include "store/writer.h"
 
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +267,1336 @@ static void a_second_server_on_the_same_file_is_refused(void **state)
     assert_non_null(strstr(e.message, "another hookd"));
 }
 
+/* --- the pipeline: events, endpoints, deliveries, attempts --- */
+
+static bool is_postgres(const struct store *st)
+{
+    return strcmp(st->ops->scheme, "postgres") == 0;
+}
+
+/* A fresh org of its own for a test, inserted. */
+static void new_org(struct store *st, struct org *org)
+{
+    make_org(org, "pipeline", time_now_ms());
+    assert_int_equal(write_one(st, insert_org, org), 0);
+}
+
+static void make_endpoint(struct endpoint *ep, const char *org_id)
+{
+    memset(ep, 0, sizeof *ep);
+    id_new("ep_", ep->id);
+    snprintf(ep->org_id, sizeof ep->org_id, "%s", org_id);
+    ep->url = "https://receiver.example/hook";
+    snprintf(ep->name, sizeof ep->name, "receiver");
+    ep->events = "[]";
+    ep->is_active = true;
+    ep->timeout_seconds = 15;
+    ep->max_in_flight = 10;
+    snprintf(ep->signature_scheme, sizeof ep->signature_scheme, "standard");
+    snprintf(ep->secret, sizeof ep->secret, "whsec_ep");
+    ep->created_at = ep->updated_at = time_now_ms();
+}
+
+static int insert_endpoint(struct store_conn *tx, void *arg)
+{
+    return store_ops_of(tx)->endpoint_insert(tx, arg);
+}
+
+static void make_event(struct event *ev, const char *org_id, const char *type, char *payload)
+{
+    memset(ev, 0, sizeof *ev);
+    snprintf(ev->org_id, sizeof ev->org_id, "%s", org_id);
+    id_new("evt_", ev->id);
+    snprintf(ev->type, sizeof ev->type, "%s", type);
+    ev->payload = payload;
+    ev->created_at = time_now_ms();
+    ev->delivery_count = 1;
+}
+
+static int insert_event(struct store_conn *tx, void *arg)
+{
+    return store_ops_of(tx)->event_insert(tx, arg);
+}
+
+static void make_delivery(struct delivery *d, const struct event *ev, const char *endpoint_id,
+                          int64_t next_attempt_at)
+{
+    memset(d, 0, sizeof *d);
+    id_make("dlv_", next_attempt_at, d->id);
+    snprintf(d->org_id, sizeof d->org_id, "%s", ev->org_id);
+    snprintf(d->event_id, sizeof d->event_id, "%s", ev->id);
+    snprintf(d->endpoint_id, sizeof d->endpoint_id, "%s", endpoint_id ? endpoint_id : "");
+    snprintf(d->event_type, sizeof d->event_type, "%s", ev->type);
+    d->next_attempt_at = next_attempt_at;
+    d->created_at = ev->created_at;
+}
+
+struct insert_delivery_args {
+    struct delivery *d;
+    const char *node_id; /* NULL: no node holds it */
+};
+
+static int insert_delivery(struct store_conn *tx, void *arg)
+{
+    struct insert_delivery_args *a = arg;
+    return store_ops_of(tx)->delivery_insert(tx, a->d, a->node_id);
+}
+
+static void add_delivery(struct store *st, struct delivery *d, const char *node_id)
+{
+    struct insert_delivery_args a = {d, node_id};
+    assert_int_equal(write_one(st, insert_delivery, &a), 0);
+}
+
+struct heartbeat_args {
+    const char *node_id;
+    int64_t at;
+};
+
+static int heartbeat(struct store_conn *tx, void *arg)
+{
+    struct heartbeat_args *h = arg;
+    return store_ops_of(tx)->node_heartbeat(tx, h->node_id, h->at);
+}
+
+static void beat(struct store *st, const char *node_id, int64_t at)
+{
+    struct heartbeat_args h = {node_id, at};
+    assert_int_equal(write_one(st, heartbeat, &h), 0);
+}
+
+static struct delivery get_delivery(struct store *st, const char *org_id, const char *id)
+{
+    struct delivery d;
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->delivery_get(c, org_id, id, &d), 0);
+    store_release(c);
+    free(d.url);
+    d.url = NULL;
+    return d;
+}
+
+static void events_keep_their_payload_byte_identical(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct event ev, again, back, listed[3];
+    struct list_filter f = {.status = -1, .is_active = -1};
+    struct page page = {.limit = 2};
+    char payload[] = "{\"type\":\"order.paid\",  \"data\":{\"name\":\"caf\xc3\xa9 \\u00e9\\n\","
+                     "\"n\":1.50e3,\"z\":[true, null]}}";
+    char other[] = "{\"x\":1}";
+    int count;
+
+    new_org(st, &org);
+    make_event(&ev, org.id, "order.paid", payload);
+    assert_int_equal(write_one(st, insert_event, &ev), 0);
+    again = ev;
+    again.payload = other;
+    assert_int_equal(write_one(st, insert_event, &again), ERR_CONFLICT);
+
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->event_get(c, org.id, ev.id, &back), 0);
+    assert_string_equal(back.payload, payload); /* the first one, to the byte */
+    assert_string_equal(back.type, "order.paid");
+    assert_int_equal(back.created_at, ev.created_at);
+    assert_int_equal(back.delivery_count, 1);
+    free(back.payload);
+    assert_int_equal(store_ops_of(c)->event_get(c, "org_other", ev.id, &back), ERR_NOT_FOUND);
+    snprintf(f.type, sizeof f.type, "order.paid");
+    assert_int_equal(store_ops_of(c)->event_list(c, org.id, &f, &page, listed, &count), 0);
+    assert_int_equal(count, 1);
+    assert_string_equal(listed[0].id, ev.id);
+    free(listed[0].payload);
+    snprintf(f.type, sizeof f.type, "order.refunded");
+    assert_int_equal(store_ops_of(c)->event_list(c, org.id, &f, &page, listed, &count), 0);
+    assert_int_equal(count, 0);
+    store_release(c);
+}
+
+/* A conflict is an answer, not a broken transaction: the job goes on (PostgreSQL aborts a
+ * transaction on an error; the backend must not let a unique conflict do that). */
+struct conflict_job {
+    struct event *dup;
+    struct org *new_org;
+    int insert_rc, get_rc;
+};
+
+static int conflict_then_go_on(struct store_conn *tx, void *arg)
+{
+    struct conflict_job *j = arg;
+    struct event back;
+    j->insert_rc = store_ops_of(tx)->event_insert(tx, j->dup);
+    j->get_rc = store_ops_of(tx)->event_get(tx, j->dup->org_id, j->dup->id, &back);
+    if (j->get_rc == 0)
+        free(back.payload);
+    return store_ops_of(tx)->org_insert(tx, j->new_org);
+}
+
+static void a_conflict_leaves_the_rest_of_the_job_working(void **state)
+{
+    struct store *st = *state;
+    struct org org, later, back;
+    struct event ev;
+    char payload[] = "{}";
+    struct conflict_job j = {.dup = &ev, .new_org = &later};
+
+    new_org(st, &org);
+    make_event(&ev, org.id, "a.b", payload);
+    assert_int_equal(write_one(st, insert_event, &ev), 0);
+    make_org(&later, "later", time_now_ms());
+    assert_int_equal(write_one(st, conflict_then_go_on, &j), 0);
+    assert_int_equal(j.insert_rc, ERR_CONFLICT);
+    assert_int_equal(j.get_rc, 0);
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->org_get(c, later.id, &back), 0);
+    store_release(c);
+}
+
+struct record_args {
+    struct attempt_outcome o;
+    int64_t now;
+};
+
+static int record(struct store_conn *tx, void *arg)
+{
+    struct record_args *r = arg;
+    return store_ops_of(tx)->delivery_record(tx, &r->o, r->now);
+}
+
+/* An outcome of attempt n of d: status 0 = no response (error "timeout"). */
+static void make_outcome(struct record_args *r, const struct delivery *d, int n, int status,
+                         enum delivery_status next, int64_t next_attempt_at)
+{
+    memset(r, 0, sizeof *r);
+    r->now = time_now_ms();
+    id_new("att_", r->o.attempt.id);
+    snprintf(r->o.attempt.delivery_id, sizeof r->o.attempt.delivery_id, "%s", d->id);
+    r->o.attempt.n = n;
+    r->o.attempt.started_at = r->now - 20;
+    r->o.attempt.duration_ms = 12;
+    r->o.attempt.response_status = status;
+    if (status == 0)
+        snprintf(r->o.attempt.error, sizeof r->o.attempt.error, "timeout");
+    else
+        r->o.attempt.response_body = status >= 300 ? "{\"error\":\"nope\"}" : "ok";
+    r->o.attempt.request_headers = "{\"webhook-id\":\"x\"}";
+    snprintf(r->o.org_id, sizeof r->o.org_id, "%s", d->org_id);
+    snprintf(r->o.endpoint_id, sizeof r->o.endpoint_id, "%s", d->endpoint_id);
+    r->o.status = next;
+    r->o.next_attempt_at = next_attempt_at;
+    r->o.disable_after = 100;
+}
+
+struct retry_args {
+    const char *org_id, *id, *node_id;
+};
+
+static int retry(struct store_conn *tx, void *arg)
+{
+    struct retry_args *r = arg;
+    return store_ops_of(tx)->delivery_retry(tx, r->org_id, r->id, r->node_id, time_now_ms());
+}
+
+static void deliveries_record_attempts_and_move_on(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct endpoint ep, ep_back;
+    struct event ev;
+    struct delivery d, back, listed[3];
+    struct attempt attempts[4];
+    struct record_args r;
+    struct retry_args again;
+    struct list_filter f = {.status = -1, .is_active = -1};
+    struct page page = {.limit = 2};
+    char payload[] = "{\"a\":1}", node[ID_MAX];
+    int64_t now = time_now_ms();
+    int count;
+
+    new_org(st, &org);
+    make_endpoint(&ep, org.id);
+    assert_int_equal(write_one(st, insert_endpoint, &ep), 0);
+    make_event(&ev, org.id, "a.b", payload);
+    assert_int_equal(write_one(st, insert_event, &ev), 0);
+    id_new("node_", node);
+    beat(st, node, now);
+    make_delivery(&d, &ev, ep.id, now - 5);
+    add_delivery(st, &d, node);
+    back = get_delivery(st, org.id, d.id);
+    assert_int_equal(back.status, DLV_PENDING);
+    assert_true(back.claimed); /* held by a live node and due: in flight */
+    assert_string_equal(back.endpoint_id, ep.id);
+    assert_int_equal(back.attempt_count, 0);
+
+    /* a 500: one more try later */
+    make_outcome(&r, &d, 1, 500, DLV_PENDING, now + 60000);
+    assert_int_equal(write_one(st, record, &r), 0);
+    back = get_delivery(st, org.id, d.id);
+    assert_int_equal(back.status, DLV_PENDING);
+    assert_false(back.claimed); /* not due yet */
+    assert_int_equal(back.attempt_count, 1);
+    assert_int_equal(back.next_attempt_at, now + 60000);
+    assert_int_equal(back.last_response_status, 500);
+    assert_string_equal(back.last_error, "HTTP 500");
+
+    /* no answer, and the schedule is over */
+    make_outcome(&r, &d, 2, 0, DLV_EXHAUSTED, 0);
+    assert_int_equal(write_one(st, record, &r), 0);
+    back = get_delivery(st, org.id, d.id);
+    assert_int_equal(back.status, DLV_EXHAUSTED);
+    assert_int_equal(back.attempt_count, 2);
+    assert_int_equal(back.next_attempt_at, 0);
+    assert_string_equal(back.last_error, "timeout");
+
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->attempt_list(c, d.id, attempts, 4, &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(attempts[0].n, 1);
+    assert_int_equal(attempts[0].response_status, 500);
+    assert_string_equal(attempts[0].response_body, "{\"error\":\"nope\"}");
+    assert_string_equal(attempts[0].request_headers, "{\"webhook-id\":\"x\"}");
+    assert_string_equal(attempts[0].error, "");
+    assert_int_equal(attempts[1].n, 2);
+    assert_int_equal(attempts[1].response_status, 0);
+    assert_null(attempts[1].response_body);
+    assert_string_equal(attempts[1].error, "timeout");
+    for (int i = 0; i < count; i++)
+        attempt_clear(&attempts[i]);
+    assert_int_equal(store_ops_of(c)->endpoint_get(c, org.id, ep.id, &ep_back), 0);
+    assert_int_equal(ep_back.consecutive_failures, 1);
+    assert_true(ep_back.last_failure_at > 0);
+    endpoint_clear(&ep_back);
+    store_release(c);
+
+    /* retried by hand: pending again, for a schedule that starts now */
+    again = (struct retry_args){org.id, d.id, node};
+    assert_int_equal(write_one(st, retry, &again), 0);
+    back = get_delivery(st, org.id, d.id);
+    assert_int_equal(back.status, DLV_PENDING);
+    assert_int_equal(back.schedule_start, 2);
+    assert_int_equal(write_one(st, retry, &again), ERR_CONFLICT);
+    again.id = "dlv_missing";
+    assert_int_equal(write_one(st, retry, &again), ERR_NOT_FOUND);
+
+    /* and delivered */
+    make_outcome(&r, &d, 3, 204, DLV_DELIVERED, 0);
+    assert_int_equal(write_one(st, record, &r), 0);
+    back = get_delivery(st, org.id, d.id);
+    assert_int_equal(back.status, DLV_DELIVERED);
+    assert_false(back.claimed);
+    assert_int_equal(back.delivered_at, r.o.attempt.started_at + r.o.attempt.duration_ms);
+    assert_string_equal(back.last_error, "");
+    c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->endpoint_get(c, org.id, ep.id, &ep_back), 0);
+    assert_int_equal(ep_back.consecutive_failures, 0);
+    assert_true(ep_back.last_success_at > 0);
+    endpoint_clear(&ep_back);
+    snprintf(f.endpoint_id, sizeof f.endpoint_id, "%s", ep.id);
+    f.status = DLV_DELIVERED;
+    assert_int_equal(store_ops_of(c)->delivery_list(c, org.id, &f, &page, listed, &count), 0);
+    assert_int_equal(count, 1);
+    assert_string_equal(listed[0].id, d.id);
+    free(listed[0].url);
+    f.status = DLV_FAILED;
+    assert_int_equal(store_ops_of(c)->delivery_list(c, org.id, &f, &page, listed, &count), 0);
+    assert_int_equal(count, 0);
+    store_release(c);
+}
+
+/* The pending deliveries of an org split into in_flight (held and due) and pending. */
+static void pending_deliveries_split_by_their_claim(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct event ev;
+    struct delivery held, waiting, listed[3];
+    struct list_filter f = {.status = DLV_IN_FLIGHT, .is_active = -1};
+    struct page page = {.limit = 2};
+    char payload[] = "{}", node[ID_MAX];
+    int64_t now = time_now_ms();
+    int count;
+
+    new_org(st, &org);
+    make_event(&ev, org.id, "a.b", payload);
+    assert_int_equal(write_one(st, insert_event, &ev), 0);
+    id_new("node_", node);
+    beat(st, node, now);
+    make_delivery(&held, &ev, NULL, now - 10);
+    held.url = "https://one-shot.example/";
+    add_delivery(st, &held, node);
+    make_delivery(&waiting, &ev, NULL, now + 3600000);
+    add_delivery(st, &waiting, node);
+
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->delivery_list(c, org.id, &f, &page, listed, &count), 0);
+    assert_int_equal(count, 1);
+    assert_string_equal(listed[0].id, held.id);
+    assert_true(listed[0].claimed);
+    assert_string_equal(listed[0].url, "https://one-shot.example/");
+    assert_string_equal(listed[0].endpoint_id, "");
+    free(listed[0].url);
+    f.status = DLV_PENDING;
+    assert_int_equal(store_ops_of(c)->delivery_list(c, org.id, &f, &page, listed, &count), 0);
+    assert_int_equal(count, 1);
+    assert_string_equal(listed[0].id, waiting.id);
+    assert_false(listed[0].claimed);
+    free(listed[0].url);
+    store_release(c);
+}
+
+struct replay_args {
+    const char *org_id, *endpoint_id;
+    unsigned statuses;
+    long queued;
+};
+
+static int replay(struct store_conn *tx, void *arg)
+{
+    struct replay_args *r = arg;
+    return store_ops_of(tx)->delivery_replay(tx, r->org_id, r->endpoint_id, 0, 0, r->statuses, NULL,
+                                             time_now_ms(), &r->queued);
+}
+
+static void replay_queues_one_delivery_per_event(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct endpoint ep;
+    struct event ev1, ev2;
+    struct delivery d1, d2, listed[8];
+    struct record_args r;
+    struct replay_args rp;
+    struct list_filter f = {.status = DLV_PENDING, .is_active = -1};
+    struct page page = {.limit = 7};
+    char payload[] = "{}";
+    int64_t now = time_now_ms();
+    int count;
+
+    new_org(st, &org);
+    make_endpoint(&ep, org.id);
+    assert_int_equal(write_one(st, insert_endpoint, &ep), 0);
+    make_event(&ev1, org.id, "a.b", payload);
+    make_event(&ev2, org.id, "a.c", payload);
+    assert_int_equal(write_one(st, insert_event, &ev1), 0);
+    assert_int_equal(write_one(st, insert_event, &ev2), 0);
+    make_delivery(&d1, &ev1, ep.id, now);
+    make_delivery(&d2, &ev2, ep.id, now);
+    add_delivery(st, &d1, NULL);
+    add_delivery(st, &d2, NULL);
+    make_outcome(&r, &d1, 1, 0, DLV_EXHAUSTED, 0);
+    assert_int_equal(write_one(st, record, &r), 0);
+    make_outcome(&r, &d2, 1, 200, DLV_DELIVERED, 0);
+    assert_int_equal(write_one(st, record, &r), 0);
+
+    rp = (struct replay_args){org.id, ep.id, 1u << DLV_EXHAUSTED, -1};
+    assert_int_equal(write_one(st, replay, &rp), 0);
+    assert_int_equal(rp.queued, 1);
+    rp = (struct replay_args){org.id, ep.id, 1u << DLV_EXHAUSTED | 1u << DLV_DELIVERED, -1};
+    assert_int_equal(write_one(st, replay, &rp), 0);
+    assert_int_equal(rp.queued, 2);
+
+    struct store_conn *c = store_acquire(st);
+    snprintf(f.endpoint_id, sizeof f.endpoint_id, "%s", ep.id);
+    assert_int_equal(store_ops_of(c)->delivery_list(c, org.id, &f, &page, listed, &count), 0);
+    assert_int_equal(count, 3); /* ev1 twice, ev2 once; none held by a node */
+    for (int i = 0; i < count; i++) {
+        assert_false(listed[i].claimed);
+        assert_true(strcmp(listed[i].event_id, ev1.id) == 0 ||
+                    strcmp(listed[i].event_id, ev2.id) == 0);
+        free(listed[i].url);
+    }
+    store_release(c);
+}
+
+static void endpoints_disable_after_consecutive_failures(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct endpoint ep, back;
+    struct event ev;
+    struct delivery d1, d2, queued;
+    struct record_args r;
+    char payload[] = "{}";
+    int64_t now = time_now_ms();
+
+    new_org(st, &org);
+    make_endpoint(&ep, org.id);
+    assert_int_equal(write_one(st, insert_endpoint, &ep), 0);
+    make_event(&ev, org.id, "a.b", payload);
+    assert_int_equal(write_one(st, insert_event, &ev), 0);
+    make_delivery(&d1, &ev, ep.id, now);
+    make_delivery(&d2, &ev, ep.id, now);
+    make_delivery(&queued, &ev, ep.id, now + 3600000);
+    add_delivery(st, &d1, NULL);
+    add_delivery(st, &d2, NULL);
+    add_delivery(st, &queued, NULL);
+
+    make_outcome(&r, &d1, 1, 500, DLV_EXHAUSTED, 0);
+    r.o.disable_after = 2;
+    assert_int_equal(write_one(st, record, &r), 0);
+    assert_false(r.o.disabled);
+    make_outcome(&r, &d2, 1, 503, DLV_EXHAUSTED, 0);
+    r.o.disable_after = 2;
+    assert_int_equal(write_one(st, record, &r), 0);
+    assert_true(r.o.disabled);
+
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->endpoint_get(c, org.id, ep.id, &back), 0);
+    assert_false(back.is_active);
+    assert_string_equal(back.disabled_reason, "consecutive_failures");
+    assert_true(back.disabled_at > 0);
+    endpoint_clear(&back);
+    store_release(c);
+    queued = get_delivery(st, org.id, queued.id);
+    assert_int_equal(queued.status, DLV_FAILED);
+    assert_string_equal(queued.last_error, "endpoint inactive");
+}
+
+/* An object of an org, by id: endpoints, sources. */
+struct object_ref {
+    const char *org_id, *id;
+};
+
+static int delete_endpoint(struct store_conn *tx, void *arg)
+{
+    struct object_ref *ref = arg;
+    return store_ops_of(tx)->endpoint_delete(tx, ref->org_id, ref->id, time_now_ms());
+}
+
+static int update_endpoint(struct store_conn *tx, void *arg)
+{
+    return store_ops_of(tx)->endpoint_update(tx, arg);
+}
+
+static void endpoints_update_list_fan_out_and_delete(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct endpoint ep, off, back, listed[3], *fanout = NULL;
+    struct event ev;
+    struct delivery pending;
+    struct object_ref ref;
+    struct list_filter f = {.status = -1, .is_active = -1};
+    struct page page = {.limit = 2};
+    char payload[] = "{}";
+    int count;
+
+    new_org(st, &org);
+    make_endpoint(&ep, org.id);
+    ep.rate_limit = 2.5;
+    ep.headers = "{\"X-Team\":\"caf\xc3\xa9\"}";
+    assert_int_equal(write_one(st, insert_endpoint, &ep), 0);
+    assert_int_equal(write_one(st, insert_endpoint, &ep), ERR_CONFLICT);
+    make_endpoint(&off, org.id);
+    off.created_at++;
+    off.is_active = false;
+    assert_int_equal(write_one(st, insert_endpoint, &off), 0);
+
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->endpoint_get(c, org.id, ep.id, &back), 0);
+    assert_true(back.rate_limit > 2.49 && back.rate_limit < 2.51);
+    assert_string_equal(back.headers, ep.headers);
+    assert_string_equal(back.events, "[]");
+    assert_string_equal(back.previous_secret, "");
+    endpoint_clear(&back);
+    assert_int_equal(store_ops_of(c)->endpoint_get(c, "org_other", ep.id, &back), ERR_NOT_FOUND);
+    assert_int_equal(store_ops_of(c)->endpoint_list(c, org.id, &f, &page, listed, &count), 0);
+    assert_int_equal(count, 2);
+    assert_string_equal(listed[0].id, off.id); /* newest first */
+    for (int i = 0; i < count; i++)
+        endpoint_clear(&listed[i]);
+    f.is_active = 1;
+    assert_int_equal(store_ops_of(c)->endpoint_list(c, org.id, &f, &page, listed, &count), 0);
+    assert_int_equal(count, 1);
+    assert_string_equal(listed[0].id, ep.id);
+    endpoint_clear(&listed[0]);
+    assert_int_equal(store_ops_of(c)->endpoint_fanout(c, org.id, &fanout, &count), 0);
+    assert_int_equal(count, 1);
+    assert_string_equal(fanout[0].id, ep.id);
+    endpoint_clear(&fanout[0]);
+    free(fanout);
+    store_release(c);
+
+    ep.events = "[\"a.*\"]";
+    ep.rate_limit = 0;
+    snprintf(ep.previous_secret, sizeof ep.previous_secret, "whsec_old");
+    ep.previous_secret_expires_at = time_now_ms() + 1000;
+    assert_int_equal(write_one(st, update_endpoint, &ep), 0);
+    c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->endpoint_get(c, org.id, ep.id, &back), 0);
+    assert_string_equal(back.events, "[\"a.*\"]");
+    assert_true(back.rate_limit == 0);
+    assert_string_equal(back.previous_secret, "whsec_old");
+    assert_int_equal(back.previous_secret_expires_at, ep.previous_secret_expires_at);
+    endpoint_clear(&back);
+    store_release(c);
+
+    make_event(&ev, org.id, "a.b", payload);
+    assert_int_equal(write_one(st, insert_event, &ev), 0);
+    make_delivery(&pending, &ev, ep.id, time_now_ms());
+    add_delivery(st, &pending, NULL);
+    ref = (struct object_ref){org.id, ep.id};
+    assert_int_equal(write_one(st, delete_endpoint, &ref), 0);
+    assert_int_equal(write_one(st, delete_endpoint, &ref), ERR_NOT_FOUND);
+    pending = get_delivery(st, org.id, pending.id);
+    assert_int_equal(pending.status, DLV_EXHAUSTED);
+    assert_string_equal(pending.last_error, "endpoint deleted");
+    c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->endpoint_get(c, org.id, ep.id, &back), ERR_NOT_FOUND);
+    store_release(c);
+}
+
+/* --- the catalog --- */
+
+static int insert_event_type(struct store_conn *tx, void *arg)
+{
+    return store_ops_of(tx)->event_type_insert(tx, arg);
+}
+
+static int update_event_type(struct store_conn *tx, void *arg)
+{
+    return store_ops_of(tx)->event_type_update(tx, arg);
+}
+
+static int delete_event_type(struct store_conn *tx, void *arg)
+{
+    return store_ops_of(tx)->event_type_delete(tx, arg);
+}
+
+static void event_types_round_trip_and_count_by_prefix(void **state)
+{
+    struct store *st = *state;
+    struct event_type a = {0}, b = {0}, back, listed[3];
+    struct page page = {.limit = 1};
+    char prefix[NAME_BYTES], id[ID_MAX];
+    long n;
+    int count;
+
+    id_new("", id);
+    snprintf(prefix, sizeof prefix, "t%s.a_", id);
+    /* `_` is no wildcard: "a_b" counts under the prefix "a_", "axb" does not */
+    snprintf(a.name, sizeof a.name, "t%s.a_b", id);
+    snprintf(b.name, sizeof b.name, "t%s.axb", id);
+    snprintf(a.description, sizeof a.description, "first");
+    a.schema = "{\"type\":\"object\"}";
+    a.created_at = a.updated_at = b.created_at = b.updated_at = time_now_ms();
+    assert_int_equal(write_one(st, insert_event_type, &a), 0);
+    assert_int_equal(write_one(st, insert_event_type, &b), 0);
+    assert_int_equal(write_one(st, insert_event_type, &a), ERR_CONFLICT);
+
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->event_type_count_prefix(c, prefix, &n), 0);
+    assert_int_equal(n, 1);
+    prefix[strlen(prefix) - 2] = '\0'; /* "t<id>." */
+    assert_int_equal(store_ops_of(c)->event_type_count_prefix(c, prefix, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_ops_of(c)->event_type_get(c, a.name, &back), 0);
+    assert_string_equal(back.description, "first");
+    assert_string_equal(back.schema, "{\"type\":\"object\"}");
+    event_type_clear(&back);
+    assert_int_equal(store_ops_of(c)->event_type_get(c, b.name, &back), 0);
+    assert_null(back.schema);
+    /* by name, after a cursor: a_b then axb ('_' < 'x') */
+    page.has_cursor = true;
+    assert_true(strlen(prefix) < sizeof page.before_id);
+    memcpy(page.before_id, prefix, strlen(prefix) + 1);
+    assert_int_equal(store_ops_of(c)->event_type_list(c, &page, listed, &count), 0);
+    assert_int_equal(count, 2);
+    assert_string_equal(listed[0].name, a.name);
+    assert_string_equal(listed[1].name, b.name);
+    for (int i = 0; i < count; i++)
+        event_type_clear(&listed[i]);
+    store_release(c);
+
+    a.schema = NULL;
+    snprintf(a.description, sizeof a.description, "second");
+    assert_int_equal(write_one(st, update_event_type, &a), 0);
+    assert_int_equal(write_one(st, delete_event_type, b.name), 0);
+    assert_int_equal(write_one(st, delete_event_type, b.name), ERR_NOT_FOUND);
+    c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->event_type_get(c, a.name, &back), 0);
+    assert_string_equal(back.description, "second");
+    assert_null(back.schema);
+    assert_int_equal(store_ops_of(c)->event_type_get(c, b.name, &back), ERR_NOT_FOUND);
+    store_release(c);
+}
+
+/* --- keys --- */
+
+static int insert_key(struct store_conn *tx, void *arg)
+{
+    return store_ops_of(tx)->key_insert(tx, arg);
+}
+
+static int revoke_key(struct store_conn *tx, void *arg)
+{
+    return store_ops_of(tx)->key_revoke(tx, arg, time_now_ms());
+}
+
+static void keys_list_by_org_newest_first(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct api_key keys[3], listed[4];
+    struct page page = {.limit = 3};
+    long before, after;
+    int count;
+
+    new_org(st, &org);
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->key_count(c, &before), 0);
+    store_release(c);
+    for (int i = 0; i < 3; i++) {
+        memset(&keys[i], 0, sizeof keys[i]);
+        id_new("key_", keys[i].id);
+        snprintf(keys[i].org_id, sizeof keys[i].org_id, "%s", org.id);
+        snprintf(keys[i].name, sizeof keys[i].name, "k%d", i);
+        keys[i].scopes = SCOPE_EVENTS | SCOPE_WEBHOOKS;
+        memset(keys[i].secret_hash, i + 1, sizeof keys[i].secret_hash);
+        keys[i].secret_hash[5] = 0; /* bytes, not a string */
+        keys[i].created_at = time_now_ms() + i;
+        assert_int_equal(write_one(st, insert_key, &keys[i]), 0);
+    }
+    assert_int_equal(write_one(st, insert_key, &keys[0]), ERR_CONFLICT);
+    assert_int_equal(write_one(st, revoke_key, keys[1].id), 0);
+    assert_int_equal(write_one(st, revoke_key, keys[1].id), ERR_NOT_FOUND);
+    c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->key_count(c, &after), 0);
+    assert_int_equal(after, before + 3);
+    assert_int_equal(store_ops_of(c)->key_list(c, org.id, &page, listed, &count), 0);
+    assert_int_equal(count, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(listed[i].id, keys[2 - i].id);
+        assert_memory_equal(listed[i].secret_hash, keys[2 - i].secret_hash, 32);
+        assert_int_equal(listed[i].scopes, SCOPE_EVENTS | SCOPE_WEBHOOKS);
+        assert_int_equal(listed[i].revoked_at != 0, i == 1);
+    }
+    store_release(c);
+}
+
+/* --- inbound --- */
+
+static int insert_source(struct store_conn *tx, void *arg)
+{
+    return store_ops_of(tx)->source_insert(tx, arg);
+}
+
+static int update_source(struct store_conn *tx, void *arg)
+{
+    return store_ops_of(tx)->source_update(tx, arg);
+}
+
+static int delete_source(struct store_conn *tx, void *arg)
+{
+    struct object_ref *ref = arg;
+    return store_ops_of(tx)->source_delete(tx, ref->org_id, ref->id, time_now_ms());
+}
+
+static int insert_inbound(struct store_conn *tx, void *arg)
+{
+    return store_ops_of(tx)->inbound_insert(tx, arg);
+}
+
+struct seen_args {
+    const char *source_id, *key;
+    int64_t since;
+};
+
+static int seen(struct store_conn *tx, void *arg)
+{
+    struct seen_args *s = arg;
+    return store_ops_of(tx)->inbound_seen(tx, s->source_id, s->key, s->since);
+}
+
+static void make_message(struct inbound_message *m, const struct source *src, const char *status,
+                         const char *key)
+{
+    memset(m, 0, sizeof *m);
+    id_new("msg_", m->id);
+    snprintf(m->source_id, sizeof m->source_id, "%s", src->id);
+    snprintf(m->org_id, sizeof m->org_id, "%s", src->org_id);
+    snprintf(m->status, sizeof m->status, "%s", status);
+    m->http_status = strcmp(status, "rejected") == 0 ? 401 : 202;
+    snprintf(m->dedupe_key, sizeof m->dedupe_key, "%s", key);
+    m->created_at = time_now_ms();
+}
+
+static void sources_and_messages_keep_their_bytes(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct source src = {0}, back, listed[2];
+    struct inbound_message accepted, rejected, got, msgs[3];
+    struct object_ref ref;
+    struct seen_args s;
+    struct page page = {.limit = 2};
+    /* a body with NUL and bytes that are no UTF-8; a header value in Latin-1 */
+    static const char body[] = {'{', '"', 'a', '"', ':', 0, (char)0xff, (char)0xfe, '}', '\n'};
+    char headers[] = "Content-Type: application/json\nX-Name: caf\xe9\n";
+    char key[] = "id:msg-\xe9\x01";
+    int count;
+
+    new_org(st, &org);
+    id_new("src_", src.id);
+    snprintf(src.org_id, sizeof src.org_id, "%s", org.id);
+    snprintf(src.name, sizeof src.name, "stripe");
+    src.verification = "{\"scheme\":\"stripe\"}";
+    snprintf(src.secret, sizeof src.secret, "whsec_src");
+    src.forward = true;
+    src.is_active = true;
+    src.tolerance_seconds = 300;
+    src.created_at = src.updated_at = time_now_ms();
+    assert_int_equal(write_one(st, insert_source, &src), 0);
+    assert_int_equal(write_one(st, insert_source, &src), ERR_CONFLICT);
+
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->source_get(c, "", src.id, &back), 0); /* any org */
+    assert_string_equal(back.org_id, org.id);
+    assert_string_equal(back.verification, src.verification);
+    assert_string_equal(back.event_type, "");
+    assert_true(back.forward && back.is_active);
+    source_clear(&back);
+    assert_int_equal(store_ops_of(c)->source_get(c, "org_other", src.id, &back), ERR_NOT_FOUND);
+    assert_int_equal(store_ops_of(c)->source_list(c, org.id, &page, listed, &count), 0);
+    assert_int_equal(count, 1);
+    source_clear(&listed[0]);
+    store_release(c);
+    snprintf(src.event_type, sizeof src.event_type, "stripe.event");
+    src.forward = false;
+    assert_int_equal(write_one(st, update_source, &src), 0);
+
+    make_message(&accepted, &src, "accepted", key);
+    accepted.headers = headers;
+    accepted.body = (char *)body;
+    accepted.body_len = sizeof body;
+    accepted.body_truncated = true;
+    make_message(&rejected, &src, "rejected", "id:other");
+    rejected.created_at++;
+    snprintf(rejected.reason, sizeof rejected.reason, "bad_signature");
+    assert_int_equal(write_one(st, insert_inbound, &accepted), 0);
+    assert_int_equal(write_one(st, insert_inbound, &rejected), 0);
+    assert_int_equal(write_one(st, insert_inbound, &rejected), ERR_CONFLICT);
+
+    c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->inbound_get(c, org.id, accepted.id, &got), 0);
+    assert_int_equal(got.body_len, sizeof body);
+    assert_memory_equal(got.body, body, sizeof body);
+    assert_string_equal(got.headers, headers);
+    assert_string_equal(got.dedupe_key, key);
+    assert_true(got.body_truncated);
+    assert_int_equal(got.http_status, 202);
+    assert_string_equal(got.reason, "");
+    inbound_message_clear(&got);
+    assert_int_equal(store_ops_of(c)->inbound_get(c, "org_other", accepted.id, &got),
+                     ERR_NOT_FOUND);
+    assert_int_equal(store_ops_of(c)->inbound_list(c, org.id, src.id, "", &page, msgs, &count), 0);
+    assert_int_equal(count, 2);
+    assert_string_equal(msgs[0].id, rejected.id); /* newest first */
+    assert_string_equal(msgs[0].reason, "bad_signature");
+    assert_string_equal(msgs[0].headers, "");
+    assert_int_equal(msgs[0].body_len, 0);
+    for (int i = 0; i < count; i++)
+        inbound_message_clear(&msgs[i]);
+    assert_int_equal(
+        store_ops_of(c)->inbound_list(c, org.id, src.id, "accepted", &page, msgs, &count), 0);
+    assert_int_equal(count, 1);
+    assert_string_equal(msgs[0].id, accepted.id);
+    inbound_message_clear(&msgs[0]);
+    assert_int_equal(store_ops_of(c)->source_get(c, org.id, src.id, &back), 0);
+    assert_string_equal(back.event_type, "stripe.event");
+    assert_false(back.forward);
+    source_clear(&back);
+    store_release(c);
+
+    s = (struct seen_args){src.id, key, accepted.created_at - 1000};
+    assert_int_equal(write_one(st, seen, &s), 0);
+    s.since = accepted.created_at + 1; /* too old to count */
+    assert_int_equal(write_one(st, seen, &s), ERR_NOT_FOUND);
+    s = (struct seen_args){src.id, "id:other", 0}; /* rejected ones do not count */
+    assert_int_equal(write_one(st, seen, &s), ERR_NOT_FOUND);
+
+    ref = (struct object_ref){org.id, src.id};
+    assert_int_equal(write_one(st, delete_source, &ref), 0);
+    assert_int_equal(write_one(st, delete_source, &ref), ERR_NOT_FOUND);
+    c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->source_get(c, "", src.id, &back), ERR_NOT_FOUND);
+    store_release(c);
+}
+
+/* --- due deliveries and claims (§4.5) --- */
+
+struct window_args {
+    struct delivery *d;
+    int n;
+    const char *node_id;
+};
+
+static int insert_window(struct store_conn *tx, void *arg)
+{
+    struct window_args *w = arg;
+    int rc = 0;
+    for (int i = 0; i < w->n && rc == 0; i++)
+        rc = store_ops_of(tx)->delivery_insert(tx, &w->d[i], w->node_id);
+    return rc;
+}
+
+/* Deliveries due at a time of their own, years ago, so that no other test's work is in the
+ * window [*base, *base + n). */
+static void add_due_window(struct store *st, struct delivery *d, int n, const char *node_id,
+                           int64_t *base, struct event *ev, char *payload)
+{
+    static int64_t next_base;
+    struct org org;
+
+    if (next_base == 0)
+        next_base = time_now_ms() - 10LL * 365 * 86400 * 1000;
+    struct window_args w = {d, n, node_id};
+
+    *base = next_base;
+    next_base += n + 10;
+    new_org(st, &org);
+    make_event(ev, org.id, "due.test", payload);
+    assert_int_equal(write_one(st, insert_event, ev), 0);
+    for (int i = 0; i < n; i++)
+        make_delivery(&d[i], ev, NULL, *base + i);
+    assert_int_equal(write_one(st, insert_window, &w), 0);
+}
+
+/* delivery_due for node from (after_ms, after_id) up to due: count rows into out. */
+static int due(struct store *st, const char *node_id, int64_t until, int64_t after_ms,
+               const char *after_id, struct due_delivery *out, int max)
+{
+    int count = -1;
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(
+        store_ops_of(c)->delivery_due(c, node_id, until, after_ms, after_id, out, max, &count), 0);
+    store_release(c);
+    return count;
+}
+
+static void due_deliveries_come_in_order_with_their_envelope(void **state)
+{
+    struct store *st = *state;
+    struct delivery d[5];
+    struct due_delivery rows[3];
+    struct event ev;
+    char payload[] = "{\"id\":\"evt\",\"data\":{\"k\":\"v \xe2\x82\xac\"}}", node[ID_MAX];
+    int64_t base, after_ms;
+    char after_id[ID_MAX] = "";
+    int seen = 0, count;
+
+    id_new("node_", node);
+    beat(st, node, time_now_ms());
+    add_due_window(st, d, 5, NULL, &base, &ev, payload);
+    after_ms = base - 1;
+    /* two at a time, in (next_attempt_at, id) order; the last one is not due yet */
+    while ((count = due(st, node, base + 3, after_ms, after_id, rows, 2)) > 0) {
+        for (int i = 0; i < count; i++) {
+            assert_string_equal(rows[i].id, d[seen].id);
+            assert_string_equal(rows[i].payload, payload);
+            assert_string_equal(rows[i].event_id, ev.id);
+            assert_string_equal(rows[i].event_type, "due.test");
+            assert_int_equal(rows[i].next_attempt_at, base + seen);
+            assert_null(rows[i].url);
+            seen++;
+            after_ms = rows[i].next_attempt_at;
+            memcpy(after_id, rows[i].id, sizeof after_id);
+            due_delivery_clear(&rows[i]);
+        }
+    }
+    assert_int_equal(count, 0);
+    assert_int_equal(seen, 4);
+}
+
+static void two_nodes_claim_disjoint_batches(void **state)
+{
+    struct store *st = *state;
+    struct delivery d[6];
+    struct due_delivery a_rows[6], b_rows[6];
+    struct event ev;
+    char payload[] = "{}", node_a[ID_MAX], node_b[ID_MAX];
+    int64_t base;
+    int a, b, again;
+
+    if (!is_postgres(st))
+        skip(); /* SQLite: one serving process holds everything */
+    id_new("node_", node_a);
+    id_new("node_", node_b);
+    beat(st, node_a, time_now_ms());
+    beat(st, node_b, time_now_ms());
+    add_due_window(st, d, 6, NULL, &base, &ev, payload);
+    a = due(st, node_a, base + 5, base - 1, "", a_rows, 4);
+    b = due(st, node_b, base + 5, base - 1, "", b_rows, 6);
+    assert_int_equal(a, 4);
+    assert_int_equal(b, 2); /* the rest: node a holds its four */
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < b; j++)
+            assert_string_not_equal(a_rows[i].id, b_rows[j].id);
+    for (int j = 0; j < b; j++)
+        assert_true(strcmp(b_rows[j].id, d[4].id) == 0 || strcmp(b_rows[j].id, d[5].id) == 0);
+    /* shown in flight, and still node a's the next time it looks */
+    assert_true(get_delivery(st, ev.org_id, a_rows[0].id).claimed);
+    for (int i = 0; i < a; i++)
+        due_delivery_clear(&a_rows[i]);
+    again = due(st, node_a, base + 5, base - 1, "", a_rows, 6);
+    assert_int_equal(again, 4);
+    for (int i = 0; i < again; i++)
+        due_delivery_clear(&a_rows[i]);
+    for (int j = 0; j < b; j++)
+        due_delivery_clear(&b_rows[j]);
+}
+
+static void an_expired_lease_is_taken_over(void **state)
+{
+    struct store *st = *state;
+    struct delivery dead_d[3], live_d[2];
+    struct due_delivery rows[8];
+    struct event ev1, ev2;
+    char payload[] = "{}", dead[ID_MAX], live[ID_MAX], taker[ID_MAX];
+    int64_t now = time_now_ms(), base1, base2;
+    int count;
+
+    if (!is_postgres(st))
+        skip();
+    id_new("node_", dead);
+    id_new("node_", live);
+    id_new("node_", taker);
+    beat(st, dead, now - 120000); /* older than the default 30 s lease */
+    beat(st, live, now);
+    beat(st, taker, now);
+    add_due_window(st, dead_d, 3, dead, &base1, &ev1, payload);
+    add_due_window(st, live_d, 2, live, &base2, &ev2, payload);
+    assert_false(get_delivery(st, ev1.org_id, dead_d[0].id).claimed); /* its holder is gone */
+    assert_true(get_delivery(st, ev2.org_id, live_d[0].id).claimed);
+
+    count = due(st, taker, base2 + 1, base1 - 1, "", rows, 8);
+    assert_int_equal(count, 3); /* the dead node's three, not the live node's two */
+    for (int i = 0; i < count; i++) {
+        assert_string_equal(rows[i].id, dead_d[i].id);
+        due_delivery_clear(&rows[i]);
+    }
+    assert_true(get_delivery(st, ev1.org_id, dead_d[0].id).claimed); /* now the taker's */
+    assert_int_equal(due(st, dead, base2 + 1, base1 - 1, "", rows, 8), 0);
+}
+
+struct node_ref {
+    const char *node_id;
+};
+
+static int release_node(struct store_conn *tx, void *arg)
+{
+    const char *node_id = ((struct node_ref *)arg)->node_id;
+    int rc = store_ops_of(tx)->delivery_release(tx, node_id);
+    return rc ? rc : store_ops_of(tx)->node_remove(tx, node_id);
+}
+
+static void a_node_that_stops_releases_its_claims(void **state)
+{
+    struct store *st = *state;
+    struct delivery d[3];
+    struct due_delivery rows[4];
+    struct event ev;
+    char payload[] = "{}", leaving[ID_MAX], staying[ID_MAX];
+    struct node_ref ref = {leaving};
+    int64_t base;
+    int count;
+
+    if (!is_postgres(st))
+        skip();
+    id_new("node_", leaving);
+    id_new("node_", staying);
+    beat(st, leaving, time_now_ms());
+    beat(st, staying, time_now_ms());
+    add_due_window(st, d, 3, NULL, &base, &ev, payload);
+    count = due(st, leaving, base + 2, base - 1, "", rows, 4);
+    assert_int_equal(count, 3);
+    for (int i = 0; i < count; i++)
+        due_delivery_clear(&rows[i]);
+    assert_int_equal(due(st, staying, base + 2, base - 1, "", rows, 4), 0);
+    assert_int_equal(write_one(st, release_node, &ref), 0);
+    assert_false(get_delivery(st, ev.org_id, d[0].id).claimed);
+    count = due(st, staying, base + 2, base - 1, "", rows, 4);
+    assert_int_equal(count, 3);
+    for (int i = 0; i < count; i++)
+        due_delivery_clear(&rows[i]);
+}
+
+/* Nodes scanning at the same moment, each on its own connection and cursor as the engine
+ * does, never take the same row, and between them take every row. */
+#define RACE_ROWS 300
+#define RACE_NODES 3
+#define RACE_BATCH 7
+
+struct racer {
+    struct store *st;
+    char node_id[ID_MAX];
+    int64_t base;
+    char ids[RACE_ROWS][ID_MAX];
+    int got;
+    int rc;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    struct due_delivery rows[RACE_BATCH];
+    int64_t after_ms = r->base - 1;
+    char after_id[ID_MAX] = "";
+    int count;
+    struct store_conn *c = store_acquire(r->st);
+
+    do {
+        r->rc = store_ops_of(c)->delivery_due(c, r->node_id, r->base + RACE_ROWS, after_ms,
+                                              after_id, rows, RACE_BATCH, &count);
+        for (int i = 0; r->rc == 0 && i < count; i++) {
+            if (r->got < RACE_ROWS)
+                memcpy(r->ids[r->got++], rows[i].id, ID_MAX);
+            after_ms = rows[i].next_attempt_at;
+            memcpy(after_id, rows[i].id, ID_MAX);
+            due_delivery_clear(&rows[i]);
+        }
+    } while (r->rc == 0 && count > 0);
+    store_release(c);
+    return NULL;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void nodes_scanning_together_share_the_work(void **state)
+{
+    struct store *st = *state;
+    static struct delivery d[RACE_ROWS];
+    static struct racer racers[RACE_NODES];
+    static char all[RACE_ROWS * RACE_NODES][ID_MAX];
+    pthread_t threads[RACE_NODES];
+    struct event ev;
+    char payload[] = "{}";
+    int64_t base;
+    int total = 0;
+
+    if (!is_postgres(st))
+        skip();
+    add_due_window(st, d, RACE_ROWS, NULL, &base, &ev, payload);
+    for (int i = 0; i < RACE_NODES; i++) {
+        memset(&racers[i], 0, sizeof racers[i]);
+        racers[i].st = st;
+        racers[i].base = base;
+        id_new("node_", racers[i].node_id);
+        beat(st, racers[i].node_id, time_now_ms());
+    }
+    for (int i = 0; i < RACE_NODES; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, race, &racers[i]), 0);
+    for (int i = 0; i < RACE_NODES; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(racers[i].rc, 0);
+        memcpy(all[total], racers[i].ids, (size_t)racers[i].got * ID_MAX);
+        total += racers[i].got;
+    }
+    assert_int_equal(total, RACE_ROWS);
+    qsort(all, (size_t)total, ID_MAX, compare_ids);
+    for (int i = 1; i < total; i++)
+        assert_string_not_equal(all[i - 1], all[i]);
+}
+
+/* Work that no node holds wakes the idle nodes: NOTIFY hookd_work, delivered at commit. */
+static bool notified_within(PGconn *listener, int ms)
+{
+    int64_t until = time_now_ms() + ms;
+    bool seen = false;
+    PGnotify *n;
+    while (!seen && time_now_ms() < until) {
+        struct pollfd pfd = {.fd = PQsocket(listener), .events = POLLIN};
+        poll(&pfd, 1, 20);
+        PQconsumeInput(listener);
+        while ((n = PQnotifies(listener)) != NULL) {
+            seen = seen || strcmp(n->relname, "hookd_work") == 0;
+            PQfreemem(n);
+        }
+    }
+    return seen;
+}
+
+static void unclaimed_work_notifies_the_nodes(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct event ev;
+    struct delivery held, free_work;
+    char payload[] = "{}", node[ID_MAX];
+    PGconn *listener;
+
+    if (!is_postgres(st))
+        skip();
+    listener = PQconnectdb(getenv("HOOKD_TEST_DB"));
+    assert_int_equal(PQstatus(listener), CONNECTION_OK);
+    PQclear(PQexec(listener, "LISTEN hookd_work"));
+    new_org(st, &org);
+    make_event(&ev, org.id, "a.b", payload);
+    assert_int_equal(write_one(st, insert_event, &ev), 0);
+    id_new("node_", node);
+    make_delivery(&held, &ev, NULL, time_now_ms());
+    add_delivery(st, &held, node); /* its node has it in memory: no need to wake anyone */
+    assert_false(notified_within(listener, 200));
+    make_delivery(&free_work, &ev, NULL, time_now_ms());
+    add_delivery(st, &free_work, NULL);
+    assert_true(notified_within(listener, 3000));
+    PQfinish(listener);
+}
+
+/* --- schema and opening --- */
+
+static void migrating_again_applies_nothing(void **state)
+{
+    struct store *st = *state;
+    int applied = -1, current = 0, latest = 0;
+    struct err e;
+    assert_int_equal(st->ops->migrate(st, &applied, &e), 0);
+    assert_int_equal(applied, 0);
+    assert_int_equal(st->ops->schema_version(st, &current, &latest), 0);
+    assert_true(latest >= 3);
+    assert_int_equal(current, latest);
+}
+
+/* Several serving nodes on one database: `exclusive` locks nothing, and they see one data. */
+static void several_nodes_open_one_database(void **state)
+{
+    struct store *st = *state, *second = NULL;
+    struct store_options opts = {.exclusive = true};
+    struct org org, back;
+    struct err e;
+    int applied = -1;
+
+    if (!is_postgres(st))
+        skip();
+    assert_int_equal(store_open(getenv("HOOKD_TEST_DB"), &opts, &second, &e), 0);
+    assert_ptr_equal(second->ops, st->ops);
+    assert_int_equal(second->ops->migrate(second, &applied, &e), 0);
+    assert_int_equal(applied, 0);
+    new_org(st, &org);
+    struct store_conn *c = store_acquire(second);
+    assert_int_equal(store_ops_of(c)->org_get(c, org.id, &back), 0);
+    store_release(c);
+    store_close(second);
+}
+
+/* Nodes that start together on an empty database migrate it once (the advisory lock). */
+struct migrator {
+    const char *url;
+    int applied, rc;
+};
+
+static void *migrate_one(void *arg)
+{
+    struct migrator *m = arg;
+    struct store_options opts = {.exclusive = true};
+    struct store *st;
+    struct err e;
+    m->rc = store_open(m->url, &opts, &st, &e);
+    if (m->rc == 0) {
+        m->rc = st->ops->migrate(st, &m->applied, &e);
+        store_close(st);
+    }
+    return NULL;
+}
+
+static void nodes_starting_together_migrate_once(void **state)
+{
+    struct store *st = *state;
+    const char *url = getenv("HOOKD_TEST_DB");
+    char db[ID_MAX + 32], sql[ID_MAX + 64], fresh_url[512], id[ID_MAX];
+    struct migrator m[4];
+    pthread_t threads[4];
+    const char *path;
+    PGconn *admin;
+    PGresult *res;
+    int total = 0;
+
+    if (!is_postgres(st))
+        skip();
+    id_new("", id);
+    for (char *p = id; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    snprintf(db, sizeof db, "hookd_migrate_%s", id);
+    path = strchr(strstr(url, "://") + 3, '/'); /* postgres://user@host:port/db?... */
+    assert_non_null(path);
+    snprintf(fresh_url, sizeof fresh_url, "%.*s/%s%s", (int)(path - url), url, db,
+             strchr(path, '?') ? strchr(path, '?') : "");
+    admin = PQconnectdb(url);
+    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
+    res = PQexec(admin, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    for (int i = 0; i < 4; i++) {
+        m[i] = (struct migrator){.url = fresh_url};
+        assert_int_equal(pthread_create(&threads[i], NULL, migrate_one, &m[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(m[i].rc, 0);
+        total += m[i].applied;
+    }
+    snprintf(sql, sizeof sql, "DROP DATABASE %s", db);
+    PQclear(PQexec(admin, sql));
+    PQfinish(admin);
+    assert_int_equal(total, 3); /* each migration once, whoever ran it */
+}
+
+/* The server dropping the connections (a restart, a failover) costs one failed call on each,
+ * not the process: the next one reconnects. */
+static void connections_recover_after_the_server_drops_them(void **state)
+{
+    struct store *st = *state;
+    struct org org, back;
+    PGconn *admin;
+    PGresult *res;
+    int rc;
+
+    if (!is_postgres(st))
+        skip();
+    new_org(st, &org);
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->org_get(c, org.id, &back), 0); /* in the pool, prepared */
+    store_release(c);
+    admin = PQconnectdb(getenv("HOOKD_TEST_DB"));
+    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    res = PQexec(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                        "application_name = 'hookd' AND pid <> pg_backend_pid()");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_true(PQntuples(res) >= 2); /* the writer and the pooled reader */
+    PQclear(res);
+    PQfinish(admin);
+    usleep(50 * 1000);
+
+    log_set_level(LOG_ALWAYS); /* the failures below are expected */
+    c = store_acquire(st);
+    rc = c ? store_ops_of(c)->org_get(c, org.id, &back) : ERR_FAIL;
+    store_release(c);
+    if (rc != 0) {
+        c = store_acquire(st);
+        assert_non_null(c);
+        rc = store_ops_of(c)->org_get(c, org.id, &back);
+        store_release(c);
+    }
+    log_set_level(LOG_INFO);
+    assert_int_equal(rc, 0);
+
+    make_org(&org, "after", time_now_ms());
+    log_set_level(LOG_ALWAYS);
+    rc = write_one(st, insert_org, &org);
+    if (rc != 0)
+        rc = write_one(st, insert_org, &org);
+    log_set_level(LOG_INFO);
+    assert_int_equal(rc, 0);
+    c = store_acquire(st);
+    assert_int_equal(store_ops_of(c)->org_get(c, org.id, &back), 0);
+    store_release(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +1606,26 @@ int main(void)
         cmocka_unit_test(deleting_an_org_revokes_its_keys),
         cmocka_unit_test(idempotency_records_expire),
         cmocka_unit_test(a_second_server_on_the_same_file_is_refused),
+        cmocka_unit_test(events_keep_their_payload_byte_identical),
+        cmocka_unit_test(a_conflict_leaves_the_rest_of_the_job_working),
+        cmocka_unit_test(deliveries_record_attempts_and_move_on),
+        cmocka_unit_test(pending_deliveries_split_by_their_claim),
+        cmocka_unit_test(replay_queues_one_delivery_per_event),
+        cmocka_unit_test(endpoints_disable_after_consecutive_failures),
+        cmocka_unit_test(endpoints_update_list_fan_out_and_delete),
+        cmocka_unit_test(event_types_round_trip_and_count_by_prefix),
+        cmocka_unit_test(keys_list_by_org_newest_first),
+        cmocka_unit_test(sources_and_messages_keep_their_bytes),
+        cmocka_unit_test(due_deliveries_come_in_order_with_their_envelope),
+        cmocka_unit_test(two_nodes_claim_disjoint_batches),
+        cmocka_unit_test(an_expired_lease_is_taken_over),
+        cmocka_unit_test(a_node_that_stops_releases_its_claims),
+        cmocka_unit_test(nodes_scanning_together_share_the_work),
+        cmocka_unit_test(unclaimed_work_notifies_the_nodes),
+        cmocka_unit_test(migrating_again_applies_nothing),
+        cmocka_unit_test(several_nodes_open_one_database),
+        cmocka_unit_test(nodes_starting_together_migrate_once),
+        cmocka_unit_test(connections_recover_after_the_server_drops_them),
     };
     return cmocka_run_group_tests(tests, open_fresh, close_store);
 }
