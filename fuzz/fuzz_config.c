@@ -55,7 +55,9 @@ static void write_config(const uint8_t *data, size_t size)
 static void check_loaded(const struct config *cfg)
 {
     FUZZ_CHECK(strchr(cfg->listen, ':') != NULL);
-    FUZZ_CHECK(strncmp(cfg->db, "sqlite:", 7) == 0 && cfg->db[7] != '\0');
+    FUZZ_CHECK((strncmp(cfg->db, "sqlite:", 7) == 0 && cfg->db[7] != '\0') ||
+               strncmp(cfg->db, "postgres://", 11) == 0 ||
+               strncmp(cfg->db, "postgresql://", 13) == 0);
     FUZZ_CHECK(cfg->retry_count >= 1 && cfg->retry_count <= CONFIG_MAX_RETRIES);
     for (int i = 0; i < cfg->retry_count; i++)
         FUZZ_CHECK(cfg->retry_schedule_ms[i] > 0);
