@@ -48,7 +48,7 @@ SONAME := libhookd.so.$(VERSION_MAJOR)
 Q := $(if $(V),,@)
 say = $(if $(V),,@echo "  $(1) $(2)")
 
-.PHONY: all run test unit e2e interop install-test examples asan install deps deps-check clean format bench fuzz
+.PHONY: all run test unit e2e interop install-test examples asan install deps deps-check clean format bench bench-verify fuzz
 
 all: $(BUILD)/hookd $(BUILD)/libhookd.a $(BUILD)/libhookd.so $(BUILD)/hookd.pc
 
@@ -170,6 +170,13 @@ install: all
 # BENCH_DURATION=10 (wrk seconds), BENCH_BASELINE=0 (hookd only), KEEP=1 (keep logs and the database).
 bench: all
 	bash bench/bench.sh
+
+# libhookd's verify throughput on one core (1 KiB body), beside a bare OpenSSL HMAC.
+bench-verify: $(BUILD)/libhookd.a
+	@mkdir -p $(BUILD)/bench
+	$(Q)$(CC) $(CFLAGS_ALL) -o $(BUILD)/bench/verify bench/verify.c $(BUILD)/libhookd.a \
+		$(shell pkg-config --libs libcrypto)
+	@$(BUILD)/bench/verify
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
