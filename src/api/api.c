@@ -433,6 +433,8 @@ void api_dispatch(struct http_request *req, void *app_ptr)
     call->app = app;
     http_set_data(req, call, call_free);
     call->route = find_route(req, &call->params, allow, sizeof allow);
+    if (http_body_too_large(req) && !(call->route && (call->route->flags & ROUTE_RAW)))
+        return; /* answered 413 already; only raw routes record such requests */
     if (call->route && app->cfg->role == ROLE_WORKER && !(call->route->flags & ROUTE_PUBLIC)) {
         call->route = NULL; /* a worker serves health and readiness only */
         allow[0] = '\0';

@@ -331,6 +331,13 @@ void inbound_receive(struct api_call *call)
     r->msg.body_len = len;
     call->after_commit = hand_off;
 
+    if (http_body_too_large(call->http)) { /* the body is gone: the record says why */
+        char message[64];
+        snprintf(message, sizeof message, "the body is larger than %ld bytes",
+                 call->app->cfg->max_body);
+        reject(call, r, 413, "payload_too_large", message);
+        return;
+    }
     snprintf(org_bucket, sizeof org_bucket, "in:%s", r->src.org_id);
     if (call->app->limits && !key_limits_take(call->app->limits, org_bucket, &retry_after)) {
         char seconds[16];

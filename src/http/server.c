@@ -84,6 +84,11 @@ const char *http_query(const struct http_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+bool http_body_too_large(const struct http_request *req)
+{
+    return req->too_large;
+}
+
 const char *http_body(const struct http_request *req, size_t *len)
 {
     *len = req->body_len;
@@ -366,10 +371,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (req->state == REQ_READING) {
+        /* the dispatcher sees an over-limit request too (its body dropped), so that a route
+         * may record it; http_body_too_large() tells, and the answer defaults to 413 */
         if (req->too_large)
             reply_too_large(req);
-        else
-            srv->opts.dispatch(req, srv->opts.app);
+        srv->opts.dispatch(req, srv->opts.app);
         if (req->state == REQ_DEFERRED)
             return MHD_YES;
     }

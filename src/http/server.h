@@ -40,6 +40,8 @@ const char *http_path(const struct http_request *req);
 const char *http_header(const struct http_request *req, const char *name);
 const char *http_query(const struct http_request *req, const char *name);
 const char *http_body(const struct http_request *req, size_t *len);
+/* The body was over the limit and dropped (the answer is already a 413 unless replaced). */
+bool http_body_too_large(const struct http_request *req);
 /* Every request header as "Name: value\n" lines, the values of the names in redact (a
  * NULL-terminated list, compared case-insensitively) replaced by "[redacted]". free() it. */
 char *http_header_lines(const struct http_request *req, const char *const *redact);
