@@ -116,7 +116,7 @@ run: deps-check all
 	./$(BUILD)/hookd serve --db sqlite:hookd.db --allow-http --allow-private $(RUN_FLAGS)
 
 test: deps-check all $(UNIT_BIN)
-	@$(MAKE) --no-print-directory unit test-pg e2e interop install-test
+	@$(MAKE) --no-print-directory unit test-pg e2e test-pg-e2e interop install-test
 
 unit: $(UNIT_BIN)
 	@set -e; pass=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t; pass=$$((pass+1)); done; \
@@ -128,6 +128,12 @@ unit: $(UNIT_BIN)
 test-pg: $(BUILD)/tests/test_store
 	@echo "== $(BUILD)/tests/test_store on PostgreSQL"
 	@bash tests/pg/pg.sh run $(BUILD)/tests/test_store
+
+# The pipeline's core black-box tests and the multi-node test on PostgreSQL (each test file
+# starts its own throwaway cluster through tests/pg/pg.sh; each test gets its own database).
+.PHONY: test-pg-e2e
+test-pg-e2e: all
+	HOOKD_BIN=$(abspath $(BUILD)/hookd) node --test --test-concurrency=1 tests/pg/*.test.js
 
 E2E_FILES ?= tests/e2e/*.test.js
 e2e: all

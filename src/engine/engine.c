@@ -136,7 +136,7 @@ struct transfer {
     struct transfer *prev_active, *next_active; /* while in the multi handle */
 };
 
-enum message_kind { MSG_JOBS, MSG_KICK, MSG_ENDPOINT, MSG_ORG, MSG_PING };
+enum message_kind { MSG_JOBS, MSG_KICK, MSG_ENDPOINT, MSG_ORG, MSG_PING, MSG_RECORDED };
 
 struct message {
     enum message_kind kind;
@@ -185,6 +185,7 @@ struct engine {
 
     struct attempt_outcome *outcomes;
     int outcome_count, outcome_cap;
+    struct engine_job *settled; /* with the outcomes not yet handed to the writer */
 };
 
 static unsigned hash_text(const char *s)
@@ -408,7 +409,10 @@ struct outcome_batch {
     struct engine *eng;
     struct attempt_outcome *outcomes;
     int count;
+    struct engine_job *settled; /* jobs that leave memory once these outcomes are stored */
 };
+
+static void post(struct engine *eng, struct message *m);
 
 static int outcomes_apply(struct store_conn *tx, struct write_job *job)
 {
@@ -434,6 +438,12 @@ static void outcomes_done(struct write_job *job, bool committed)
             engine_endpoint_changed(batch->eng, o->endpoint_id);
         attempt_clear(&o->attempt);
     }
+    if (batch->settled) { /* back to the engine thread, which owns its index of jobs */
+        struct message *m = xcalloc(1, sizeof *m);
+        m->kind = MSG_RECORDED;
+        m->jobs = batch->settled;
+        post(batch->eng, m);
+    }
     free(batch->outcomes);
     free(batch);
 }
@@ -449,9 +459,20 @@ static void flush_outcomes(struct engine *eng)
     batch->eng = eng;
     batch->outcomes = eng->outcomes;
     batch->count = eng->outcome_count;
+    batch->settled = eng->settled;
+    eng->settled = NULL;
     eng->outcomes = NULL;
     eng->outcome_count = eng->outcome_cap = 0;
     writer_submit(eng->opts.writer, &batch->job);
+}
+
+/* A job whose outcome is on its way to the store: it stays in the index of known jobs until
+ * that outcome is committed, or a scan of the store in between would find the row still
+ * pending and send it again. */
+static void settle(struct engine *eng, struct engine_job *job)
+{
+    job->next = eng->settled;
+    eng->settled = job;
 }
 
 /* Ends a job without an attempt (its endpoint is gone or inactive), so that it does not come
@@ -465,7 +486,7 @@ static void end_without_attempt(struct engine *eng, struct engine_job *job, cons
     snprintf(o->org_id, sizeof o->org_id, "%s", job->org_id);
     o->status = DLV_FAILED;
     o->no_attempt = true;
-    forget(eng, job);
+    settle(eng, job);
 }
 
 /* --- queueing --- */
@@ -988,7 +1009,7 @@ static void delivery_finished(struct engine *eng, struct transfer *t, CURLcode c
     } else {
         if (decision.status == DLV_PENDING && o->next_attempt_at < eng->store_due)
             eng->store_due = o->next_attempt_at;
-        forget(eng, job);
+        settle(eng, job);
     }
     ready_push(eng, ep);
 }
@@ -1085,6 +1106,13 @@ static void handle_messages(struct engine *eng, struct message *list, bool stopp
             break;
         case MSG_ORG:
             org_changed(eng, list->endpoint_id);
+            break;
+        case MSG_RECORDED:
+            while (list->jobs) {
+                struct engine_job *job = list->jobs;
+                list->jobs = job->next;
+                forget(eng, job);
+            }
             break;
         case MSG_PING:
             if (stopping)
@@ -1464,6 +1492,11 @@ void engine_free(struct engine *eng)
     }
     for (int i = 0; i < eng->outcome_count; i++)
         attempt_clear(&eng->outcomes[i].attempt);
+    while (eng->settled) {
+        struct engine_job *job = eng->settled;
+        eng->settled = job->next;
+        forget(eng, job);
+    }
     free(eng->outcomes);
     free(eng->timers);
     free(eng->scan_rows);

@@ -88,16 +88,19 @@ function sleep(ms) {
  *             first start (it is then read from stdout when printed)
  *   dir       directory for the database (default: a new temp dir)
  *   dbPath    database file (default: <dir>/hookd.db)
+ *   db        a whole --db URL (e.g. postgres://...) in place of sqlite:<dbPath>; the database
+ *             lives outside the temp dir, so a server started again with the same `db` (and
+ *             adminKey) finds its data; server.dbPath is then null
  *   listen    default 127.0.0.1:0
  *   noDb / noListen  do not pass --db / --listen (for precedence tests)
  */
 async function startHookd(opts = {}) {
   const dir = opts.dir || makeTempDir();
-  const dbPath = opts.dbPath || path.join(dir, 'hookd.db');
+  const dbPath = opts.db ? null : opts.dbPath || path.join(dir, 'hookd.db');
   const adminKey = opts.adminKey === undefined ? randomAdminKey() : opts.adminKey;
   const args = ['serve'];
   if (!opts.noListen) args.push('--listen', opts.listen || '127.0.0.1:0');
-  if (!opts.noDb) args.push('--db', `sqlite:${dbPath}`);
+  if (!opts.noDb) args.push('--db', opts.db || `sqlite:${dbPath}`);
   if (adminKey) args.push('--admin-key', adminKey);
   args.push(...(opts.args || []));
 
@@ -112,6 +115,7 @@ async function startHookd(opts = {}) {
     child,
     dir,
     dbPath,
+    db: opts.db || null,
     adminKey,
     port: null,
     url: null,
