@@ -156,6 +156,7 @@ struct engine {
     CURLM *multi;
     int epoll_fd, wake_fd;     /* the loop's sockets, and an eventfd that wakes it */
     bool watched[WATCHED_FDS]; /* sockets libcurl wants events for now */
+    int store_wake_fd;         /* the store's wake-ups from other nodes, or -1 */
     int64_t curl_due;          /* when libcurl wants its timeout action, or INT64_MAX */
     struct store_conn *conn;   /* the dispatcher's read connection */
     struct curl_blob ca_blob;
@@ -1218,6 +1219,20 @@ static void run_curl(struct engine *eng, int timeout_ms)
             (void)unused;
             continue;
         }
+        if (fd == eng->store_wake_fd) { /* another node committed work no node holds */
+            int woken = eng->opts.store->ops->wake_drain(eng->opts.store);
+            if (woken < 0) { /* lost: the periodic scan goes on alone */
+                epoll_ctl(eng->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+                eng->store_wake_fd = -1;
+                log_warn("lost the wake-up connection; polling only", "node",
+                         json_string(eng->node_id), NULL);
+            } else if (woken > 0) {
+                eng->scan_needed = true;
+                eng->scan_after_ms = 0;
+                eng->scan_after_id[0] = '\0';
+            }
+            continue;
+        }
         if (fd < WATCHED_FDS && !eng->watched[fd]) {
             /* an idle kept-alive socket reporting a hangup: out of the set until reused */
             epoll_ctl(eng->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
@@ -1379,7 +1394,7 @@ struct engine *engine_start(const struct engine_options *opts, struct err *e)
     struct engine *eng = xcalloc(1, sizeof *eng);
     const struct config *cfg = opts->cfg;
 
-    eng->epoll_fd = eng->wake_fd = -1;
+    eng->epoll_fd = eng->wake_fd = eng->store_wake_fd = -1;
     eng->opts = *opts;
     snprintf(eng->node_id, sizeof eng->node_id, "%s", opts->node_id);
     eng->policy.allow_http = cfg->allow_http;
@@ -1415,6 +1430,11 @@ struct engine *engine_start(const struct engine_options *opts, struct err *e)
     }
     struct epoll_event wake_event = {.events = EPOLLIN, .data.fd = eng->wake_fd};
     epoll_ctl(eng->epoll_fd, EPOLL_CTL_ADD, eng->wake_fd, &wake_event);
+    eng->store_wake_fd = opts->store->ops->wake_fd ? opts->store->ops->wake_fd(opts->store) : -1;
+    if (eng->store_wake_fd >= 0) {
+        struct epoll_event store_event = {.events = EPOLLIN, .data.fd = eng->store_wake_fd};
+        epoll_ctl(eng->epoll_fd, EPOLL_CTL_ADD, eng->store_wake_fd, &store_event);
+    }
     curl_multi_setopt(eng->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(eng->multi, CURLMOPT_SOCKETDATA, eng);
     curl_multi_setopt(eng->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);

@@ -339,6 +339,15 @@ struct store_ops {
     /* Releases the node's pending deliveries (clean stop). */
     int (*delivery_release)(struct store_conn *tx, const char *node_id);
 
+    /* Wake-ups between nodes (NULL where the backend has none, as SQLite): a socket that
+     * becomes readable when a commit made work no node holds (PostgreSQL: LISTEN hookd_work
+     * on a connection of its own). Called once; only the engine's thread uses it. -1 if the
+     * listening connection cannot be made (the engine then only polls). */
+    int (*wake_fd)(struct store *st);
+    /* Consumes what made wake_fd readable: > 0 a wake-up came, 0 none, -1 the connection was
+     * lost (the engine falls back to polling). */
+    int (*wake_drain)(struct store *st);
+
     /* --- inbound sources and messages (§2.7) --- */
     int (*source_insert)(struct store_conn *tx, const struct source *src);
     /* org_id "" finds the source in any org (the reception path). */

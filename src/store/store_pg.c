@@ -169,12 +169,17 @@ struct pg_store {
     struct store base;
     char *url;
     int64_t lease_ms;
-    struct pg_conn *writer; /* used by one thread at a time: the writer */
+    struct pg_conn *writer;   /* used by one thread at a time: the writer */
+    struct pg_conn *listener; /* LISTEN hookd_work, for the engine's thread */
     pthread_mutex_t pool_lock;
     struct pg_conn *pool; /* free read connections */
 };
 
 static const struct store_ops pg_ops;
+
+/* Defined below the connection helpers. */
+static int pg_wake_fd(struct store *base);
+static int pg_wake_drain(struct store *base);
 
 static struct pg_store *as_store(struct store *st)
 {
@@ -577,6 +582,7 @@ static void pg_close(struct store *base)
         st->pool = next;
     }
     conn_close(st->writer);
+    conn_close(st->listener);
     pthread_mutex_destroy(&st->pool_lock);
     free(st->url);
     free(st);
@@ -1016,7 +1022,45 @@ static int pg_node_remove(struct store_conn *tx, const char *node_id)
     return pg_run(pg_conn_of(tx), sql, &p);
 }
 
+static int pg_wake_fd(struct store *base)
+{
+    struct pg_store *st = as_store(base);
+    struct err e;
+    PGresult *res;
+    if (st->listener == NULL && (st->listener = conn_open(st, &e)) == NULL) {
+        log_warn("cannot listen for work from other nodes; polling only", "error",
+                 json_string(e.message), NULL);
+        return -1;
+    }
+    res = PQexec(st->listener->db, "LISTEN hookd_work");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        log_warn("LISTEN failed; polling only", "error",
+                 json_string(PQerrorMessage(st->listener->db)), NULL);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    PQsetnonblocking(st->listener->db, 1);
+    return PQsocket(st->listener->db);
+}
+
+static int pg_wake_drain(struct store *base)
+{
+    struct pg_store *st = as_store(base);
+    PGnotify *note;
+    int count = 0;
+    if (st->listener == NULL || PQconsumeInput(st->listener->db) != 1)
+        return -1;
+    while ((note = PQnotifies(st->listener->db)) != NULL) {
+        count++;
+        PQfreemem(note);
+    }
+    return count;
+}
+
 static const struct store_ops pg_ops = {
+    .wake_fd = pg_wake_fd,
+    .wake_drain = pg_wake_drain,
     .scheme = "postgres",
     .open = pg_open,
     .close = pg_close,
