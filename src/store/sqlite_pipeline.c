@@ -3,14 +3,16 @@
 #include "store/sqlite_internal.h"
 
 #include "core/mem.h"
+#include "core/timeutil.h"
 #include "store/sqlite_pipeline.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* "now" in ms inside SQL, for the derived in_flight state */
-#define SQL_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+/* The derived in_flight state compares with the caller's clock, bound as ?9 (the same clock
+ * that stamped next_attempt_at), not SQLite's 'now'. */
+#define SQL_NOW_MS "?9"
 
 /* --- event types --- */
 
@@ -428,8 +430,15 @@ int sq_delivery_insert(struct store_conn *tx, const struct delivery *d, const ch
 
 int sq_delivery_get(struct store_conn *c, const char *org_id, const char *id, struct delivery *out)
 {
-    static const char sql[] = "SELECT " DLV_COLUMNS " FROM deliveries WHERE id = ? AND org_id = ?";
-    return sq_read_one_by(sq_conn(c), sql, id, org_id, out, read_delivery);
+    static const char sql[] =
+        "SELECT " DLV_COLUMNS " FROM deliveries WHERE id = ?1 AND org_id = ?2";
+    sqlite3_stmt *s = sq_prepare(sq_conn(c), sql);
+    if (s == NULL)
+        return ERR_FAIL;
+    sq_bind_text(s, 1, id);
+    sq_bind_text(s, 2, org_id);
+    sqlite3_bind_int64(s, 9, time_now_ms());
+    return sq_read_one(sq_conn(c), s, out, read_delivery);
 }
 
 int sq_delivery_list(struct store_conn *c, const char *org_id, const struct list_filter *f,
@@ -456,6 +465,7 @@ int sq_delivery_list(struct store_conn *c, const char *org_id, const struct list
     sq_bind_text_or_null(s, 6, f->event_id);
     sq_bind_int64_or_null(s, 7, f->since);
     sqlite3_bind_int(s, 8, f->status);
+    sqlite3_bind_int64(s, 9, time_now_ms());
     return sq_read_rows(sq_conn(c), s, out, sizeof *out, count, read_delivery);
 }
 
