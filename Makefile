@@ -174,6 +174,8 @@ install: all
 
 # hookd against the DIY baseline in ../shared/baseline, same machine, same run (bench/bench.sh);
 # BENCH_DURATION=10 (wrk seconds), BENCH_BASELINE=0 (hookd only), KEEP=1 (keep logs and the database).
+# With PostgreSQL's server installed it also runs on a throwaway cluster (bench/postgres.sh: one node,
+# then an api node plus a worker node); BENCH_PG=0 skips that, BENCH_PG_LEASE=30s sets the nodes' --lease.
 bench: all
 	bash bench/bench.sh
 

@@ -16,11 +16,16 @@
 #                    accept->delivered p50/p99/max from the delivery log (deliveries created in (c))
 # Every delivery is checked (receiver count == delivered, nothing failed or retried, no non-202, one
 # delivery per accepted event); a failed check makes the script exit 1 (after printing everything).
+# Then, with BENCH_PG=1, the same on PostgreSQL (bench/postgres.sh: a throwaway cluster from
+# tests/pg/pg.sh, a fresh database per run): (a) and (b) on one database, (c) on another, and an
+# `api` node plus a `worker` node together on a third; a second table, "hookd on PostgreSQL".
 # Then the baseline's bench.sh runs in a temporary copy (npm install there when node_modules is
 # missing) with DURATION=$BENCH_DURATION, and one table compares both; the last line is
 # `RESULT {json}`.
 #
 # Environment: BENCH_DURATION (10) wrk seconds per run; BENCH_BASELINE (1; 0 = hookd only, no ratios);
+# BENCH_PG (1 when PostgreSQL's initdb is installed; 0 skips the PostgreSQL runs); BENCH_PG_LEASE
+# (30s, hookd's default: --lease of the PostgreSQL nodes; a worker rescans every lease/3, 1-5 s);
 # BASELINE_DIR (../shared/baseline next to the repo); HOOKD_BIN (build/hookd, copied before use);
 # KEEP (0; 1 keeps the temporary directory with the logs and the database, and the baseline's).
 set -euo pipefail
@@ -32,6 +37,13 @@ BENCH_BASELINE=${BENCH_BASELINE:-1}
 BASELINE_DIR=${BASELINE_DIR:-$ROOT/../shared/baseline}
 HOOKD_BIN=${HOOKD_BIN:-$ROOT/build/hookd}
 KEEP=${KEEP:-0}
+BENCH_PG_LEASE=${BENCH_PG_LEASE:-30s}
+# Debian keeps PostgreSQL's server programs off PATH; tests/pg/pg.sh looks in the same places
+PG_BIN=${PG_BIN:-$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1)}
+if [ -z "$PG_BIN" ] && command -v initdb >/dev/null; then PG_BIN=$(dirname "$(command -v initdb)"); fi
+if [ -z "${BENCH_PG:-}" ]; then
+  if [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ]; then BENCH_PG=1; else BENCH_PG=0; BENCH_PG_WHY="no initdb"; fi
+fi
 CONNECTIONS=64          # the baseline's settings; not knobs here so that the comparison stays fair
 THREADS=1
 WARMUP=2
@@ -39,12 +51,19 @@ MAX_IN_FLIGHT=100
 
 case $BENCH_DURATION in '' | *[!0-9]*) echo "BENCH_DURATION must be a whole number of seconds" >&2; exit 2 ;; esac
 [ "$BENCH_DURATION" -ge 2 ] || { echo "BENCH_DURATION must be at least 2" >&2; exit 2; }
+case $BENCH_PG in 0 | 1) ;; *) echo "BENCH_PG must be 0 or 1" >&2; exit 2 ;; esac
 missing=()
 for cmd in nginx wrk curl sqlite3 jq node awk pgrep; do command -v "$cmd" >/dev/null || missing+=("$cmd"); done
 if [ "$BENCH_BASELINE" = 1 ]; then
   for cmd in npm redis-server redis-cli; do command -v "$cmd" >/dev/null || missing+=("$cmd"); done
   [ -x "$BASELINE_DIR/bench.sh" ] || { echo "bench: no baseline at $BASELINE_DIR (BENCH_BASELINE=0 skips it)" >&2; exit 2; }
   BASELINE_DIR=$(cd "$BASELINE_DIR" && pwd)
+fi
+if [ "$BENCH_PG" = 1 ]; then
+  [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] ||
+    { echo "bench: PostgreSQL's initdb is missing (Debian: apt-get install postgresql; BENCH_PG=0 skips it)" >&2; exit 2; }
+  PSQL=$PG_BIN/psql
+  [ -x "$PSQL" ] || PSQL=$(command -v psql) || missing+=(psql)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bench: missing ${missing[*]} (Debian: apt-get install nginx-light wrk curl sqlite3 jq redis-server procps)" >&2
@@ -62,9 +81,14 @@ stop() { # stop PID: SIGTERM, then SIGKILL if it is still there after 20 s; retu
   wait "$1" 2>/dev/null || rc=$?
   return $rc
 }
+PG_DIR=
 cleanup() {
   set +e
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}" 2>/dev/null; done
+  if [ -n "$PG_DIR" ]; then
+    cp "$PG_DIR/server.log" "$WORK/postgres-server.log" 2>/dev/null
+    PG_BIN=$PG_BIN bash "$ROOT/tests/pg/pg.sh" stop "$PG_DIR"
+  fi
   if [ "$KEEP" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -152,8 +176,14 @@ receiver() { # webhooks nginx has answered: its request count minus our own stat
 receiver_accepts() { echo >>"$WORK/polls"; curl -sf "$STATUS_URL" | awk 'NR == 3 { print $1 }'; }
 
 DB="$WORK/hookd.db"
-q() { # q SQL: read-only query of the store; hookd may be running
-  sqlite3 -readonly -batch -cmd '.timeout 10000' "file:$DB?mode=ro" "$1"
+HOOKD_DB_URL="sqlite:$DB" # the store of start_hookd and q; bench/postgres.sh points both at PostgreSQL
+PG_URL=
+q() { # q SQL: read-only query of the store (SQLite, or PostgreSQL when PG_URL is set); hookd may be running
+  if [ -n "$PG_URL" ]; then
+    "$PSQL" -X -Atq -v ON_ERROR_STOP=1 -d "$PG_URL" -c "$1"
+  else
+    sqlite3 -readonly -batch -cmd '.timeout 10000' "file:$DB?mode=ro" "$1"
+  fi
 }
 pending() { q "SELECT count(*) FROM deliveries WHERE status = 0"; }
 
@@ -161,11 +191,13 @@ cp "$HOOKD_BIN" "$WORK/hookd" # the binary may be rebuilt while we run
 ADMIN_KEY="adm_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
 HOOKD_PID=
 HOOKD_PORT=
-start_hookd() { # start_hookd ROLE: hookd on $DB, sets HOOKD_PID and HOOKD_PORT
-  local role=$1 errlog="$WORK/hookd-$1.log" deadline=$((SECONDS + 15))
-  "$WORK/hookd" serve --listen 127.0.0.1:0 --db "sqlite:$DB" --admin-key "$ADMIN_KEY" \
-    --allow-http --allow-private --rate-limit 0 --log-level warn --no-ping --role "$role" \
-    >"$WORK/hookd-$role.out" 2>"$errlog" &
+LOG_PREFIX=hookd  # logs: $WORK/$LOG_PREFIX-ROLE.log (stderr) and .out
+HOOKD_EXTRA=()    # more options of start_hookd
+start_hookd() { # start_hookd ROLE: hookd on $HOOKD_DB_URL, sets HOOKD_PID and HOOKD_PORT
+  local role=$1 errlog="$WORK/$LOG_PREFIX-$1.log" deadline=$((SECONDS + 15))
+  "$WORK/hookd" serve --listen 127.0.0.1:0 --db "$HOOKD_DB_URL" --admin-key "$ADMIN_KEY" \
+    --allow-http --allow-private --rate-limit 0 --log-level warn --no-ping --role "$role" "${HOOKD_EXTRA[@]}" \
+    >"$WORK/$LOG_PREFIX-$role.out" 2>"$errlog" &
   HOOKD_PID=$!; PIDS+=("$HOOKD_PID")
   until grep -q '"msg":"listening"' "$errlog"; do
     kill -0 "$HOOKD_PID" 2>/dev/null || { echo "bench: hookd --role $role exited at start:" >&2; cat "$errlog" >&2; exit 1; }
@@ -179,7 +211,7 @@ stop_hookd() { # stop_hookd PHASE ROLE: SIGTERM, wait, check the exit status is 
   local rc=0
   stop "$HOOKD_PID" || rc=$?
   check "$1: hookd exited 0 on SIGTERM" "$rc" -eq 0
-  grep -E '"level":"(error|fatal)"' "$WORK/hookd-$2.log" | head -5 || true
+  grep -E '"level":"(error|fatal)"' "$WORK/$LOG_PREFIX-$2.log" | head -5 || true
 }
 api() { # api METHOD PATH KEY [BODY]: JSON answer, fails on a non-2xx status
   local args=(-sS -f -X "$1" "http://127.0.0.1:$HOOKD_PORT$2" -H "Authorization: Bearer $3")
@@ -192,6 +224,7 @@ log "hookd: versions and settings"
 HOOKD_VERSION=$("$WORK/hookd" --version 2>&1 | head -1 || true)
 echo "hookd: ${HOOKD_VERSION:-?} ($(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'not a git checkout'), binary sha256 $(sha256sum "$WORK/hookd" | cut -c1-12))"
 echo "sqlite3 $(sqlite3 --version | cut -d' ' -f1), $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
+if [ "$BENCH_PG" = 1 ]; then PG_VERSION=$("$PG_BIN/postgres" --version | sed 's/^postgres (PostgreSQL) //'); echo "PostgreSQL $PG_VERSION ($PG_BIN)"; fi
 echo "$(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "settings: wrk -t$THREADS -c$CONNECTIONS -d${BENCH_DURATION}s, ${WARMUP}s warm-up, 1 KiB event; 1 org, 1 key, 1 endpoint"
 echo "          endpoint max_in_flight $MAX_IN_FLIGHT (the baseline's worker concurrency), API rate limit off (--rate-limit 0),"
@@ -209,11 +242,14 @@ NGINX_WORKER_PID=$(pgrep -P "$NGINX_PID" | head -1)
 log "starting hookd --role api on a fresh SQLite file; org, key, endpoint"
 start_hookd api
 API_PID=$HOOKD_PID
-ORG_ID=$(api POST /v1/orgs "$ADMIN_KEY" '{"name":"bench"}' | jq -r .id)
 export HOOKD_KEY
-HOOKD_KEY=$(api POST "/v1/orgs/$ORG_ID/api-keys" "$ADMIN_KEY" '{"name":"bench","scopes":["events","webhooks"]}' | jq -r .key)
-ENDPOINT=$(api POST /v1/endpoints "$HOOKD_KEY" \
-  "{\"url\":\"http://127.0.0.1:$NGINX_PORT/webhook\",\"max_in_flight\":$MAX_IN_FLIGHT}")
+setup_tenant() { # through the node on $HOOKD_PORT: one org, one key (HOOKD_KEY, for wrk), one endpoint
+  ORG_ID=$(api POST /v1/orgs "$ADMIN_KEY" '{"name":"bench"}' | jq -r .id)
+  HOOKD_KEY=$(api POST "/v1/orgs/$ORG_ID/api-keys" "$ADMIN_KEY" '{"name":"bench","scopes":["events","webhooks"]}' | jq -r .key)
+  ENDPOINT=$(api POST /v1/endpoints "$HOOKD_KEY" \
+    "{\"url\":\"http://127.0.0.1:$NGINX_PORT/webhook\",\"max_in_flight\":$MAX_IN_FLIGHT}")
+}
+setup_tenant
 echo "hookd on 127.0.0.1:$HOOKD_PORT (pid $API_PID), org $ORG_ID, endpoint $(jq -r .id <<<"$ENDPOINT")" \
   "-> $(jq -r .url <<<"$ENDPOINT"), max_in_flight $(jq -r .max_in_flight <<<"$ENDPOINT")"
 wrk_run() { # wrk_run SECONDS OUTFILE
@@ -340,7 +376,6 @@ ACCEPTS=$(receiver_accepts)
 POLLS=$(wc -l <"$WORK/polls")
 echo "CPU during (c): $C_CPU"
 stop_hookd "(c)" all
-stop "$NGINX_PID" || true
 
 # ---------------------------------------------------------------- the delivery log, hookd stopped
 C_CREATED=$(q "SELECT count(*) FROM deliveries WHERE org_id = '$ORG_ID' AND created_at >= $C_T0")
@@ -427,6 +462,13 @@ HOOKD_JSON=$(jq -nc \
     peak_rss_mb: $peak, peak_rss_mb_by_phase: {ingest: $ra, drain: $rb, combined: $rc},
     cpu_check_hmac_per_s: $calib}')
 
+# ---------------------------------------------------------------- the same on PostgreSQL
+PG_JSON=null
+if [ "$BENCH_PG" = 1 ]; then
+  . "$BENCH/postgres.sh" # sets PG_JSON; pg_table prints it beside SQLite's figures
+fi
+stop "$NGINX_PID" || true
+
 # ---------------------------------------------------------------- the baseline
 BASE_JSON=null
 BASE_STATUS=0
@@ -491,6 +533,7 @@ echo "(b): hookd is timed from the worker process's start (taking up the backlog
 echo "     the queue's resume with its worker already up; (c) delivered/s: both sampled every second while wrk ran."
 [ "$BENCH_BASELINE" = 1 ] || echo "(baseline skipped: BENCH_BASELINE=0)"
 if [ -n "${BASE_NON202:-}" ] && [ "$BASE_NON202" != 0 ]; then echo "note: the baseline's (a)+(c) non-202 responses: $BASE_NON202"; fi
+if [ "$BENCH_PG" = 1 ]; then pg_table; else printf '\n(PostgreSQL runs skipped: BENCH_PG=0%s)\n' "${BENCH_PG_WHY:+, $BENCH_PG_WHY}"; fi
 
 echo
 if [ ${#FAILED[@]} -eq 0 ]; then
@@ -501,5 +544,6 @@ else
 fi
 echo "RESULT $(jq -nc --argjson h "$HOOKD_JSON" --argjson b "$BASE_JSON" --argjson r "$RATIO_JSON" \
   --argjson ok "$([ ${#FAILED[@]} -eq 0 ] && echo true || echo false)" --argjson d "$BENCH_DURATION" \
-  '{hookd: $h, baseline: $b, ratio: $r, checks_passed: $ok, duration_s: $d}')"
+  --argjson pg "$PG_JSON" \
+  '{hookd: $h, baseline: $b, ratio: $r, checks_passed: $ok, duration_s: $d, hookd_pg: $pg}')"
 [ ${#FAILED[@]} -eq 0 ]
