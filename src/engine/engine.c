@@ -1227,9 +1227,9 @@ static void run_curl(struct engine *eng, int timeout_ms)
                 log_warn("lost the wake-up connection; polling only", "node",
                          json_string(eng->node_id), NULL);
             } else if (woken > 0) {
+                /* go on from where the scan is: new work lies ahead of it, and starting over
+                 * at every wake-up would only re-read (and re-claim) rows memory holds */
                 eng->scan_needed = true;
-                eng->scan_after_ms = 0;
-                eng->scan_after_id[0] = '\0';
             }
             continue;
         }
