@@ -508,8 +508,11 @@ static int insert_attempt(struct pg_conn *c, const struct attempt *a)
 /* Counts a terminal outcome on the endpoint (§4.3) and disables it at the threshold. */
 static int count_outcome(struct pg_conn *c, struct attempt_outcome *o, int64_t now)
 {
-    static const char success[] = "UPDATE endpoints SET consecutive_failures = 0, "
-                                  "last_success_at = $1 WHERE id = $2";
+    /* as in SQLite: no write when the row would not change but for a sub-second stamp */
+    static const char success[] =
+        "UPDATE endpoints SET consecutive_failures = 0, "
+        "last_success_at = $1::bigint WHERE id = $2 AND (consecutive_failures "
+        "<> 0 OR last_success_at IS NULL OR last_success_at < $1::bigint - 1000)";
     static const char failure[] = "UPDATE endpoints SET consecutive_failures = "
                                   "consecutive_failures + 1, last_failure_at = $1 WHERE id = $2 "
                                   "RETURNING consecutive_failures, is_active";

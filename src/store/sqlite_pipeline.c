@@ -525,8 +525,11 @@ static int insert_attempt(struct sqlite_conn *c, const struct attempt *a)
 /* Counts a terminal outcome on the endpoint (§4.3) and disables it at the threshold. */
 static int count_outcome(struct sqlite_conn *c, struct attempt_outcome *o, int64_t now)
 {
+    /* a success changes the row only if it ends a failure streak or the last one is over a
+     * second old: at thousands of deliveries a second, most would rewrite it for nothing */
     static const char success[] = "UPDATE endpoints SET consecutive_failures = 0, "
-                                  "last_success_at = ? WHERE id = ?";
+                                  "last_success_at = ?1 WHERE id = ?2 AND (consecutive_failures "
+                                  "<> 0 OR last_success_at IS NULL OR last_success_at < ?1 - 1000)";
     static const char failure[] = "UPDATE endpoints SET consecutive_failures = "
                                   "consecutive_failures + 1, last_failure_at = ?1 WHERE id = ?2 "
                                   "RETURNING consecutive_failures, is_active";
