@@ -74,14 +74,10 @@ static int add_delivery(struct store_conn *tx, struct app *app, struct event_dra
     const char *node = app->engine ? app->node_id : NULL;
     int rc;
 
-    id_make("dlv_", d->ev.created_at, row.id);
-    memcpy(row.org_id, d->ev.org_id, sizeof row.org_id);
+    delivery_fresh(&row, d->ev.org_id, endpoint_id, d->ev.created_at);
     memcpy(row.event_id, d->ev.id, sizeof row.event_id);
-    snprintf(row.endpoint_id, sizeof row.endpoint_id, "%s", endpoint_id ? endpoint_id : "");
     row.url = (char *)url;
     memcpy(row.event_type, d->ev.type, sizeof row.event_type);
-    row.next_attempt_at = d->ev.created_at;
-    row.created_at = d->ev.created_at;
     rc = store_ops_of(tx)->delivery_insert(tx, &row, node);
     if (rc != 0)
         return rc;

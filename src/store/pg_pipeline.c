@@ -649,11 +649,7 @@ int pg_delivery_replay(struct store_conn *tx, const char *org_id, const char *en
         memset(&d, 0, sizeof d);
         pg_col_copy_text(res, i, 0, d.event_id, sizeof d.event_id);
         pg_col_copy_text(res, i, 1, d.event_type, sizeof d.event_type);
-        id_make("dlv_", now, d.id);
-        snprintf(d.org_id, sizeof d.org_id, "%s", org_id);
-        snprintf(d.endpoint_id, sizeof d.endpoint_id, "%s", endpoint_id);
-        d.next_attempt_at = now;
-        d.created_at = now;
+        delivery_fresh(&d, org_id, endpoint_id, now);
         rc = pg_delivery_insert(tx, &d, node_id);
     }
     PQclear(res);

@@ -681,13 +681,8 @@ int sq_delivery_replay(struct store_conn *tx, const char *org_id, const char *en
     }
     rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        struct delivery *d = &found[i];
-        id_make("dlv_", now, d->id);
-        snprintf(d->org_id, sizeof d->org_id, "%s", org_id);
-        snprintf(d->endpoint_id, sizeof d->endpoint_id, "%s", endpoint_id);
-        d->next_attempt_at = now;
-        d->created_at = now;
-        rc = sq_delivery_insert(tx, d, node_id);
+        delivery_fresh(&found[i], org_id, endpoint_id, now);
+        rc = sq_delivery_insert(tx, &found[i], node_id);
     }
     free(found);
     if (rc == 0)

@@ -1,6 +1,7 @@
 /* Picks the backend a database URL names. */
 #include "store/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,4 +102,13 @@ void inbound_message_clear(struct inbound_message *msg)
     free(msg->headers);
     free(msg->body);
     msg->headers = msg->body = NULL;
+}
+
+void delivery_fresh(struct delivery *d, const char *org_id, const char *endpoint_id, int64_t now)
+{
+    id_make("dlv_", now, d->id);
+    snprintf(d->org_id, sizeof d->org_id, "%s", org_id);
+    snprintf(d->endpoint_id, sizeof d->endpoint_id, "%s", endpoint_id ? endpoint_id : "");
+    d->next_attempt_at = now;
+    d->created_at = now;
 }

@@ -206,6 +206,10 @@ struct inbound_message {
     int64_t created_at;
 };
 
+/* Starts a new pending delivery of the org to endpoint_id (NULL or "" for a one-shot), due
+ * and created at now, with a fresh id; the caller fills event_id, event_type and url. */
+void delivery_fresh(struct delivery *d, const char *org_id, const char *endpoint_id, int64_t now);
+
 void source_clear(struct source *src);
 void inbound_message_clear(struct inbound_message *msg);
 void endpoint_clear(struct endpoint *ep);
