@@ -48,7 +48,8 @@ SONAME := libhookd.so.$(VERSION_MAJOR)
 Q := $(if $(V),,@)
 say = $(if $(V),,@echo "  $(1) $(2)")
 
-.PHONY: all run test unit e2e interop install-test examples asan install deps deps-check clean format bench bench-verify fuzz
+.PHONY: all run test unit e2e interop install-test examples asan install deps deps-check clean format bench bench-verify fuzz \
+	bench-scale
 
 all: $(BUILD)/hookd $(BUILD)/libhookd.a $(BUILD)/libhookd.so $(BUILD)/hookd.pc
 
@@ -178,6 +179,12 @@ install: all
 # then an api node plus a worker node); BENCH_PG=0 skips that, BENCH_PG_LEASE=30s sets the nodes' --lease.
 bench: all
 	bash bench/bench.sh
+
+# hookd's scale curves (bench/scale.sh, not part of make bench): deliveries/s with fan-out to 1 to 1,000
+# endpoints, ingest and claim latency with 1,000,000 pending deliveries, bytes on disk per delivery.
+# SCALE_FANOUT="1 10 100 1000", SCALE_DELIVERIES=200000, SCALE_PENDING=1000000, SCALE_SECONDS=5, KEEP=1.
+bench-scale: all
+	bash bench/scale.sh
 
 # libhookd's verify throughput on one core (1 KiB body), beside a bare OpenSSL HMAC.
 bench-verify: $(BUILD)/libhookd.a

@@ -28,7 +28,10 @@
 # (30s, hookd's default: --lease of the PostgreSQL nodes; a worker rescans every lease/3, 1-5 s);
 # BASELINE_DIR (../shared/baseline next to the repo); HOOKD_BIN (build/hookd, copied before use);
 # KEEP (0; 1 keeps the temporary directory with the logs and the database, and the baseline's).
+# `bash bench/bench.sh --scale` (make bench-scale) runs bench/scale.sh's scale curves instead.
 set -euo pipefail
+# --scale: the scale curves instead (bench/scale.sh, make bench-scale), never part of the default run
+if [ "${1:-}" = --scale ]; then shift; exec bash "$(dirname "$0")/scale.sh" "$@"; fi
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH="$ROOT/bench"
