@@ -23,7 +23,7 @@ PKGS := libmicrohttpd libcurl jansson sqlite3 libpq libcrypto
 TEST_PKGS := cmocka
 DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
 	libsqlite3-dev libpq-dev libssl-dev libcmocka-dev postgresql wrk nginx-light curl \
-	sqlite3 jq procps redis-server clang libclang-rt-dev
+	sqlite3 jq procps redis-server clang libclang-rt-dev gnuplot-nox
 
 OPT ?= -O2 -g
 SAN ?=

@@ -27,7 +27,9 @@
 # BENCH_PG (1 when PostgreSQL's initdb is installed; 0 skips the PostgreSQL runs); BENCH_PG_LEASE
 # (30s, hookd's default: --lease of the PostgreSQL nodes; a worker rescans every lease/3, 1-5 s);
 # BASELINE_DIR (../shared/baseline next to the repo); HOOKD_BIN (build/hookd, copied before use);
-# KEEP (0; 1 keeps the temporary directory with the logs and the database, and the baseline's).
+# KEEP (0; 1 keeps the temporary directory with the logs and the database, and the baseline's);
+# BENCH_CHART (docs/performance.png: the PNG bench/chart.sh draws with gnuplot from the RESULT json at the
+# end, when gnuplot is installed and every check passed; 0 = no chart).
 # `bash bench/bench.sh --scale` (make bench-scale) runs bench/scale.sh's scale curves instead.
 set -euo pipefail
 # --scale: the scale curves instead (bench/scale.sh, make bench-scale), never part of the default run
@@ -41,6 +43,7 @@ BASELINE_DIR=${BASELINE_DIR:-$ROOT/../shared/baseline}
 HOOKD_BIN=${HOOKD_BIN:-$ROOT/build/hookd}
 KEEP=${KEEP:-0}
 BENCH_PG_LEASE=${BENCH_PG_LEASE:-30s}
+BENCH_CHART=${BENCH_CHART:-$ROOT/docs/performance.png}
 # Debian keeps PostgreSQL's server programs off PATH; tests/pg/pg.sh looks in the same places
 PG_BIN=${PG_BIN:-$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1)}
 if [ -z "$PG_BIN" ] && command -v initdb >/dev/null; then PG_BIN=$(dirname "$(command -v initdb)"); fi
@@ -69,8 +72,13 @@ if [ "$BENCH_PG" = 1 ]; then
   [ -x "$PSQL" ] || PSQL=$(command -v psql) || missing+=(psql)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "bench: missing ${missing[*]} (Debian: apt-get install nginx-light wrk curl sqlite3 jq redis-server procps)" >&2
+  echo "bench: missing ${missing[*]} (Debian: apt-get install nginx-light wrk curl sqlite3 jq redis-server procps gnuplot-nox)" >&2
   exit 2
+fi
+# gnuplot only draws the chart at the end: a run without it says so now and at the end, and goes on
+GNUPLOT=$(command -v gnuplot || true)
+if [ -z "$GNUPLOT" ] && [ "$BENCH_CHART" != 0 ]; then
+  echo "bench: gnuplot is missing, so no chart at the end (Debian: apt-get install gnuplot-nox; BENCH_CHART=0 silences this)" >&2
 fi
 [ -x "$HOOKD_BIN" ] || { echo "bench: no $HOOKD_BIN; run make first" >&2; exit 2; }
 
@@ -421,8 +429,19 @@ else
   echo "bench: ${#FAILED[@]} of $CHECKS checks FAILED:"
   printf '  %s\n' "${FAILED[@]}"
 fi
-echo "RESULT $(jq -nc --argjson h "$HOOKD_JSON" --argjson b "$BASE_JSON" --argjson r "$RATIO_JSON" \
+RESULT_JSON=$(jq -nc --argjson h "$HOOKD_JSON" --argjson b "$BASE_JSON" --argjson r "$RATIO_JSON" \
   --argjson ok "$([ ${#FAILED[@]} -eq 0 ] && echo true || echo false)" --argjson d "$BENCH_DURATION" \
   --argjson pg "$PG_JSON" \
-  '{hookd: $h, baseline: $b, ratio: $r, checks_passed: $ok, duration_s: $d, hookd_pg: $pg}')"
+  '{hookd: $h, baseline: $b, ratio: $r, checks_passed: $ok, duration_s: $d, hookd_pg: $pg}')
+# the chart of docs/performance.md (bench/chart.sh); a run whose checks failed does not replace it
+if [ "$BENCH_CHART" = 0 ]; then
+  :
+elif [ -z "$GNUPLOT" ]; then
+  echo "bench: no chart: gnuplot is missing (Debian: apt-get install gnuplot-nox)"
+elif [ ${#FAILED[@]} -ne 0 ]; then
+  echo "bench: no chart: checks failed"
+else
+  bash "$BENCH/chart.sh" - "$BENCH_CHART" <<<"$RESULT_JSON" || echo "bench: the chart failed (above)"
+fi
+echo "RESULT $RESULT_JSON"
 [ ${#FAILED[@]} -eq 0 ]
