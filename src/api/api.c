@@ -23,6 +23,7 @@ static void call_free(void *ptr)
     struct api_call *call = ptr;
     json_decref(call->body);
     json_decref(call->reply);
+    free(call->reply_text);
     json_decref(call->idem_reply);
     store_release(call->conn);
     free(call->replayed);
@@ -234,8 +235,11 @@ static int idem_remember(struct store_conn *tx, struct api_call *call)
     snprintf(rec.key, sizeof rec.key, "%s", call->idem_key);
     memcpy(rec.request_hash, call->idem_hash, sizeof rec.request_hash);
     rec.status = call->reply_status;
-    rec.body = json_dumps(call->idem_reply ? call->idem_reply : call->reply,
-                          JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (call->idem_reply == NULL && call->reply_text)
+        rec.body = xstrdup(call->reply_text);
+    else
+        rec.body = json_dumps(call->idem_reply ? call->idem_reply : call->reply,
+                              JSON_COMPACT | JSON_PRESERVE_ORDER);
     rec.created_at = time_now_ms();
     rc = rec.body ? store_ops_of(tx)->idem_put(tx, &rec) : ERR_FAIL;
     free(rec.body);
@@ -276,6 +280,9 @@ static void finish_write(struct http_request *req)
         http_add_header(call->http, "Idempotent-Replayed", "true");
         http_reply_text(call->http, call->reply_status, "application/json", call->replayed,
                         strlen(call->replayed));
+    } else if (call->reply_text) {
+        http_reply_text(call->http, call->reply_status, "application/json", call->reply_text,
+                        strlen(call->reply_text));
     } else {
         api_reply(call, call->reply_status, json_incref(call->reply));
     }

@@ -83,6 +83,7 @@ struct api_call {
     void (*after_commit)(struct api_call *call);
     int reply_status;
     json_t *reply;      /* owned */
+    char *reply_text;   /* the answer already as JSON text, instead of reply; owned */
     json_t *idem_reply; /* what a replay answers, when it differs from reply; owned */
     char *replayed;     /* a stored answer being replayed; owned */
     bool committed;     /* the write's transaction committed */

@@ -42,10 +42,15 @@ void event_draft_free(void *ptr)
     free(d);
 }
 
-static json_t *accepted_json(const struct event *ev)
+/* The answer to an accepted event, formatted directly: it is on the ingest path, where building
+ * and encoding a JSON tree cost more than the rest of the answer. The id and the type are
+ * checked against character sets that need no escaping. */
+static char *accepted_text(const struct event *ev)
 {
-    return json_pack("{s:s, s:s, s:o, s:i}", "id", ev->id, "type", ev->type, "created_at",
-                     api_time(ev->created_at), "deliveries", ev->delivery_count);
+    char ts[TIME_RFC3339_LEN];
+    time_format_rfc3339(ev->created_at, ts);
+    return xasprintf("{\"id\":\"%s\",\"type\":\"%s\",\"created_at\":\"%s\",\"deliveries\":%d}",
+                     ev->id, ev->type, ts, ev->delivery_count);
 }
 
 void event_draft_hand_off(struct app *app, struct event_draft *d)
@@ -149,7 +154,7 @@ static int create_apply(struct store_conn *tx, struct api_call *call)
         rc = store_ops_of(tx)->event_get(tx, d->ev.org_id, d->ev.id, &original);
         if (rc == 0) { /* seen before: the original, nothing new */
             call->reply_status = 200;
-            call->reply = accepted_json(&original);
+            call->reply_text = accepted_text(&original);
             free(original.payload);
             return 0;
         }
@@ -160,7 +165,7 @@ static int create_apply(struct store_conn *tx, struct api_call *call)
     if (rc != 0)
         return rc;
     call->reply_status = 202;
-    call->reply = accepted_json(&d->ev);
+    call->reply_text = accepted_text(&d->ev);
     call->after_commit = hand_off;
     return 0;
 }

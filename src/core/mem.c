@@ -1,6 +1,7 @@
 /* Aborting allocation wrappers for the server. */
 #include "core/mem.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,5 +46,18 @@ char *xstrndup(const char *s, size_t n)
     char *p = xmalloc(n + 1);
     memcpy(p, s, n);
     p[n] = '\0';
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *p;
+    int len;
+    va_start(ap, fmt);
+    len = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        out_of_memory(strlen(fmt));
     return p;
 }
