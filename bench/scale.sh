@@ -6,8 +6,9 @@
 # the default --max-connections (256) and --sqlite-sync normal. Each part runs on a fresh SQLite file:
 #   fan-out     for N in SCALE_FANOUT (1 10 100 1000): one org with N endpoints, all pointing at nginx;
 #               SCALE_DELIVERIES/N events (200,000 deliveries at every N) ingested by `--role api`
-#               (bench/scale.lua: wrk stops after that many 202s), then a `--role worker` drain timed from
-#               its start until nothing is pending: deliveries/s = delivered / seconds. Then, hookd
+#               (bench/scale.lua: wrk stops after that many 202s; requests still in flight then are stored
+#               too, so wrk gets -c events/10 when that is below 64), then a `--role worker` drain timed
+#               from its start until nothing is pending: deliveries/s = delivered / seconds. Then, hookd
 #               stopped and the WAL checkpointed (TRUNCATE), bytes on disk per retained delivery: the
 #               file's size / deliveries, and per table with its indexes (sqlite3's dbstat). At N = 1 a
 #               delivery is one event + one delivery + one attempt; at larger N the event is shared.
@@ -114,11 +115,14 @@ tenant() { # tenant NAME N: through the api node, an org with a key (sets HOOKD_
   check "$1: endpoints created" "$(q "SELECT count(*) FROM endpoints WHERE org_id = '$org' AND deleted_at IS NULL")" -eq "$n"
 }
 
-ingest_count() { # ingest_count EVENTS OUTFILE: wrk until EVENTS answers (bench/scale.lua); sets INGEST_MS
+ingest_count() { # ingest_count EVENTS OUTFILE: wrk until EVENTS answers (bench/scale.lua); sets INGEST_MS, INGEST_C
   local t0 pid
+  # the requests in flight when wrk stops are stored too: with few events (a large fan-out) fewer
+  # connections keep that overshoot near a tenth of EVENTS
+  INGEST_C=$(($1 / 10 < 1 ? 1 : $1 / 10 > CONNECTIONS ? CONNECTIONS : $1 / 10))
   rm -f "$WORK/wrk.done"
   t0=$(now_ms)
-  SCALE_EVENTS=$1 SCALE_DONE="$WORK/wrk.done" wrk -t"$THREADS" -c"$CONNECTIONS" -d3600s --latency \
+  SCALE_EVENTS=$1 SCALE_DONE="$WORK/wrk.done" wrk -t"$THREADS" -c"$INGEST_C" -d3600s --latency \
     -s "$BENCH/scale.lua" "http://127.0.0.1:$HOOKD_PORT" >"$2" &
   pid=$!; PIDS+=("$pid")
   until [ -e "$WORK/wrk.done" ]; do
@@ -210,7 +214,7 @@ for n in $SCALE_FANOUT; do
   stop_hookd "fanout-$n ingest" api # it commits the requests still in flight when wrk stopped: count after
   STORED_EVENTS=$(q "SELECT count(*) FROM events")
   STORED=$(pending)
-  echo "$ANSWERED events answered 202 in $(secs 0 "$INGEST_MS")s: $I_RATE events/s, $I_DRATE deliveries/s" \
+  echo "$ANSWERED events answered 202 in $(secs 0 "$INGEST_MS")s (wrk -c$INGEST_C): $I_RATE events/s, $I_DRATE deliveries/s" \
     "(wrk: p50 $(wrk_field "$WORK/wrk-fanout-$n.txt" p50), p99 $(wrk_field "$WORK/wrk-fanout-$n.txt" p99));" \
     "stored $STORED_EVENTS events, $STORED deliveries"
   check "fanout-$n: deliveries == events x endpoints" "$STORED" -eq $((STORED_EVENTS * n))
@@ -222,11 +226,11 @@ for n in $SCALE_FANOUT; do
   BPD=$(div "$DISK_BYTES" "$D_DELIVERED" %.0f)
   echo "on disk: $DISK_BYTES bytes, $BPD per delivery; per table: ${DISK_TABLES}"
   FANOUT_JSON=$(jq -c --argjson n "$n" --argjson ev "$STORED_EVENTS" --argjson d "$D_DELIVERED" \
-    --argjson is "$(secs 0 "$INGEST_MS")" --argjson ir "$I_RATE" --argjson idr "$I_DRATE" \
+    --argjson is "$(secs 0 "$INGEST_MS")" --argjson ic "$INGEST_C" --argjson ir "$I_RATE" --argjson idr "$I_DRATE" \
     --argjson p50 "$(to_ms "$(wrk_field "$WORK/wrk-fanout-$n.txt" p50)")" --argjson p99 "$(to_ms "$(wrk_field "$WORK/wrk-fanout-$n.txt" p99)")" \
     --argjson s "$D_SECS" --argjson r "$D_RATE" --argjson f "$D_FIRST_MS" --argjson rss "$D_RSS" \
     --argjson b "$DISK_BYTES" --argjson bpd "$BPD" --argjson t "$DISK_TABLES" \
-    '. + [{endpoints: $n, events: $ev, deliveries: $d, ingest_s: $is, ingest_events_per_s: $ir,
+    '. + [{endpoints: $n, events: $ev, deliveries: $d, ingest_s: $is, ingest_connections: $ic, ingest_events_per_s: $ir,
       ingest_deliveries_per_s: $idr, ingest_p50_ms: $p50, ingest_p99_ms: $p99, drain_s: $s, deliveries_per_s: $r,
       first_delivery_ms: $f, worker_peak_rss_mb: $rss, db_bytes: $b, bytes_per_delivery: $bpd,
       bytes_by_table: $t, bytes_per_delivery_by_table: (if $t == null then null else ($t | map_values(. / $d | round)) end)}]' <<<"$FANOUT_JSON")
@@ -255,10 +259,11 @@ if [ "$SCALE_PENDING" -gt 0 ]; then
   HOOKD_KEY=$BIG_KEY
   ingest_count "$big_events" "$WORK/wrk-fill.txt"
   FILL_MS=$INGEST_MS
+  FILL_C=$INGEST_C
   FILL_ANSWERED=$(wrk_field "$WORK/wrk-fill.txt" requests)
   FILL_RATE=$(div $((FILL_ANSWERED * SCALE_PENDING_ENDPOINTS)) "$(secs 0 "$FILL_MS")" %.0f)
   P_PENDING=$(settled_pending)
-  echo "filled: $FILL_ANSWERED events answered 202 in $(secs 0 "$FILL_MS")s ($FILL_RATE deliveries/s stored);" \
+  echo "filled: $FILL_ANSWERED events answered 202 in $(secs 0 "$FILL_MS")s (wrk -c$INGEST_C; $FILL_RATE deliveries/s stored);" \
     "$((P_PENDING - E_PENDING)) deliveries stored, $P_PENDING pending"
   check "pending after the fill >= SCALE_PENDING" "$P_PENDING" -ge "$SCALE_PENDING"
 
@@ -290,14 +295,18 @@ if [ "$SCALE_PENDING" -gt 0 ]; then
   # delivered/s from the first delivery to the stop signal (those finished during the stop grace excluded)
   W_IN_WINDOW=$(q "SELECT count(*) FROM deliveries WHERE status = 1 AND delivered_at <= $W_T1")
   W_RATE=$(div "$W_IN_WINDOW" "$(secs "$((W_T0 + W_FIRST_MS))" "$W_T1")" %.0f)
+  # the writer's commits while it ran (the stop's last one, which releases the node's claims, apart)
   read -r WB_N WB_JOBS WB_P50 WB_P99 WB_MAX < <(
-    grep '"msg":"write batch"' "$WORK/pending-worker.log" | jq -r '"\(.jobs) \(.ms)"' | sort -k2,2g |
+    awk '/"msg":"stopping"/ { exit } /"msg":"write batch"/' "$WORK/pending-worker.log" | jq -r '"\(.jobs) \(.ms)"' | sort -k2,2g |
       awk '{ j += $1; v[NR] = $2 }
         function pct(p,  i) { i = int(p / 100 * NR); if (i < p / 100 * NR) i++; if (i < 1) i = 1; return v[i] }
         END { if (NR == 0) print 0, 0, "null", "null", "null"; else printf "%d %.1f %.2f %.2f %.2f\n", NR, j / NR, pct(50), pct(99), v[NR] }')
   echo "worker listening after $W_LISTEN_MS ms; first delivery after $W_FIRST_MS ms (its delivered_at: when nginx answered)"
   echo "delivered $W_DELIVERED ($W_RATE/s from the first delivery to the stop), receiver got $W_RECEIVED; peak RSS $W_RSS MB"
+  log_ms() { date -d "$(grep -m1 "\"msg\":\"$1\"" "$WORK/pending-worker.log" | jq -r .ts)" +%s%3N; }
+  W_STOP_MS=$(($(log_ms stopped) - $(log_ms stopping)))
   echo "writer: $WB_N commits (\"write batch\"), $WB_JOBS jobs each on average, p50 $WB_P50 / p99 $WB_P99 / max $WB_MAX ms"
+  echo "stop: SIGTERM to \"stopped\" in $W_STOP_MS ms"
   check "claim: delivered at least one" "$W_DELIVERED" -ge 1
   check "claim: receiver count == delivered" "$W_RECEIVED" -eq "$W_DELIVERED"
   check "claim: failed + exhausted" "$(q "SELECT count(*) FROM deliveries WHERE status IN (2, 3)")" -eq 0
@@ -333,13 +342,13 @@ if [ "$SCALE_PENDING" -gt 0 ]; then
     --argjson listen "$W_LISTEN_MS" --argjson first "$W_FIRST_MS" \
     --argjson rate "$W_RATE" --argjson delivered "$W_DELIVERED" --argjson rss "$W_RSS" \
     --argjson wbn "$WB_N" --argjson wbj "$WB_JOBS" --argjson wb50 "$WB_P50" --argjson wb99 "$WB_P99" --argjson wbmax "$WB_MAX" \
-    --argjson scan "$SCAN_MS" --argjson bytes "$DISK_BYTES" --argjson tables "$DISK_TABLES" \
+    --argjson stop "$W_STOP_MS" --argjson scan "$SCAN_MS" --argjson bytes "$DISK_BYTES" --argjson tables "$DISK_TABLES" \
     '{pending: $pending, endpoints: $endpoints, fill_s: $fill_s, fill_deliveries_per_s: $fill_rate,
       ingest_empty: $empty, ingest_full: $full, api_peak_rss_mb: $api_rss,
       worker_listening_ms: $listen, first_delivery_ms: $first,
       deliveries_per_s: $rate, delivered: $delivered, worker_peak_rss_mb: $rss,
       write_batches: {count: $wbn, mean_jobs: $wbj, p50_ms: $wb50, p99_ms: $wb99, max_ms: $wbmax},
-      scan_page_ms: $scan, db_bytes: $bytes, bytes_by_table: $tables}')
+      worker_stop_ms: $stop, scan_page_ms: $scan, db_bytes: $bytes, bytes_by_table: $tables}')
 fi
 stop "$NGINX_PID" || true
 
@@ -355,7 +364,7 @@ if [ "$PENDING_JSON" != null ]; then
   echo
   row() { printf '%-66s %s\n' "$1" "$2"; }
   row "with $(jv .pending) deliveries pending ($(jv .endpoints) endpoints)" ""
-  row "  filled in (--role api, wrk -t$THREADS -c$CONNECTIONS)" "$(jv .fill_s) s, $(jv .fill_deliveries_per_s) deliveries/s stored"
+  row "  filled in (--role api, wrk -t$THREADS -c$FILL_C)" "$(jv .fill_s) s, $(jv .fill_deliveries_per_s) deliveries/s stored"
   row "  ingest req/s, 1 endpoint, near-empty store ($(jv .ingest_empty.pending) pending)" \
     "$(jv .ingest_empty.ingest_rps) (p50 $(jv .ingest_empty.p50_ms) / p99 $(jv .ingest_empty.p99_ms) ms)"
   row "  ingest req/s, 1 endpoint, $(jv .ingest_full.pending) pending" \
@@ -366,6 +375,7 @@ if [ "$PENDING_JSON" != null ]; then
   row "  writer commits p50 / p99 / max (mean jobs each)" \
     "$(jv .write_batches.p50_ms) / $(jv .write_batches.p99_ms) / $(jv .write_batches.max_ms) ms ($(jv .write_batches.mean_jobs))"
   row "  one scan page ($SCAN_PAGE rows), sqlite3, warm" "$(jv .scan_page_ms) ms"
+  row "  worker SIGTERM -> stopped" "$(jv .worker_stop_ms) ms"
   row "  peak RSS api / worker" "$(jv .api_peak_rss_mb) / $(jv .worker_peak_rss_mb) MB"
 fi
 
