@@ -121,15 +121,11 @@ static int fan_out(struct store_conn *tx, struct app *app, struct event_draft *d
                 return rc;
         }
     } else {
-        struct endpoint *list = NULL;
-        int count = 0;
-        rc = store_ops_of(tx)->endpoint_fanout(tx, d->ev.org_id, &list, &count);
-        for (int i = 0; i < count; i++) {
-            if (rc == 0 && event_filter_matches(list[i].events, d->ev.type))
-                rc = add_delivery(tx, app, d, list[i].id, NULL);
-            endpoint_clear(&list[i]);
-        }
-        free(list);
+        const struct fanout_list *list;
+        rc = store_ops_of(tx)->endpoint_fanout(tx, d->ev.org_id, &list);
+        for (int i = 0; rc == 0 && i < list->count; i++)
+            if (event_filter_matches(list->items[i].events, d->ev.type))
+                rc = add_delivery(tx, app, d, list->items[i].id, NULL);
         if (rc != 0)
             return rc;
     }

@@ -20,6 +20,7 @@ struct pg_conn {
     bool is_writer;
     /* the writer's transaction made work that no node holds: NOTIFY hookd_work at commit */
     bool notify;
+    struct fanout_list fanout; /* endpoint_fanout's answer */
     struct pg_conn *next_free;
 };
 
@@ -106,8 +107,7 @@ int pg_endpoint_get(struct store_conn *c, const char *org_id, const char *id, st
 int pg_endpoint_list(struct store_conn *c, const char *org_id, const struct list_filter *f,
                      const struct page *page, struct endpoint *out, int *count);
 int pg_endpoint_delete(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
-int pg_endpoint_fanout(struct store_conn *tx, const char *org_id, struct endpoint **out,
-                       int *count);
+int pg_endpoint_fanout(struct store_conn *tx, const char *org_id, const struct fanout_list **out);
 int pg_event_insert(struct store_conn *tx, const struct event *ev);
 int pg_event_get(struct store_conn *c, const char *org_id, const char *id, struct event *out);
 int pg_event_list(struct store_conn *c, const char *org_id, const struct list_filter *f,

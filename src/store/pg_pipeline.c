@@ -256,31 +256,24 @@ int pg_endpoint_delete(struct store_conn *tx, const char *org_id, const char *id
     return rc ? rc : end_pending(pg_conn_of(tx), id, DLV_EXHAUSTED, "endpoint deleted");
 }
 
-int pg_endpoint_fanout(struct store_conn *tx, const char *org_id, struct endpoint **out, int *count)
+int pg_endpoint_fanout(struct store_conn *tx, const char *org_id, const struct fanout_list **out)
 {
     static const char sql[] = "SELECT id, events FROM endpoints WHERE org_id = $1 AND is_active "
                               "= 1 AND deleted_at IS NULL ORDER BY id";
+    struct pg_conn *c = pg_conn_of(tx);
     struct pg_params p = {0};
-    struct endpoint *list;
     PGresult *res;
-    int n, rc;
+    int rc;
 
-    *out = NULL;
-    *count = 0;
+    fanout_list_reset(&c->fanout);
+    *out = &c->fanout;
     pgp_text(&p, org_id);
-    res = pg_exec(pg_conn_of(tx), sql, &p, &rc);
+    res = pg_exec(c, sql, &p, &rc);
     if (res == NULL)
         return ERR_FAIL;
-    n = PQntuples(res);
-    list = xcalloc(n > 0 ? (size_t)n : 1, sizeof *list);
-    for (int i = 0; i < n; i++) {
-        pg_col_copy_text(res, i, 0, list[i].id, sizeof list[i].id);
-        list[i].events = pg_col_dup_text(res, i, 1);
-        list[i].is_active = true;
-    }
+    for (int i = 0; i < PQntuples(res); i++)
+        fanout_list_add(&c->fanout, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
     PQclear(res);
-    *out = list;
-    *count = n;
     return 0;
 }
 

@@ -15,6 +15,9 @@ struct sqlite_conn {
     /* prepared statements, keyed by the address of their SQL text */
     const char *stmt_sql[SQ_STMT_SLOTS];
     sqlite3_stmt *stmts[SQ_STMT_SLOTS];
+    struct fanout_list fanout; /* endpoint_fanout's answer when it is not cached */
+    /* the writer's fan-out lists by org (see sq_fanout_track); NULL elsewhere */
+    struct sq_fanout_slot *fanout_cache;
     struct sqlite_conn *next_free;
 };
 
@@ -22,6 +25,15 @@ static inline struct sqlite_conn *sq_conn(struct store_conn *c)
 {
     return (struct sqlite_conn *)c;
 }
+
+/* Caches endpoint_fanout's lists on the writer, which is the only connection that changes
+ * endpoints: temporary triggers empty the cache whenever one is added, deleted, or has its org,
+ * state or filter changed. Call once the schema is current. */
+int sq_fanout_track(struct sqlite_conn *c);
+/* Empties the cache; also after a rollback, which may undo what it holds. */
+void sq_fanout_forget(struct sqlite_conn *c);
+/* Frees what conn_close must. */
+void sq_fanout_free(struct sqlite_conn *c);
 
 /* Logs the connection's last error about `what` and returns ERR_FAIL. */
 int sq_fail(sqlite3 *db, const char *what);

@@ -285,38 +285,94 @@ int sq_endpoint_delete(struct store_conn *tx, const char *org_id, const char *id
     return rc ? rc : end_pending(sq_conn(tx), id, DLV_EXHAUSTED, "endpoint deleted");
 }
 
-static void read_fanout(sqlite3_stmt *s, void *out_ptr)
+#define FANOUT_SLOTS 64 /* orgs whose lists are kept; a busy server serves a few at a time */
+
+struct sq_fanout_slot {
+    char org_id[ID_MAX];
+    bool valid;
+    struct fanout_list list;
+};
+
+static void endpoints_changed(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-    struct endpoint *ep = out_ptr;
-    memset(ep, 0, sizeof *ep);
-    sq_copy_text(s, 0, ep->id, sizeof ep->id);
-    ep->events = sq_dup_text(s, 1);
-    ep->is_active = true;
+    (void)argc;
+    (void)argv;
+    sq_fanout_forget(sqlite3_user_data(ctx));
 }
 
-int sq_endpoint_fanout(struct store_conn *tx, const char *org_id, struct endpoint **out, int *count)
+int sq_fanout_track(struct sqlite_conn *c)
+{
+    static const char triggers[] =
+        "CREATE TEMP TRIGGER IF NOT EXISTS fanout_insert AFTER INSERT ON endpoints "
+        "BEGIN SELECT hookd_endpoints_changed(); END;"
+        "CREATE TEMP TRIGGER IF NOT EXISTS fanout_delete AFTER DELETE ON endpoints "
+        "BEGIN SELECT hookd_endpoints_changed(); END;"
+        "CREATE TEMP TRIGGER IF NOT EXISTS fanout_update AFTER UPDATE OF id, org_id, is_active, "
+        "deleted_at, events ON endpoints BEGIN SELECT hookd_endpoints_changed(); END;";
+    if (c->fanout_cache)
+        return 0;
+    if (sqlite3_create_function(c->db, "hookd_endpoints_changed", 0, SQLITE_UTF8, c,
+                                endpoints_changed, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(c->db, triggers, NULL, NULL, NULL) != SQLITE_OK)
+        return sq_fail(c->db, "fan-out triggers");
+    c->fanout_cache = xcalloc(FANOUT_SLOTS, sizeof *c->fanout_cache);
+    return 0;
+}
+
+void sq_fanout_forget(struct sqlite_conn *c)
+{
+    for (int i = 0; c->fanout_cache && i < FANOUT_SLOTS; i++)
+        c->fanout_cache[i].valid = false;
+}
+
+void sq_fanout_free(struct sqlite_conn *c)
+{
+    for (int i = 0; c->fanout_cache && i < FANOUT_SLOTS; i++)
+        fanout_list_free(&c->fanout_cache[i].list);
+    free(c->fanout_cache);
+    c->fanout_cache = NULL;
+    fanout_list_free(&c->fanout);
+}
+
+static struct sq_fanout_slot *fanout_slot(struct sqlite_conn *c, const char *org_id)
+{
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (const char *p = org_id; *p; p++)
+        hash = (hash ^ (unsigned char)*p) * 16777619u;
+    return &c->fanout_cache[hash % FANOUT_SLOTS];
+}
+
+int sq_endpoint_fanout(struct store_conn *tx, const char *org_id, const struct fanout_list **out)
 {
     static const char sql[] = "SELECT id, events FROM endpoints WHERE org_id = ? AND is_active = "
                               "1 AND deleted_at IS NULL ORDER BY id";
     struct sqlite_conn *c = sq_conn(tx);
-    sqlite3_stmt *s = sq_prepare(c, sql);
-    int n = 0, cap = 8, rc;
-    struct endpoint *list;
+    struct sq_fanout_slot *slot = c->fanout_cache ? fanout_slot(c, org_id) : NULL;
+    struct fanout_list *list = slot ? &slot->list : &c->fanout;
+    sqlite3_stmt *s;
+    int rc;
+
+    *out = list;
+    if (slot && slot->valid && strcmp(slot->org_id, org_id) == 0)
+        return 0;
+    fanout_list_reset(list);
+    s = sq_prepare(c, sql);
     if (s == NULL)
         return ERR_FAIL;
     sq_bind_text(s, 1, org_id);
-    list = xcalloc((size_t)cap, sizeof *list);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap *= 2;
-            list = xrealloc(list, (size_t)cap * sizeof *list);
-        }
-        read_fanout(s, &list[n++]);
-    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        fanout_list_add(list, (const char *)sqlite3_column_text(s, 0),
+                        (const char *)sqlite3_column_text(s, 1));
     sq_done(s);
-    *out = list;
-    *count = n;
-    return rc == SQLITE_DONE ? 0 : sq_fail(c->db, "endpoint_fanout");
+    if (rc != SQLITE_DONE) {
+        fanout_list_reset(list);
+        return sq_fail(c->db, "endpoint_fanout");
+    }
+    if (slot) {
+        snprintf(slot->org_id, sizeof slot->org_id, "%s", org_id);
+        slot->valid = true;
+    }
+    return 0;
 }
 
 /* --- events --- */

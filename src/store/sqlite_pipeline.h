@@ -17,8 +17,7 @@ int sq_endpoint_get(struct store_conn *c, const char *org_id, const char *id, st
 int sq_endpoint_list(struct store_conn *c, const char *org_id, const struct list_filter *f,
                      const struct page *page, struct endpoint *out, int *count);
 int sq_endpoint_delete(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
-int sq_endpoint_fanout(struct store_conn *tx, const char *org_id, struct endpoint **out,
-                       int *count);
+int sq_endpoint_fanout(struct store_conn *tx, const char *org_id, const struct fanout_list **out);
 int sq_event_insert(struct store_conn *tx, const struct event *ev);
 int sq_event_get(struct store_conn *c, const char *org_id, const char *id, struct event *out);
 int sq_event_list(struct store_conn *c, const char *org_id, const struct list_filter *f,

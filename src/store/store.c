@@ -1,6 +1,8 @@
 /* Picks the backend a database URL names. */
 #include "store/store.h"
 
+#include "core/mem.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,33 @@ void inbound_message_clear(struct inbound_message *msg)
     free(msg->headers);
     free(msg->body);
     msg->headers = msg->body = NULL;
+}
+
+void fanout_list_add(struct fanout_list *list, const char *id, const char *events)
+{
+    struct fanout_target *t;
+    if (list->count == list->cap) {
+        list->cap = list->cap ? list->cap * 2 : 8;
+        list->items = xrealloc(list->items, (size_t)list->cap * sizeof *list->items);
+    }
+    t = &list->items[list->count++];
+    snprintf(t->id, sizeof t->id, "%s", id);
+    t->events = xstrdup(events);
+}
+
+void fanout_list_reset(struct fanout_list *list)
+{
+    for (int i = 0; i < list->count; i++)
+        free(list->items[i].events);
+    list->count = 0;
+}
+
+void fanout_list_free(struct fanout_list *list)
+{
+    fanout_list_reset(list);
+    free(list->items);
+    list->items = NULL;
+    list->cap = 0;
 }
 
 void delivery_fresh(struct delivery *d, const char *org_id, const char *endpoint_id, int64_t now)

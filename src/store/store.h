@@ -92,6 +92,22 @@ struct endpoint {
     int64_t created_at, updated_at;
 };
 
+/* What the fan-out needs of an endpoint: its id and its events filter. */
+struct fanout_target {
+    char id[ID_MAX];
+    char *events; /* owned */
+};
+
+struct fanout_list {
+    struct fanout_target *items;
+    int count, cap;
+};
+
+void fanout_list_add(struct fanout_list *list, const char *id, const char *events);
+/* Empties the list and keeps its room. */
+void fanout_list_reset(struct fanout_list *list);
+void fanout_list_free(struct fanout_list *list);
+
 /* One emitted event (§2.5). payload is the envelope, sent byte-identical. */
 struct event {
     char org_id[ID_MAX];
@@ -301,10 +317,10 @@ struct store_ops {
     int (*endpoint_update)(struct store_conn *tx, const struct endpoint *ep);
     /* Marks it deleted; its pending deliveries end exhausted ("endpoint deleted"). */
     int (*endpoint_delete)(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
-    /* Active endpoints of an org, for fan-out: id and events filter only. *out is allocated
-     * (free with endpoint_clear on each, then free). */
-    int (*endpoint_fanout)(struct store_conn *tx, const char *org_id, struct endpoint **out,
-                           int *count);
+    /* Active endpoints of an org, for fan-out, ordered by id. *out belongs to the connection
+     * and stays valid until its next endpoint_fanout or the end of the transaction. */
+    int (*endpoint_fanout)(struct store_conn *tx, const char *org_id,
+                           const struct fanout_list **out);
 
     /* --- events (§2.5) --- */
     /* ERR_CONFLICT when the org already has an event with this id. */

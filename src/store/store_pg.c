@@ -518,6 +518,7 @@ static void conn_close(struct pg_conn *c)
     if (c == NULL)
         return;
     PQfinish(c->db);
+    fanout_list_free(&c->fanout);
     free(c);
 }
 

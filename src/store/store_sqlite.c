@@ -449,6 +449,7 @@ static void conn_close(struct sqlite_conn *c)
         return;
     for (int i = 0; i < SQ_STMT_SLOTS; i++)
         sqlite3_finalize(c->stmts[i]);
+    sq_fanout_free(c);
     sqlite3_close(c->db);
     free(c);
 }
@@ -652,7 +653,7 @@ static int sqlite_migrate(struct store *base, int *applied, struct err *e)
         }
         (*applied)++;
     }
-    return 0;
+    return sq_fanout_track(c) == 0 ? 0 : err_internal(e, "cannot set up the fan-out cache");
 }
 
 static struct store_conn *sqlite_acquire(struct store *base)
@@ -705,6 +706,7 @@ static int sqlite_tx_commit(struct store_conn *tx)
 static void sqlite_tx_rollback(struct store_conn *tx)
 {
     run_simple(sq_conn(tx), ST_ROLLBACK);
+    sq_fanout_forget(sq_conn(tx));
 }
 
 static int sqlite_savepoint(struct store_conn *tx)
@@ -720,6 +722,7 @@ static int sqlite_savepoint_release(struct store_conn *tx)
 static int sqlite_savepoint_rollback(struct store_conn *tx)
 {
     int rc = run_simple(sq_conn(tx), ST_ROLLBACK_TO);
+    sq_fanout_forget(sq_conn(tx));
     return rc == 0 ? run_simple(sq_conn(tx), ST_RELEASE) : rc;
 }
 

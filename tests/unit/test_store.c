@@ -769,11 +769,84 @@ static int update_endpoint(struct store_conn *tx, void *arg)
     return store_ops_of(tx)->endpoint_update(tx, arg);
 }
 
+/* The writer's view of an org's fan-out, as the event path reads it. */
+struct fanout_probe {
+    const char *org_id;
+    int count;
+};
+
+static int probe_fanout(struct store_conn *tx, void *arg)
+{
+    struct fanout_probe *p = arg;
+    const struct fanout_list *list;
+    int rc = store_ops_of(tx)->endpoint_fanout(tx, p->org_id, &list);
+    p->count = rc == 0 ? list->count : -1;
+    return rc;
+}
+
+static int fanout_count(struct store *st, const char *org_id)
+{
+    struct fanout_probe p = {org_id, -1};
+    assert_int_equal(write_one(st, probe_fanout, &p), 0);
+    return p.count;
+}
+
+/* Adds the endpoint and reads the fan-out (which now holds it), then fails: all rolls back. */
+static int insert_endpoint_then_fail(struct store_conn *tx, void *arg)
+{
+    struct endpoint *ep = arg;
+    struct fanout_probe p = {ep->org_id, -1};
+    int rc = store_ops_of(tx)->endpoint_insert(tx, ep);
+    if (rc == 0)
+        rc = probe_fanout(tx, &p);
+    assert_int_equal(p.count, 2);
+    return rc == 0 ? ERR_FAIL : rc;
+}
+
+/* The fan-out may be cached (SQLite caches it on the writer): every change to an org's
+ * endpoints must show at once, and a rolled-back one must not. */
+static void the_fan_out_follows_every_endpoint_change(void **state)
+{
+    struct store *st = *state;
+    struct org org, other;
+    struct endpoint ep, undone, elsewhere;
+    struct object_ref ref;
+
+    new_org(st, &org);
+    new_org(st, &other);
+    assert_int_equal(fanout_count(st, org.id), 0);
+    make_endpoint(&ep, org.id);
+    assert_int_equal(write_one(st, insert_endpoint, &ep), 0);
+    assert_int_equal(fanout_count(st, org.id), 1);
+    make_endpoint(&elsewhere, other.id);
+    assert_int_equal(write_one(st, insert_endpoint, &elsewhere), 0);
+    assert_int_equal(fanout_count(st, other.id), 1);
+    assert_int_equal(fanout_count(st, org.id), 1);
+
+    make_endpoint(&undone, org.id);
+    assert_int_equal(write_one(st, insert_endpoint_then_fail, &undone), ERR_FAIL);
+    assert_int_equal(fanout_count(st, org.id), 1);
+
+    ep.is_active = false;
+    assert_int_equal(write_one(st, update_endpoint, &ep), 0);
+    assert_int_equal(fanout_count(st, org.id), 0);
+    ep.is_active = true;
+    assert_int_equal(write_one(st, update_endpoint, &ep), 0);
+    assert_int_equal(fanout_count(st, org.id), 1);
+
+    ref.org_id = org.id;
+    ref.id = ep.id;
+    assert_int_equal(write_one(st, delete_endpoint, &ref), 0);
+    assert_int_equal(fanout_count(st, org.id), 0);
+    assert_int_equal(fanout_count(st, other.id), 1);
+}
+
 static void endpoints_update_list_fan_out_and_delete(void **state)
 {
     struct store *st = *state;
     struct org org;
-    struct endpoint ep, off, back, listed[3], *fanout = NULL;
+    struct endpoint ep, off, back, listed[3];
+    const struct fanout_list *fanout = NULL;
     struct event ev;
     struct delivery pending;
     struct object_ref ref;
@@ -811,11 +884,9 @@ static void endpoints_update_list_fan_out_and_delete(void **state)
     assert_int_equal(count, 1);
     assert_string_equal(listed[0].id, ep.id);
     endpoint_clear(&listed[0]);
-    assert_int_equal(store_ops_of(c)->endpoint_fanout(c, org.id, &fanout, &count), 0);
-    assert_int_equal(count, 1);
-    assert_string_equal(fanout[0].id, ep.id);
-    endpoint_clear(&fanout[0]);
-    free(fanout);
+    assert_int_equal(store_ops_of(c)->endpoint_fanout(c, org.id, &fanout), 0);
+    assert_int_equal(fanout->count, 1);
+    assert_string_equal(fanout->items[0].id, ep.id);
     store_release(c);
 
     ep.events = "[\"a.*\"]";
@@ -1613,6 +1684,7 @@ int main(void)
         cmocka_unit_test(replay_queues_one_delivery_per_event),
         cmocka_unit_test(endpoints_disable_after_consecutive_failures),
         cmocka_unit_test(endpoints_update_list_fan_out_and_delete),
+        cmocka_unit_test(the_fan_out_follows_every_endpoint_change),
         cmocka_unit_test(event_types_round_trip_and_count_by_prefix),
         cmocka_unit_test(keys_list_by_org_newest_first),
         cmocka_unit_test(sources_and_messages_keep_their_bytes),
