@@ -7,6 +7,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "engine/engine.h"
+#include "core/text.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -180,7 +181,7 @@ static int target_org(struct api_call *call, struct org *org, bool full)
     } else if (!full) {
         /* a valid org key proves its org alive: deleting an org revokes its keys */
         memset(org, 0, sizeof *org);
-        snprintf(org->id, sizeof org->id, "%s", org_id);
+        text_copy(org->id, sizeof org->id, org_id);
         return 0;
     }
     conn = api_conn(call);
@@ -231,8 +232,8 @@ static int idem_remember(struct store_conn *tx, struct api_call *call)
 {
     struct idem_record rec = {0};
     int rc;
-    snprintf(rec.scope, sizeof rec.scope, "%s", call->idem_scope);
-    snprintf(rec.key, sizeof rec.key, "%s", call->idem_key);
+    text_copy(rec.scope, sizeof rec.scope, call->idem_scope);
+    text_copy(rec.key, sizeof rec.key, call->idem_key);
     memcpy(rec.request_hash, call->idem_hash, sizeof rec.request_hash);
     rec.status = call->reply_status;
     if (call->idem_reply == NULL && call->reply_text)

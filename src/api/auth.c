@@ -4,6 +4,7 @@
 #include "core/timeutil.h"
 
 #include "core/mem.h"
+#include "core/text.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -122,8 +123,8 @@ void auth_mint_key(const char *org_id, const char *name, unsigned scopes, struct
     memset(key, 0, sizeof *key);
     key->created_at = time_now_ms();
     id_make("key_", key->created_at, key->id);
-    snprintf(key->org_id, sizeof key->org_id, "%s", org_id ? org_id : "");
-    snprintf(key->name, sizeof key->name, "%s", name);
+    text_copy(key->org_id, sizeof key->org_id, org_id ? org_id : "");
+    text_copy(key->name, sizeof key->name, name);
     key->scopes = scopes;
     if (RAND_bytes(random, sizeof random) != 1)
         abort();
@@ -180,7 +181,7 @@ int auth_authenticate(struct app *app, struct store_conn *conn, struct http_requ
     len = strlen(text);
     auth_hash(text, len, hash);
     if (app->has_admin_key && CRYPTO_memcmp(hash, app->admin_key_hash, sizeof hash) == 0) {
-        snprintf(who->key_id, sizeof who->key_id, "%s", ADMIN_CONFIG_KEY_ID);
+        text_copy(who->key_id, sizeof who->key_id, ADMIN_CONFIG_KEY_ID);
         who->is_admin = true;
         who->scopes = SCOPE_ADMIN | SCOPE_EVENTS | SCOPE_WEBHOOKS | SCOPE_SOURCES;
         return 0;
@@ -205,8 +206,8 @@ int auth_authenticate(struct app *app, struct store_conn *conn, struct http_requ
     } else if (CRYPTO_memcmp(hash, key.secret_hash, sizeof hash) != 0) {
         return err_set(e, 401, "unauthorized", NULL, "unknown API key");
     }
-    snprintf(who->key_id, sizeof who->key_id, "%s", key.id);
-    snprintf(who->org_id, sizeof who->org_id, "%s", key.org_id);
+    text_copy(who->key_id, sizeof who->key_id, key.id);
+    text_copy(who->org_id, sizeof who->org_id, key.org_id);
     who->is_admin = key.org_id[0] == '\0';
     who->scopes =
         who->is_admin ? SCOPE_ADMIN | SCOPE_EVENTS | SCOPE_WEBHOOKS | SCOPE_SOURCES : key.scopes;

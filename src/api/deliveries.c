@@ -4,6 +4,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "engine/engine.h"
+#include "core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,9 +68,9 @@ static int read_filters(struct api_call *call, struct list_filter *f)
         }
     }
     if (endpoint_id)
-        snprintf(f->endpoint_id, sizeof f->endpoint_id, "%s", endpoint_id);
+        text_copy(f->endpoint_id, sizeof f->endpoint_id, endpoint_id);
     if (event_id)
-        snprintf(f->event_id, sizeof f->event_id, "%s", event_id);
+        text_copy(f->event_id, sizeof f->event_id, event_id);
     return 0;
 }
 
@@ -110,7 +111,7 @@ void deliveries_list_for(struct api_call *call, const char *endpoint_id)
         api_target_org(call, &org) != 0)
         return;
     if (endpoint_id)
-        snprintf(filter.endpoint_id, sizeof filter.endpoint_id, "%s", endpoint_id);
+        text_copy(filter.endpoint_id, sizeof filter.endpoint_id, endpoint_id);
     data = list_json(call, org.id, &filter, &page, &count, &last_ms, last_id);
     if (data)
         api_reply(call, 200, api_list(data, count, &page, last_ms, last_id));
@@ -129,7 +130,7 @@ json_t *deliveries_of_event(struct api_call *call, const char *org_id, const cha
     int64_t last_ms;
     char last_id[ID_MAX];
     json_t *data;
-    snprintf(filter.event_id, sizeof filter.event_id, "%s", event_id);
+    text_copy(filter.event_id, sizeof filter.event_id, event_id);
     data = list_json(call, org_id, &filter, &page, &count, &last_ms, last_id);
     if (data && count > page.limit)
         json_array_remove(data, (size_t)page.limit);

@@ -8,6 +8,7 @@
 #include "engine/engine.h"
 #include "engine/urlcheck.h"
 #include "hookd/hookd.h"
+#include "core/text.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -192,7 +193,7 @@ static int apply_fields(struct api_call *call, struct endpoint *ep, struct err *
     struct store_conn *conn;
 
     if ((value = json_object_get(body, "name")) != NULL)
-        snprintf(ep->name, sizeof ep->name, "%s", json_string_value(value));
+        text_copy(ep->name, sizeof ep->name, json_string_value(value));
     if ((value = json_object_get(body, "description")) != NULL) {
         free(ep->description);
         ep->description = xstrdup(json_string_value(value));
@@ -229,7 +230,7 @@ static int apply_fields(struct api_call *call, struct endpoint *ep, struct err *
         const char *scheme = json_string_value(value);
         if (strcmp(scheme, "standard") != 0 && strcmp(scheme, "hex") != 0)
             return err_invalid(e, "signature_scheme", "signature_scheme must be standard or hex");
-        snprintf(ep->signature_scheme, sizeof ep->signature_scheme, "%s", scheme);
+        text_copy(ep->signature_scheme, sizeof ep->signature_scheme, scheme);
     }
     if ((value = json_object_get(body, "metadata")) != NULL) {
         char *text = dump_compact(value);
@@ -331,9 +332,9 @@ static void ping_then_write(struct api_call *call, api_apply then)
                        "{\"endpoint_id\":\"%s\"}}",
                        event_id, ts, ep->id);
     ps->ping.payload = payload_new(envelope, (size_t)len, "webhook.ping");
-    snprintf(ps->ping.url, sizeof ps->ping.url, "%s", ep->url);
-    snprintf(ps->ping.secret, sizeof ps->ping.secret, "%s", ep->secret);
-    snprintf(ps->ping.event_id, sizeof ps->ping.event_id, "%s", event_id);
+    text_copy(ps->ping.url, sizeof ps->ping.url, ep->url);
+    text_copy(ps->ping.secret, sizeof ps->ping.secret, ep->secret);
+    text_copy(ps->ping.event_id, sizeof ps->ping.event_id, event_id);
     ps->ping.hex_scheme = strcmp(ep->signature_scheme, "hex") == 0;
     ps->ping.headers_json = ep->headers ? xstrdup(ep->headers) : NULL;
     ps->ping.timeout_seconds = ep->timeout_seconds;
@@ -375,7 +376,7 @@ void endpoints_create(struct api_call *call)
     api_set_data(call, ep, endpoint_free);
     ep->created_at = ep->updated_at = time_now_ms();
     id_make("ep_", ep->created_at, ep->id);
-    snprintf(ep->org_id, sizeof ep->org_id, "%s", org.id);
+    text_copy(ep->org_id, sizeof ep->org_id, org.id);
     ep->url = xstrdup(json_string_value(json_object_get(call->body, "url")));
     ep->events = xstrdup("[]");
     ep->headers = xstrdup("{}");

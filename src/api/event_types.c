@@ -5,6 +5,7 @@
 #include "core/eventname.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,7 @@ static void read_fields(const struct api_call *call, struct event_type *et)
     json_t *description = json_object_get(call->body, "description");
     json_t *schema = json_object_get(call->body, "schema");
     if (description)
-        snprintf(et->description, sizeof et->description, "%s", json_string_value(description));
+        text_copy(et->description, sizeof et->description, json_string_value(description));
     if (schema) {
         free(et->schema);
         et->schema = json_is_null(schema) ? NULL : json_dumps(schema, JSON_COMPACT);
@@ -104,7 +105,7 @@ void event_types_create(struct api_call *call)
     }
     et = xcalloc(1, sizeof *et);
     api_set_data(call, et, event_type_free);
-    snprintf(et->name, sizeof et->name, "%s", name);
+    text_copy(et->name, sizeof et->name, name);
     et->created_at = et->updated_at = time_now_ms();
     read_fields(call, et);
     api_write(call, create_apply);

@@ -7,6 +7,7 @@
 #include "core/timeutil.h"
 #include "engine/engine.h"
 #include "engine/urlcheck.h"
+#include "core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,14 +211,14 @@ struct event_draft *event_draft_new(const char *org_id, const char *id, const ch
     struct event_draft *d = xcalloc(1, sizeof *d);
     size_t len;
     d->ev.created_at = time_now_ms();
-    snprintf(d->ev.org_id, sizeof d->ev.org_id, "%s", org_id);
+    text_copy(d->ev.org_id, sizeof d->ev.org_id, org_id);
     if (id) {
-        snprintf(d->ev.id, sizeof d->ev.id, "%s", id);
+        text_copy(d->ev.id, sizeof d->ev.id, id);
         d->producer_id = true;
     } else {
         id_make("evt_", d->ev.created_at, d->ev.id);
     }
-    snprintf(d->ev.type, sizeof d->ev.type, "%s", type);
+    text_copy(d->ev.type, sizeof d->ev.type, type);
     d->ev.payload = build_envelope(d->ev.id, type, d->ev.created_at, data, &len);
     d->payload = payload_new(d->ev.payload, len, type);
     return d;
@@ -293,8 +294,8 @@ void events_emit_test(struct api_call *call, const char *org_id, const char *end
     char org[ID_MAX], endpoint[ID_MAX];
     struct event_draft *d;
     /* copies first: the arguments may live in the call's data, which the draft replaces */
-    snprintf(org, sizeof org, "%s", org_id);
-    snprintf(endpoint, sizeof endpoint, "%s", endpoint_id);
+    text_copy(org, sizeof org, org_id);
+    text_copy(endpoint, sizeof endpoint, endpoint_id);
     d = event_draft_new(org, NULL, type, data);
     api_set_data(call, d, event_draft_free);
     d->endpoint_ids = json_pack("[s]", endpoint);
@@ -344,7 +345,7 @@ void events_list(struct api_call *call)
         api_target_org(call, &org) != 0)
         return;
     if (type)
-        snprintf(filter.type, sizeof filter.type, "%s", type);
+        text_copy(filter.type, sizeof filter.type, type);
     items = xcalloc((size_t)page.limit + 1, sizeof *items);
     rc = store_ops_of(call->conn)->event_list(call->conn, org.id, &filter, &page, items, &count);
     if (rc != 0) {

@@ -8,6 +8,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "hookd/hookd.h"
+#include "core/text.h"
 
 #include <ctype.h>
 #include <openssl/crypto.h>
@@ -130,7 +131,7 @@ static void verify(struct api_call *call, struct reception *r, struct verdict *v
 
     v->status = 0;
     scheme = scheme ? scheme : "none";
-    snprintf(r->scheme, sizeof r->scheme, "%s", scheme);
+    text_copy(r->scheme, sizeof r->scheme, scheme);
     if (strcmp(scheme, "none") == 0) {
         /* documented as unsafe: anyone who knows the URL can send */
     } else if (strcmp(scheme, "basic") == 0) {
@@ -263,7 +264,7 @@ static int record_apply(struct store_conn *tx, struct api_call *call)
         rc = event_draft_store(tx, call->app, r->event, &call->error);
         if (rc != 0)
             return rc;
-        snprintf(m->event_id, sizeof m->event_id, "%s", event_draft_event(r->event)->id);
+        text_copy(m->event_id, sizeof m->event_id, event_draft_event(r->event)->id);
     }
     rc = store_ops_of(tx)->inbound_insert(tx, m);
     if (rc != 0)
@@ -286,9 +287,9 @@ static void reject(struct api_call *call, struct reception *r, int status, const
                    const char *message)
 {
     snprintf(r->msg.status, sizeof r->msg.status, "rejected");
-    snprintf(r->msg.reason, sizeof r->msg.reason, "%s", code);
-    snprintf(r->error_code, sizeof r->error_code, "%s", code);
-    snprintf(r->error_message, sizeof r->error_message, "%s", message);
+    text_copy(r->msg.reason, sizeof r->msg.reason, code);
+    text_copy(r->error_code, sizeof r->error_code, code);
+    text_copy(r->error_message, sizeof r->error_message, message);
     r->msg.http_status = status;
     if (r->msg.body_len > REJECTED_BODY_KEPT) {
         r->msg.body_len = REJECTED_BODY_KEPT;

@@ -6,6 +6,7 @@
 #include "core/mem.h"
 #include "core/ratelimit.h"
 #include "core/timeutil.h"
+#include "core/text.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -70,7 +71,7 @@ bool key_limits_take(struct key_limits *limits, const char *key_id, int *retry_a
             break;
     if (entry == NULL) {
         entry = xcalloc(1, sizeof *entry);
-        snprintf(entry->key_id, sizeof entry->key_id, "%s", key_id);
+        text_copy(entry->key_id, sizeof entry->key_id, key_id);
         token_bucket_init(&entry->bucket, limits->rate, 2 * limits->rate, now);
         entry->next = limits->slots[slot];
         limits->slots[slot] = entry;

@@ -6,6 +6,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "hookd/hookd.h"
+#include "core/text.h"
 
 #include <stdlib.h>
 #include <stdio.h>
@@ -59,7 +60,7 @@ void orgs_create(struct api_call *call)
     call->data = org;
     org->created_at = time_now_ms();
     id_make("org_", org->created_at, org->id);
-    snprintf(org->name, sizeof org->name, "%s", name);
+    text_copy(org->name, sizeof org->name, name);
     snprintf(org->signature_scheme, sizeof org->signature_scheme, "standard");
     if (new_secret(org->primary_secret, &e) != 0) {
         api_fail(call, &e);

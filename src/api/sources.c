@@ -6,6 +6,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "hookd/hookd.h"
+#include "core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,7 +125,7 @@ static int apply_fields(const json_t *body, struct source *src, struct err *e)
 {
     json_t *value;
     if ((value = json_object_get(body, "name")) != NULL)
-        snprintf(src->name, sizeof src->name, "%s", json_string_value(value));
+        text_copy(src->name, sizeof src->name, json_string_value(value));
     if ((value = json_object_get(body, "verification")) != NULL) {
         if (check_verification(value, e) != 0)
             return ERR_FAIL;
@@ -132,12 +133,12 @@ static int apply_fields(const json_t *body, struct source *src, struct err *e)
         src->verification = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
     }
     if ((value = json_object_get(body, "secret")) != NULL)
-        snprintf(src->secret, sizeof src->secret, "%s", json_string_value(value));
+        text_copy(src->secret, sizeof src->secret, json_string_value(value));
     if ((value = json_object_get(body, "event_type")) != NULL) {
         const char *type = json_is_null(value) ? "" : json_string_value(value);
         if (type[0] && !event_name_is_valid(type))
             return err_invalid(e, "event_type", "event_type must match [a-z0-9_]+(.[a-z0-9_]+)*");
-        snprintf(src->event_type, sizeof src->event_type, "%s", type);
+        text_copy(src->event_type, sizeof src->event_type, type);
     }
     if ((value = json_object_get(body, "forward")) != NULL)
         src->forward = json_is_true(value);
@@ -196,7 +197,7 @@ void sources_create(struct api_call *call)
     api_set_data(call, src, source_free);
     src->created_at = src->updated_at = time_now_ms();
     id_make("src_", src->created_at, src->id);
-    snprintf(src->org_id, sizeof src->org_id, "%s", org.id);
+    text_copy(src->org_id, sizeof src->org_id, org.id);
     src->forward = true;
     src->is_active = true;
     src->tolerance_seconds = 300;

@@ -13,6 +13,7 @@
 #include "http/server.h"
 #include "store/store.h"
 #include "store/writer.h"
+#include "core/text.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -55,7 +56,7 @@ static void upkeep_done(struct write_job *job, bool committed)
 static void submit_upkeep(struct writer *w, const char *node_id)
 {
     struct upkeep_job *up = xcalloc(1, sizeof *up);
-    snprintf(up->node_id, sizeof up->node_id, "%s", node_id);
+    text_copy(up->node_id, sizeof up->node_id, node_id);
     up->job.apply = upkeep_apply;
     up->job.done = upkeep_done;
     writer_submit(w, &up->job);
@@ -195,10 +196,10 @@ static int run(const struct config *cfg)
     app.keys = key_cache_new();
 
     id_new("node_", node_id);
-    snprintf(app.node_id, sizeof app.node_id, "%s", node_id);
+    text_copy(app.node_id, sizeof app.node_id, node_id);
     {
         struct upkeep_job claim = {.job = {.apply = claim_apply, .done = ignore_done}};
-        snprintf(claim.node_id, sizeof claim.node_id, "%s", node_id);
+        text_copy(claim.node_id, sizeof claim.node_id, node_id);
         if (writer_run_batch(app.store, &claim.job) != 0 || claim.job.result != 0) {
             fprintf(stderr, "hookd: cannot register the node in the store\n");
             goto out;
@@ -256,7 +257,7 @@ static int run(const struct config *cfg)
     srv = NULL;
     {
         struct upkeep_job bye = {.job = {.apply = remove_node_apply, .done = ignore_done}};
-        snprintf(bye.node_id, sizeof bye.node_id, "%s", node_id);
+        text_copy(bye.node_id, sizeof bye.node_id, node_id);
         writer_run_batch(app.store, &bye.job);
     }
     log_kv(LOG_ALWAYS, "stopped", "node", json_string(node_id), NULL);

@@ -1,5 +1,6 @@
 /* struct err helpers. */
 #include "core/err.h"
+#include "core/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,8 +12,8 @@ static void err_vset(struct err *e, int status, const char *code, const char *fi
     if (e == NULL)
         return;
     e->status = status;
-    snprintf(e->code, sizeof e->code, "%s", code);
-    snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+    text_copy(e->code, sizeof e->code, code);
+    text_copy(e->field, sizeof e->field, field ? field : "");
     vsnprintf(e->message, sizeof e->message, fmt, ap);
 }
 

@@ -11,6 +11,7 @@
 #include "engine/retry.h"
 #include "engine/urlcheck.h"
 #include "hookd/hookd.h"
+#include "core/text.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -67,10 +68,10 @@ struct engine_job *engine_job_new(const char *id, const char *org_id, const char
                                   int64_t due)
 {
     struct engine_job *job = xcalloc(1, sizeof *job);
-    snprintf(job->id, sizeof job->id, "%s", id);
-    snprintf(job->org_id, sizeof job->org_id, "%s", org_id);
-    snprintf(job->event_id, sizeof job->event_id, "%s", event_id);
-    snprintf(job->endpoint_id, sizeof job->endpoint_id, "%s", endpoint_id ? endpoint_id : "");
+    text_copy(job->id, sizeof job->id, id);
+    text_copy(job->org_id, sizeof job->org_id, org_id);
+    text_copy(job->event_id, sizeof job->event_id, event_id);
+    text_copy(job->endpoint_id, sizeof job->endpoint_id, endpoint_id ? endpoint_id : "");
     job->url = url ? xstrdup(url) : NULL;
     job->payload = payload_retain(payload);
     job->due = due;
@@ -356,8 +357,8 @@ static struct ep_state *ep_of(struct engine *eng, const struct engine_job *job)
     if (ep == NULL) {
         unsigned slot = hash_text(key) & (ENDPOINT_SLOTS - 1);
         ep = xcalloc(1, sizeof *ep);
-        snprintf(ep->key, sizeof ep->key, "%s", key);
-        snprintf(ep->org_id, sizeof ep->org_id, "%s", job->org_id);
+        text_copy(ep->key, sizeof ep->key, key);
+        text_copy(ep->org_id, sizeof ep->org_id, job->org_id);
         ep->one_shot = one_shot;
         ep->hash_next = eng->endpoints[slot];
         eng->endpoints[slot] = ep;
@@ -481,10 +482,10 @@ static void settle(struct engine *eng, struct engine_job *job)
 static void end_without_attempt(struct engine *eng, struct engine_job *job, const char *why)
 {
     struct attempt_outcome *o = outcome_new(eng);
-    snprintf(o->attempt.delivery_id, sizeof o->attempt.delivery_id, "%s", job->id);
+    text_copy(o->attempt.delivery_id, sizeof o->attempt.delivery_id, job->id);
     o->attempt.n = job->attempt_count;
-    snprintf(o->attempt.error, sizeof o->attempt.error, "%s", why);
-    snprintf(o->org_id, sizeof o->org_id, "%s", job->org_id);
+    text_copy(o->attempt.error, sizeof o->attempt.error, why);
+    text_copy(o->org_id, sizeof o->org_id, job->org_id);
     o->status = DLV_FAILED;
     o->no_attempt = true;
     settle(eng, job);
@@ -572,19 +573,27 @@ static void scan_store(struct engine *eng, int64_t now)
 /* --- requests --- */
 
 /* Appends "Name: value" (or a preformatted line when value is NULL) to the block. */
+/* Appends "name: value" (or name alone) to the block; built with memcpy, as a dozen snprintf
+ * calls per request showed in the delivery thread's profile. */
 static void add_header(struct header_block *b, const char *name, const char *value)
 {
-    size_t room = sizeof b->text - b->used;
-    int n = value ? snprintf(b->text + b->used, room, "%s: %s", name, value)
-                  : snprintf(b->text + b->used, room, "%s", name);
-    if (n < 0 || (size_t)n >= room || b->count == HEADER_BLOCK_NODES)
+    size_t room = sizeof b->text - b->used, name_len = strlen(name);
+    size_t value_len = value ? strlen(value) : 0, n = name_len + (value ? 2 + value_len : 0);
+    char *at = b->text + b->used;
+    if (n >= room || b->count == HEADER_BLOCK_NODES)
         return; /* cannot happen within the limits on custom headers */
-    b->nodes[b->count].data = b->text + b->used;
+    memcpy(at, name, name_len);
+    if (value) {
+        memcpy(at + name_len, ": ", 2);
+        memcpy(at + name_len + 2, value, value_len);
+    }
+    at[n] = '\0';
+    b->nodes[b->count].data = at;
     b->nodes[b->count].next = NULL;
     if (b->count > 0)
         b->nodes[b->count - 1].next = &b->nodes[b->count];
     b->count++;
-    b->used += (size_t)n + 1;
+    b->used += n + 1;
 }
 
 char *header_lines_from_json(const char *json)
@@ -616,9 +625,12 @@ char *header_lines_of(const struct curl_slist *list)
         size += strlen(l->data) + 1;
     text = xmalloc(size);
     for (const struct curl_slist *l = list; l; l = l->next) {
-        if (l->data[strlen(l->data) - 1] == ':')
+        size_t len = strlen(l->data);
+        if (l->data[len - 1] == ':')
             continue; /* "Expect:" removes a header; nothing was sent */
-        used += (size_t)snprintf(text + used, size - used, "%s\n", l->data);
+        memcpy(text + used, l->data, len);
+        text[used + len] = '\n';
+        used += len + 1;
     }
     text[used] = '\0';
     return text;
@@ -726,7 +738,7 @@ static size_t on_header(char *data, size_t size, size_t count, void *arg)
             t->response_header_count++;
         }
         if (i == 1)
-            snprintf(t->retry_after, sizeof t->retry_after, "%s", value);
+            text_copy(t->retry_after, sizeof t->retry_after, value);
     }
     return len;
 }
@@ -991,7 +1003,7 @@ static void delivery_finished(struct engine *eng, struct transfer *t, CURLcode c
     struct attempt_outcome *o = outcome_new(eng);
     struct attempt *a = &o->attempt;
     id_make("att_", t->started_ms, a->id);
-    snprintf(a->delivery_id, sizeof a->delivery_id, "%s", job->id);
+    text_copy(a->delivery_id, sizeof a->delivery_id, job->id);
     a->n = t->attempt;
     a->started_at = t->started_ms;
     a->duration_ms = (int)((time_mono_ns() - t->start_ns) / 1000000);
@@ -1002,11 +1014,11 @@ static void delivery_finished(struct engine *eng, struct transfer *t, CURLcode c
         utf8_scrub(t->response_headers, t->response_headers_len);
         a->response_headers = xstrndup(t->response_headers, t->response_headers_len);
     } else {
-        snprintf(a->error, sizeof a->error, "%s", error_class(code, t->blocked));
+        text_copy(a->error, sizeof a->error, error_class(code, t->blocked));
     }
     a->request_headers = header_lines_of(t->headers);
-    snprintf(o->org_id, sizeof o->org_id, "%s", job->org_id);
-    snprintf(o->endpoint_id, sizeof o->endpoint_id, "%s", job->endpoint_id);
+    text_copy(o->org_id, sizeof o->org_id, job->org_id);
+    text_copy(o->endpoint_id, sizeof o->endpoint_id, job->endpoint_id);
     o->status = decision.status;
     o->next_attempt_at = now + decision.delay_ms;
     o->disable_gone = decision.disable_gone;
@@ -1338,7 +1350,7 @@ void engine_endpoint_changed(struct engine *eng, const char *endpoint_id)
 {
     struct message *m = xcalloc(1, sizeof *m);
     m->kind = MSG_ENDPOINT;
-    snprintf(m->endpoint_id, sizeof m->endpoint_id, "%s", endpoint_id);
+    text_copy(m->endpoint_id, sizeof m->endpoint_id, endpoint_id);
     post(eng, m);
 }
 
@@ -1346,7 +1358,7 @@ void engine_org_changed(struct engine *eng, const char *org_id)
 {
     struct message *m = xcalloc(1, sizeof *m);
     m->kind = MSG_ORG;
-    snprintf(m->endpoint_id, sizeof m->endpoint_id, "%s", org_id); /* the id field */
+    text_copy(m->endpoint_id, sizeof m->endpoint_id, org_id); /* the id field */
     post(eng, m);
 }
 
@@ -1406,7 +1418,7 @@ struct engine *engine_start(const struct engine_options *opts, struct err *e)
 
     eng->epoll_fd = eng->wake_fd = eng->store_wake_fd = -1;
     eng->opts = *opts;
-    snprintf(eng->node_id, sizeof eng->node_id, "%s", opts->node_id);
+    text_copy(eng->node_id, sizeof eng->node_id, opts->node_id);
     eng->policy.allow_http = cfg->allow_http;
     eng->policy.allow_private = cfg->allow_private;
     eng->shared_store = strcmp(opts->store->ops->scheme, "sqlite") != 0;

@@ -2,6 +2,7 @@
 #include "engine/urlcheck.h"
 
 #include "core/jsonv.h"
+#include "core/text.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -206,7 +207,7 @@ int url_check(const char *url, const struct url_policy *policy, const char *fiel
     char pinned[256];
     if (test_hosts_lookup(host, pinned, sizeof pinned)) {
         hints.ai_flags = AI_NUMERICHOST;
-        snprintf(host, sizeof host, "%s", pinned);
+        text_copy(host, sizeof host, pinned);
     }
     if (getaddrinfo(host, NULL, &hints, &list) != 0 || list == NULL)
         return err_set(e, 400, "invalid_url", field, "the host of %s does not resolve", field);

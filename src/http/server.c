@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "core/text.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -140,7 +141,7 @@ void *http_data(const struct http_request *req)
 
 void http_set_log_key(struct http_request *req, const char *key_id)
 {
-    snprintf(req->log_key, sizeof req->log_key, "%s", key_id);
+    text_copy(req->log_key, sizeof req->log_key, key_id);
 }
 
 /* --- answers --- */
@@ -247,7 +248,7 @@ static struct http_request *request_new(struct http_server *srv, struct MHD_Conn
     struct http_request *req = xcalloc(1, sizeof *req);
     req->conn = conn;
     req->srv = srv;
-    snprintf(req->method, sizeof req->method, "%s", method);
+    text_copy(req->method, sizeof req->method, method);
     req->path = xstrdup(url);
     req->start_ns = time_mono_ns();
     return req;
@@ -431,7 +432,7 @@ static int bind_listen(const char *listen_addr, int *port_out, struct err *e)
         return err_invalid(e, "listen", "the listen address is too long");
     memcpy(host, listen_addr, host_len);
     host[host_len] = '\0';
-    snprintf(port, sizeof port, "%s", colon + 1);
+    text_copy(port, sizeof port, colon + 1);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;

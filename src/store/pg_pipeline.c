@@ -5,6 +5,7 @@
 
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -555,7 +556,7 @@ int pg_delivery_record(struct store_conn *tx, struct attempt_outcome *o, int64_t
     if (rc != 0)
         return rc;
     if (a->error[0])
-        snprintf(last_error, sizeof last_error, "%s", a->error);
+        text_copy(last_error, sizeof last_error, a->error);
     else if (a->response_status < 200 || a->response_status > 299)
         snprintf(last_error, sizeof last_error, "HTTP %d", a->response_status);
     else

@@ -5,6 +5,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "store/sqlite_pipeline.h"
+#include "core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,7 +370,7 @@ int sq_endpoint_fanout(struct store_conn *tx, const char *org_id, const struct f
         return sq_fail(c->db, "endpoint_fanout");
     }
     if (slot) {
-        snprintf(slot->org_id, sizeof slot->org_id, "%s", org_id);
+        text_copy(slot->org_id, sizeof slot->org_id, org_id);
         slot->valid = true;
     }
     return 0;
@@ -640,7 +641,7 @@ int sq_delivery_record(struct store_conn *tx, struct attempt_outcome *o, int64_t
     if (rc != 0)
         return rc;
     if (a->error[0])
-        snprintf(last_error, sizeof last_error, "%s", a->error);
+        text_copy(last_error, sizeof last_error, a->error);
     else if (a->response_status < 200 || a->response_status > 299)
         snprintf(last_error, sizeof last_error, "HTTP %d", a->response_status);
     else

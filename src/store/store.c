@@ -2,6 +2,7 @@
 #include "store/store.h"
 
 #include "core/mem.h"
+#include "core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,7 +115,7 @@ void fanout_list_add(struct fanout_list *list, const char *id, const char *event
         list->items = xrealloc(list->items, (size_t)list->cap * sizeof *list->items);
     }
     t = &list->items[list->count++];
-    snprintf(t->id, sizeof t->id, "%s", id);
+    text_copy(t->id, sizeof t->id, id);
     t->events = xstrdup(events);
 }
 
@@ -136,8 +137,8 @@ void fanout_list_free(struct fanout_list *list)
 void delivery_fresh(struct delivery *d, const char *org_id, const char *endpoint_id, int64_t now)
 {
     id_make("dlv_", now, d->id);
-    snprintf(d->org_id, sizeof d->org_id, "%s", org_id);
-    snprintf(d->endpoint_id, sizeof d->endpoint_id, "%s", endpoint_id ? endpoint_id : "");
+    text_copy(d->org_id, sizeof d->org_id, org_id);
+    text_copy(d->endpoint_id, sizeof d->endpoint_id, endpoint_id ? endpoint_id : "");
     d->next_attempt_at = now;
     d->created_at = now;
 }

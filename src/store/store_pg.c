@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/text.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -968,8 +969,8 @@ static int pg_idem_get(struct store_conn *c, const char *scope, const char *key,
     pgp_int(&p, not_before);
     rc = pg_read_one(pg_conn_of(c), sql, &p, out, read_idem);
     if (rc == 0) {
-        snprintf(out->scope, sizeof out->scope, "%s", scope);
-        snprintf(out->key, sizeof out->key, "%s", key);
+        text_copy(out->scope, sizeof out->scope, scope);
+        text_copy(out->key, sizeof out->key, key);
     }
     return rc;
 }

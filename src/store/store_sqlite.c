@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "core/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -936,8 +937,8 @@ static int sqlite_idem_get(struct store_conn *c, const char *scope, const char *
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         const void *hash = sqlite3_column_blob(s, 0);
-        snprintf(out->scope, sizeof out->scope, "%s", scope);
-        snprintf(out->key, sizeof out->key, "%s", key);
+        text_copy(out->scope, sizeof out->scope, scope);
+        text_copy(out->key, sizeof out->key, key);
         memset(out->request_hash, 0, sizeof out->request_hash);
         if (hash && sqlite3_column_bytes(s, 0) == (int)sizeof out->request_hash)
             memcpy(out->request_hash, hash, sizeof out->request_hash);
