@@ -167,6 +167,28 @@ static const char *const migrations[] = {
     "CREATE INDEX inbound_source ON inbound_messages (source_id, created_at, id);"
     "CREATE INDEX inbound_dedupe ON inbound_messages (source_id, dedupe_key, created_at) WHERE "
     "status = 'accepted';",
+
+    /* 4: attempts are only ever read by delivery: one B-tree keyed (delivery_id, n, id) instead
+     * of a table, its unique index on id and an index on (delivery_id, n), three B-trees written
+     * for every attempt */
+    "CREATE TABLE attempts_by_delivery ("
+    "  delivery_id TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  duration_ms INTEGER NOT NULL,"
+    "  response_status INTEGER,"
+    "  response_body TEXT,"
+    "  response_headers TEXT,"
+    "  error TEXT,"
+    "  request_headers TEXT,"
+    "  PRIMARY KEY (delivery_id, n, id)) WITHOUT ROWID;"
+    "INSERT INTO attempts_by_delivery (delivery_id, n, id, started_at, duration_ms, "
+    "response_status, response_body, response_headers, error, request_headers) SELECT "
+    "delivery_id, n, id, started_at, duration_ms, response_status, response_body, "
+    "response_headers, error, request_headers FROM attempts;"
+    "DROP TABLE attempts;"
+    "ALTER TABLE attempts_by_delivery RENAME TO attempts;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -1532,6 +1533,58 @@ static void migrating_again_applies_nothing(void **state)
     assert_int_equal(current, latest);
 }
 
+/* Migration 4 rebuilt SQLite's attempts table: attempts written before it are kept. The
+ * table is put back in its version-3 shape by hand, with one attempt in it. */
+static void attempts_survive_the_rebuild_of_their_table(void **state)
+{
+    static const char version3[] =
+        "DROP TABLE attempts;"
+        "CREATE TABLE attempts (id TEXT NOT NULL UNIQUE, delivery_id TEXT NOT NULL, n INTEGER NOT "
+        "NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, response_status "
+        "INTEGER, response_body TEXT, response_headers TEXT, error TEXT, request_headers TEXT);"
+        "CREATE INDEX attempts_delivery ON attempts (delivery_id, n);"
+        "INSERT INTO attempts VALUES ('att_2', 'dlv_old', 2, 2000, 7, 503, 'busy', "
+        "'Retry-After: 1\n', NULL, 'webhook-id: evt_1\n');"
+        "INSERT INTO attempts VALUES ('att_1', 'dlv_old', 1, 1000, 5, NULL, NULL, NULL, "
+        "'timeout', 'webhook-id: evt_1\n');"
+        "PRAGMA user_version = 3;";
+    struct store_options opts = {.exclusive = true};
+    struct store *old = NULL;
+    struct attempt found[4];
+    char path[256], url[300];
+    int applied = -1, count = 0;
+    struct err e;
+    sqlite3 *db;
+
+    if (is_postgres(*state))
+        skip();
+    snprintf(path, sizeof path, "%s/v3.db", db_dir);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    assert_int_equal(store_open(url, &opts, &old, &e), 0);
+    assert_int_equal(old->ops->migrate(old, &applied, &e), 0);
+    store_close(old);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, version3, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(url, &opts, &old, &e), 0);
+    assert_int_equal(old->ops->migrate(old, &applied, &e), 0);
+    assert_int_equal(applied, 1);
+    struct store_conn *c = store_acquire(old);
+    assert_int_equal(store_ops_of(c)->attempt_list(c, "dlv_old", found, 4, &count), 0);
+    assert_int_equal(count, 2);
+    assert_string_equal(found[0].id, "att_1");
+    assert_string_equal(found[0].error, "timeout");
+    assert_string_equal(found[1].id, "att_2");
+    assert_int_equal(found[1].response_status, 503);
+    assert_string_equal(found[1].response_body, "busy");
+    assert_string_equal(found[1].response_headers, "Retry-After: 1\n");
+    for (int i = 0; i < count; i++)
+        attempt_clear(&found[i]);
+    store_release(c);
+    store_close(old);
+}
+
 /* Several serving nodes on one database: `exclusive` locks nothing, and they see one data. */
 static void several_nodes_open_one_database(void **state)
 {
@@ -1695,6 +1748,7 @@ int main(void)
         cmocka_unit_test(nodes_scanning_together_share_the_work),
         cmocka_unit_test(unclaimed_work_notifies_the_nodes),
         cmocka_unit_test(migrating_again_applies_nothing),
+        cmocka_unit_test(attempts_survive_the_rebuild_of_their_table),
         cmocka_unit_test(several_nodes_open_one_database),
         cmocka_unit_test(nodes_starting_together_migrate_once),
         cmocka_unit_test(connections_recover_after_the_server_drops_them),
