@@ -1318,17 +1318,23 @@ static void wake(struct engine *eng)
     (void)unused;
 }
 
+/* Only a message into an empty inbox wakes the loop: it clears the eventfd before it takes the
+ * whole inbox, so a later one rides on the same wake-up. The writer posts every committed
+ * event's jobs; a write per event cost it and the loop a syscall and a wake-up each. */
 static void post(struct engine *eng, struct message *m)
 {
+    bool was_empty;
     m->next = NULL;
     pthread_mutex_lock(&eng->inbox_lock);
+    was_empty = eng->inbox_head == NULL;
     if (eng->inbox_tail)
         eng->inbox_tail->next = m;
     else
         eng->inbox_head = m;
     eng->inbox_tail = m;
     pthread_mutex_unlock(&eng->inbox_lock);
-    wake(eng);
+    if (was_empty)
+        wake(eng);
 }
 
 void engine_submit(struct engine *eng, struct engine_job *jobs)
