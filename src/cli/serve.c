@@ -150,7 +150,7 @@ static char *read_file(const char *path)
 
 static const char usage[] = "usage: hookd serve [options]\n"
                             "\n"
-                            "Runs the hookd server: the API, and (soon) the delivery engine.\n"
+                            "Runs the hookd server: the API and the delivery engine (see --role).\n"
                             "\n";
 
 static int run(const struct config *cfg)
