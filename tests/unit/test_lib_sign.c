@@ -7,6 +7,7 @@
 
 #include <hookd/hookd.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -496,6 +497,46 @@ static void hex_sign_matches_openssl_dgst(void **state)
                         "sha256=8283d85ba272518891f82834d84ac6d78719e5e3f136ea2d6716cd704b5028f0");
 }
 
+/* libhookd keeps one HMAC context per thread and re-keys it for each message: threads signing
+ * with different secrets at the same time must each get their own secret's signature. */
+struct signer {
+    const char *secret;
+    const char *expected;
+    int mismatches;
+};
+
+static void *sign_many_times(void *arg)
+{
+    struct signer *s = arg;
+    char sig[HOOKD_SIGNATURE_MAX];
+    for (int i = 0; i < 20000; i++) {
+        if (hookd_sign_hex(s->secret, 1700000000, "", 0, sig, sizeof sig) != HOOKD_OK ||
+            strcmp(sig, s->expected) != 0)
+            s->mismatches++;
+    }
+    return NULL;
+}
+
+static void threads_signing_at_once_keep_their_keys(void **state)
+{
+    char ours[HOOKD_SIGNATURE_MAX];
+    struct signer a = {"topsecret", OTHER_HEX, 0}, b = {"another secret", ours, 0};
+    struct signer here = {"topsecret", OTHER_HEX, 0};
+    pthread_t ta, tb;
+    (void)state;
+    assert_int_equal(hookd_sign_hex("another secret", 1700000000, "", 0, ours, sizeof ours),
+                     HOOKD_OK);
+    assert_string_not_equal(ours, OTHER_HEX);
+    assert_int_equal(pthread_create(&ta, NULL, sign_many_times, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, sign_many_times, &b), 0);
+    sign_many_times(&here); /* and this thread too, beside the others */
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.mismatches, 0);
+    assert_int_equal(b.mismatches, 0);
+    assert_int_equal(here.mismatches, 0);
+}
+
 static void hex_verify_accepts_and_refuses_one_character_changes(void **state)
 {
     (void)state;
@@ -613,6 +654,7 @@ int main(void)
         cmocka_unit_test(null_and_out_of_range_arguments_are_refused),
         cmocka_unit_test(small_output_buffers_are_refused_and_left_empty),
         cmocka_unit_test(hex_sign_matches_openssl_dgst),
+        cmocka_unit_test(threads_signing_at_once_keep_their_keys),
         cmocka_unit_test(hex_verify_accepts_and_refuses_one_character_changes),
         cmocka_unit_test(hex_accepts_the_valid_signature_anywhere_in_the_list),
         cmocka_unit_test(malformed_hex_headers_are_errors),
