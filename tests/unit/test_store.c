@@ -188,6 +188,55 @@ static void a_failing_job_does_not_fail_its_batch(void **state)
     store_release(c);
 }
 
+/* The writer thread under load from several threads: it gathers jobs into batches, and every
+ * job is applied, committed and done exactly once, including those queued as it stops. */
+#define SUBMITTERS 4
+#define JOBS_EACH 300
+
+struct submitter {
+    struct writer *writer;
+    struct fn_job jobs[JOBS_EACH];
+    struct org orgs[JOBS_EACH];
+};
+
+static void *submit_all(void *arg)
+{
+    struct submitter *s = arg;
+    for (int i = 0; i < JOBS_EACH; i++) {
+        make_org(&s->orgs[i], "load", time_now_ms());
+        s->jobs[i] = (struct fn_job){
+            .job = {.apply = fn_apply, .done = fn_done}, .fn = insert_org, .arg = &s->orgs[i]};
+        writer_submit(s->writer, &s->jobs[i].job);
+    }
+    return NULL;
+}
+
+static void the_writer_commits_every_job_of_concurrent_submitters(void **state)
+{
+    struct store *st = *state;
+    static struct submitter subs[SUBMITTERS];
+    pthread_t threads[SUBMITTERS];
+    struct writer *w = writer_start(st);
+    struct org back;
+
+    for (int t = 0; t < SUBMITTERS; t++) {
+        subs[t].writer = w;
+        assert_int_equal(pthread_create(&threads[t], NULL, submit_all, &subs[t]), 0);
+    }
+    for (int t = 0; t < SUBMITTERS; t++)
+        pthread_join(threads[t], NULL);
+    writer_stop(w); /* commits what is still queued before it returns */
+    writer_free(w);
+    struct store_conn *c = store_acquire(st);
+    for (int t = 0; t < SUBMITTERS; t++)
+        for (int i = 0; i < JOBS_EACH; i++) {
+            assert_true(subs[t].jobs[i].committed);
+            assert_int_equal(subs[t].jobs[i].job.result, 0);
+            assert_int_equal(store_ops_of(c)->org_get(c, subs[t].orgs[i].id, &back), 0);
+        }
+    store_release(c);
+}
+
 struct key_args {
     struct org org;
     struct api_key key;
@@ -1727,6 +1776,7 @@ int main(void)
         cmocka_unit_test(orgs_round_trip),
         cmocka_unit_test(lists_page_newest_first_without_gaps),
         cmocka_unit_test(a_failing_job_does_not_fail_its_batch),
+        cmocka_unit_test(the_writer_commits_every_job_of_concurrent_submitters),
         cmocka_unit_test(deleting_an_org_revokes_its_keys),
         cmocka_unit_test(idempotency_records_expire),
         cmocka_unit_test(a_second_server_on_the_same_file_is_refused),
