@@ -96,10 +96,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(BUILD)/libhookd.a
 # --- running and testing ----------------------------------------------------
 
 # Install what is missing (Debian packages, npm test tools) before building.
+# what `make deps` provides that run, test and bench call: any of it missing runs `make deps`
+DEP_COMMANDS := wrk nginx redis-server gnuplot sqlite3 jq curl
 deps-check:
-	@if pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v wrk >/dev/null && \
-		[ node_modules/.installed -nt package-lock.json ]; \
-		then :; else $(MAKE) --no-print-directory deps; fi
+	@missing=; pkg-config --exists $(PKGS) $(TEST_PKGS) || missing=1; \
+	for c in $(DEP_COMMANDS); do command -v $$c >/dev/null || missing=1; done; \
+	[ node_modules/.installed -nt package-lock.json ] || missing=1; \
+	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
 
 deps:
 	@SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -177,13 +180,13 @@ install: all
 # BENCH_DURATION=10 (wrk seconds), BENCH_BASELINE=0 (hookd only), KEEP=1 (keep logs and the database).
 # With PostgreSQL's server installed it also runs on a throwaway cluster (bench/postgres.sh: one node,
 # then an api node plus a worker node); BENCH_PG=0 skips that, BENCH_PG_LEASE=30s sets the nodes' --lease.
-bench: all
+bench: deps-check all
 	bash bench/bench.sh
 
 # hookd's scale curves (bench/scale.sh, not part of make bench): deliveries/s with fan-out to 1 to 1,000
 # endpoints, ingest and claim latency with 1,000,000 pending deliveries, bytes on disk per delivery.
 # SCALE_FANOUT="1 10 100 1000", SCALE_DELIVERIES=200000, SCALE_PENDING=1000000, SCALE_SECONDS=5, KEEP=1.
-bench-scale: all
+bench-scale: deps-check all
 	bash bench/scale.sh
 
 # libhookd's verify throughput on one core (1 KiB body), beside a bare OpenSSL HMAC.
