@@ -68,7 +68,7 @@ $(BUILD)/libhookd.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/libhookd.so: $(LIB_OBJ)
-	$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -o $(BUILD)/$(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $^ \
+	$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -Wl,-z,nodelete -o $(BUILD)/$(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $^ \
 		$(shell pkg-config --libs libcrypto)
 	ln -sf $(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@

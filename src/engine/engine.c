@@ -572,9 +572,8 @@ static void scan_store(struct engine *eng, int64_t now)
 
 /* --- requests --- */
 
-/* Appends "Name: value" (or a preformatted line when value is NULL) to the block. */
-/* Appends "name: value" (or name alone) to the block; built with memcpy, as a dozen snprintf
- * calls per request showed in the delivery thread's profile. */
+/* Appends "name: value" (or a preformatted line when value is NULL) to the block; built with
+ * memcpy, as a dozen snprintf calls per request showed in the delivery thread's profile. */
 static void add_header(struct header_block *b, const char *name, const char *value)
 {
     size_t room = sizeof b->text - b->used, name_len = strlen(name);

@@ -356,14 +356,22 @@ int sq_endpoint_fanout(struct store_conn *tx, const char *org_id, const struct f
     *out = list;
     if (slot && slot->valid && strcmp(slot->org_id, org_id) == 0)
         return 0;
+    if (slot)
+        slot->valid = false; /* until the list below is read whole */
     fanout_list_reset(list);
     s = sq_prepare(c, sql);
     if (s == NULL)
         return ERR_FAIL;
     sq_bind_text(s, 1, org_id);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        fanout_list_add(list, (const char *)sqlite3_column_text(s, 0),
-                        (const char *)sqlite3_column_text(s, 1));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        const char *events = (const char *)sqlite3_column_text(s, 1);
+        if (id == NULL || events == NULL) { /* out of memory: no guess at a filter */
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        fanout_list_add(list, id, events);
+    }
     sq_done(s);
     if (rc != SQLITE_DONE) {
         fanout_list_reset(list);

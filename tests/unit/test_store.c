@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sqlite3.h>
@@ -189,24 +190,40 @@ static void a_failing_job_does_not_fail_its_batch(void **state)
 }
 
 /* The writer thread under load from several threads: it gathers jobs into batches, and every
- * job is applied, committed and done exactly once, including those queued as it stops. */
+ * job is applied, committed and done exactly once, without waiting for the writer to stop. */
 #define SUBMITTERS 4
 #define JOBS_EACH 300
 
+struct load_job {
+    struct fn_job fj; /* first: the writer's job is at its start */
+    int done_calls;
+};
+
 struct submitter {
     struct writer *writer;
-    struct fn_job jobs[JOBS_EACH];
+    struct load_job jobs[JOBS_EACH];
     struct org orgs[JOBS_EACH];
 };
+
+static atomic_int load_jobs_done;
+
+static void load_job_done(struct write_job *job, bool committed)
+{
+    struct load_job *lj = (struct load_job *)job;
+    lj->fj.committed = committed;
+    lj->done_calls++;
+    atomic_fetch_add(&load_jobs_done, 1);
+}
 
 static void *submit_all(void *arg)
 {
     struct submitter *s = arg;
     for (int i = 0; i < JOBS_EACH; i++) {
         make_org(&s->orgs[i], "load", time_now_ms());
-        s->jobs[i] = (struct fn_job){
-            .job = {.apply = fn_apply, .done = fn_done}, .fn = insert_org, .arg = &s->orgs[i]};
-        writer_submit(s->writer, &s->jobs[i].job);
+        s->jobs[i] = (struct load_job){.fj = {.job = {.apply = fn_apply, .done = load_job_done},
+                                              .fn = insert_org,
+                                              .arg = &s->orgs[i]}};
+        writer_submit(s->writer, &s->jobs[i].fj.job);
     }
     return NULL;
 }
@@ -218,20 +235,27 @@ static void the_writer_commits_every_job_of_concurrent_submitters(void **state)
     pthread_t threads[SUBMITTERS];
     struct writer *w = writer_start(st);
     struct org back;
+    int64_t deadline = time_now_ms() + 10000;
 
+    atomic_store(&load_jobs_done, 0);
     for (int t = 0; t < SUBMITTERS; t++) {
         subs[t].writer = w;
         assert_int_equal(pthread_create(&threads[t], NULL, submit_all, &subs[t]), 0);
     }
     for (int t = 0; t < SUBMITTERS; t++)
         pthread_join(threads[t], NULL);
-    writer_stop(w); /* commits what is still queued before it returns */
+    /* every job is done while the writer runs on: none waits for a stop to flush it */
+    while (atomic_load(&load_jobs_done) < SUBMITTERS * JOBS_EACH && time_now_ms() < deadline)
+        usleep(1000);
+    assert_int_equal(atomic_load(&load_jobs_done), SUBMITTERS * JOBS_EACH);
+    writer_stop(w);
     writer_free(w);
     struct store_conn *c = store_acquire(st);
     for (int t = 0; t < SUBMITTERS; t++)
         for (int i = 0; i < JOBS_EACH; i++) {
-            assert_true(subs[t].jobs[i].committed);
-            assert_int_equal(subs[t].jobs[i].job.result, 0);
+            assert_int_equal(subs[t].jobs[i].done_calls, 1);
+            assert_true(subs[t].jobs[i].fj.committed);
+            assert_int_equal(subs[t].jobs[i].fj.job.result, 0);
             assert_int_equal(store_ops_of(c)->org_get(c, subs[t].orgs[i].id, &back), 0);
         }
     store_release(c);
@@ -851,6 +875,27 @@ static int insert_endpoint_then_fail(struct store_conn *tx, void *arg)
         rc = probe_fanout(tx, &p);
     assert_int_equal(p.count, 2);
     return rc == 0 ? ERR_FAIL : rc;
+}
+
+/* A transaction that rolls back as a whole (a failed COMMIT ends so) takes back the fan-out it
+ * read, cached or not. */
+static void a_rolled_back_transaction_leaves_no_fan_out_behind(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct endpoint ep;
+    const struct fanout_list *list;
+
+    new_org(st, &org);
+    assert_int_equal(fanout_count(st, org.id), 0);
+    make_endpoint(&ep, org.id);
+    struct store_conn *tx = st->ops->tx_begin(st);
+    assert_non_null(tx);
+    assert_int_equal(store_ops_of(tx)->endpoint_insert(tx, &ep), 0);
+    assert_int_equal(store_ops_of(tx)->endpoint_fanout(tx, org.id, &list), 0);
+    assert_int_equal(list->count, 1);
+    st->ops->tx_rollback(tx);
+    assert_int_equal(fanout_count(st, org.id), 0);
 }
 
 /* The fan-out may be cached (SQLite caches it on the writer): every change to an org's
@@ -1624,6 +1669,9 @@ static void attempts_survive_the_rebuild_of_their_table(void **state)
     assert_int_equal(count, 2);
     assert_string_equal(found[0].id, "att_1");
     assert_string_equal(found[0].error, "timeout");
+    assert_int_equal(found[0].started_at, 1000);
+    assert_int_equal(found[0].duration_ms, 5);
+    assert_string_equal(found[0].request_headers, "webhook-id: evt_1\n");
     assert_string_equal(found[1].id, "att_2");
     assert_int_equal(found[1].response_status, 503);
     assert_string_equal(found[1].response_body, "busy");
@@ -1788,6 +1836,7 @@ int main(void)
         cmocka_unit_test(endpoints_disable_after_consecutive_failures),
         cmocka_unit_test(endpoints_update_list_fan_out_and_delete),
         cmocka_unit_test(the_fan_out_follows_every_endpoint_change),
+        cmocka_unit_test(a_rolled_back_transaction_leaves_no_fan_out_behind),
         cmocka_unit_test(event_types_round_trip_and_count_by_prefix),
         cmocka_unit_test(keys_list_by_org_newest_first),
         cmocka_unit_test(sources_and_messages_keep_their_bytes),
