@@ -62,10 +62,7 @@ void auth_after_revocation(struct api_call *call)
 
 static unsigned key_slot(const char *id)
 {
-    unsigned h = 2166136261u;
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 16777619u;
-    return h % KEY_CACHE_SLOTS;
+    return text_hash(id) % KEY_CACHE_SLOTS;
 }
 
 /* A verified key from the cache: true and key filled if present and still current. */

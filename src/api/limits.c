@@ -52,10 +52,7 @@ void key_limits_free(struct key_limits *limits)
 
 static unsigned slot_of(const char *key_id)
 {
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (const char *p = key_id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return h % SLOTS;
+    return text_hash(key_id) % SLOTS;
 }
 
 bool key_limits_take(struct key_limits *limits, const char *key_id, int *retry_after_s)

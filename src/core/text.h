@@ -16,4 +16,13 @@ static inline char *text_copy(char *dst, size_t size, const char *src)
     return dst;
 }
 
+/* FNV-1a of a string: the slot of an id in the small hash tables of the caches. */
+static inline unsigned text_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
 #endif

@@ -190,19 +190,11 @@ struct engine {
     struct engine_job *settled; /* with the outcomes not yet handed to the writer */
 };
 
-static unsigned hash_text(const char *s)
-{
-    unsigned h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
 /* --- the index of jobs in memory --- */
 
 static bool known_has(struct engine *eng, const char *id)
 {
-    for (struct engine_job *j = eng->known[hash_text(id) & (KNOWN_SLOTS - 1)]; j; j = j->hash_next)
+    for (struct engine_job *j = eng->known[text_hash(id) & (KNOWN_SLOTS - 1)]; j; j = j->hash_next)
         if (strcmp(j->id, id) == 0)
             return true;
     return false;
@@ -210,7 +202,7 @@ static bool known_has(struct engine *eng, const char *id)
 
 static void known_add(struct engine *eng, struct engine_job *job)
 {
-    unsigned slot = hash_text(job->id) & (KNOWN_SLOTS - 1);
+    unsigned slot = text_hash(job->id) & (KNOWN_SLOTS - 1);
     job->hash_next = eng->known[slot];
     eng->known[slot] = job;
     eng->known_count++;
@@ -218,7 +210,7 @@ static void known_add(struct engine *eng, struct engine_job *job)
 
 static void known_remove(struct engine *eng, struct engine_job *job)
 {
-    struct engine_job **p = &eng->known[hash_text(job->id) & (KNOWN_SLOTS - 1)];
+    struct engine_job **p = &eng->known[text_hash(job->id) & (KNOWN_SLOTS - 1)];
     for (; *p; p = &(*p)->hash_next) {
         if (*p == job) {
             *p = job->hash_next;
@@ -337,7 +329,7 @@ static bool ep_load_one_shot(struct engine *eng, struct ep_state *ep)
 
 static struct ep_state *ep_find(struct engine *eng, const char *key)
 {
-    for (struct ep_state *ep = eng->endpoints[hash_text(key) & (ENDPOINT_SLOTS - 1)]; ep;
+    for (struct ep_state *ep = eng->endpoints[text_hash(key) & (ENDPOINT_SLOTS - 1)]; ep;
          ep = ep->hash_next)
         if (strcmp(ep->key, key) == 0)
             return ep;
@@ -355,7 +347,7 @@ static struct ep_state *ep_of(struct engine *eng, const struct engine_job *job)
              one_shot ? job->org_id : job->endpoint_id);
     ep = ep_find(eng, key);
     if (ep == NULL) {
-        unsigned slot = hash_text(key) & (ENDPOINT_SLOTS - 1);
+        unsigned slot = text_hash(key) & (ENDPOINT_SLOTS - 1);
         ep = xcalloc(1, sizeof *ep);
         text_copy(ep->key, sizeof ep->key, key);
         text_copy(ep->org_id, sizeof ep->org_id, job->org_id);

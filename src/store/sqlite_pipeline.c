@@ -337,10 +337,7 @@ void sq_fanout_free(struct sqlite_conn *c)
 
 static struct sq_fanout_slot *fanout_slot(struct sqlite_conn *c, const char *org_id)
 {
-    uint32_t hash = 2166136261u; /* FNV-1a */
-    for (const char *p = org_id; *p; p++)
-        hash = (hash ^ (unsigned char)*p) * 16777619u;
-    return &c->fanout_cache[hash % FANOUT_SLOTS];
+    return &c->fanout_cache[text_hash(org_id) % FANOUT_SLOTS];
 }
 
 int sq_endpoint_fanout(struct store_conn *tx, const char *org_id, const struct fanout_list **out)

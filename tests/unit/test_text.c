@@ -1,4 +1,4 @@
-/* text_copy: snprintf("%s")'s contract on fixed-size buffers. */
+/* text_copy (snprintf("%s")'s contract on fixed-size buffers) and text_hash. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -30,12 +30,21 @@ static void a_buffer_may_copy_its_own_tail(void **state)
     assert_string_equal(text_copy(buf, sizeof buf, buf + 2), "cdefg");
 }
 
+static void text_hash_is_fnv_1a(void **state)
+{
+    (void)state;
+    assert_int_equal(text_hash(""), 2166136261u);
+    assert_int_equal(text_hash("a"), 0xe40c292cu);
+    assert_int_equal(text_hash("foobar"), 0xbf9cf968u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(copies_what_fits_and_terminates),
         cmocka_unit_test(null_reads_as_empty),
         cmocka_unit_test(a_buffer_may_copy_its_own_tail),
+        cmocka_unit_test(text_hash_is_fnv_1a),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
