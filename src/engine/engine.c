@@ -130,6 +130,7 @@ struct transfer {
     char body[RESPONSE_BODY_MAX + 1];
     size_t body_len;
     char retry_after[64];
+    char error_text[CURL_ERROR_SIZE]; /* libcurl's words on a failure, for the debug log */
     bool blocked;
     int attempt;
     int64_t started_ms, start_ns;
@@ -762,7 +763,6 @@ static struct transfer *transfer_new(struct engine *eng)
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, eng->policy.allow_http ? "http,https" : "https");
     curl_easy_setopt(h, CURLOPT_PROXY, eng->opts.cfg->proxy); /* "" ignores proxy variables */
-    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
@@ -771,6 +771,7 @@ static struct transfer *transfer_new(struct engine *eng)
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, t);
     curl_easy_setopt(h, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->error_text);
     if (eng->ca_data)
         curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &eng->ca_blob);
     return t;
@@ -788,6 +789,7 @@ static struct transfer *transfer_get(struct engine *eng)
     t->ep = NULL;
     t->body_len = 0;
     t->retry_after[0] = '\0';
+    t->error_text[0] = '\0';
     t->blocked = false;
     t->response_headers_len = 0;
     t->response_header_count = 0;
@@ -829,6 +831,10 @@ static void transfer_start(struct engine *eng, struct transfer *t, const char *u
 {
     CURL *h = t->easy;
     curl_easy_setopt(h, CURLOPT_URL, url);
+    /* Waiting to learn whether a connection multiplexes costs a TLS handshake at most over
+     * https (ALPN answers it), but over plain http it lasts until the first response: every
+     * other endpoint on the host would wait behind a slow one. */
+    curl_easy_setopt(h, CURLOPT_PIPEWAIT, strncmp(url, "https:", 6) == 0 ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)&p->data[0]);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
@@ -1006,6 +1012,10 @@ static void delivery_finished(struct engine *eng, struct transfer *t, CURLcode c
         a->response_headers = xstrndup(t->response_headers, t->response_headers_len);
     } else {
         text_copy(a->error, sizeof a->error, error_class(code, t->blocked));
+        if (log_enabled(LOG_DEBUG))
+            log_kv(LOG_DEBUG, "attempt failed", "delivery", json_string(job->id), "attempt",
+                   json_integer(t->attempt), "error", json_string(a->error), "curl_code",
+                   json_integer(code), "detail", json_string(t->error_text), NULL);
     }
     a->request_headers = header_lines_of(t->headers);
     text_copy(o->org_id, sizeof o->org_id, job->org_id);
@@ -1028,6 +1038,18 @@ static void delivery_finished(struct engine *eng, struct transfer *t, CURLcode c
     ready_push(eng, ep);
 }
 
+/* A server may answer before it has read the whole body and then reset the stream with
+ * NO_ERROR (RFC 9113 §8.1: nginx's `return 204` does), which libcurl 7.88 reports as a stream
+ * or send error although a complete response came: that response is the receiver's answer. */
+static CURLcode early_response_is_answer(CURL *easy, CURLcode code, long status)
+{
+    long version = 0;
+    if ((code != CURLE_HTTP2_STREAM && code != CURLE_SEND_ERROR) || status < 200)
+        return code;
+    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+    return version == CURL_HTTP_VERSION_2_0 ? CURLE_OK : code;
+}
+
 static void read_completions(struct engine *eng)
 {
     CURLMsg *msg;
@@ -1039,7 +1061,7 @@ static void read_completions(struct engine *eng)
             continue;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-        CURLcode code = msg->data.result;
+        CURLcode code = early_response_is_answer(msg->easy_handle, msg->data.result, status);
         transfer_remove(eng, t);
         if (t->ping) {
             t->ping->done(t->ping, code == CURLE_OK ? (int)status : 0,
