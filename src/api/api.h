@@ -133,19 +133,8 @@ json_t *api_list(json_t *items, int count, const struct page *page, int64_t last
 /* Reads ?since= and ?until= into f; answers 400 and returns non-zero if malformed. */
 int api_time_filters(struct api_call *call, struct list_filter *f);
 
-/* An event on its way to the writer (events.c): built on an API thread, stored with its
- * fan-out inside a write, handed to the engine after the commit. */
-struct event_draft;
-/* A new event of org_id: id NULL mints one (else the producer's, deduped by the caller);
- * data is the compact JSON of the payload's data. */
-struct event_draft *event_draft_new(const char *org_id, const char *id, const char *type,
-                                    const char *data);
-void event_draft_free(void *draft);
-const struct event *event_draft_event(const struct event_draft *d);
-/* In a write: the deliveries of every matching endpoint, then the event. */
-int event_draft_store(struct store_conn *tx, struct app *app, struct event_draft *d, struct err *e);
-/* After the commit: the new deliveries go to this node's engine. */
-void event_draft_hand_off(struct app *app, struct event_draft *d);
+/* The node id that claims new deliveries for this node's engine, or NULL without one. */
+const char *api_engine_node(const struct app *app);
 
 /* Shared by the pipeline's resources. */
 void events_emit_test(struct api_call *call, const char *org_id, const char *endpoint_id,

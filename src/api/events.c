@@ -5,7 +5,7 @@
 #include "core/eventname.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "engine/engine.h"
+#include "engine/fanout.h"
 #include "engine/urlcheck.h"
 #include "core/text.h"
 
@@ -15,33 +15,6 @@
 
 #define MAX_ENDPOINT_IDS 100
 #define PRODUCER_ID_MAX 64
-
-struct event_draft {
-    struct event ev;
-    bool producer_id;        /* ev.id came from the producer: dedupe on it */
-    json_t *endpoint_ids;    /* restricts the fan-out; NULL = subscriptions */
-    char *webhook_url;       /* a one-shot delivery, or NULL */
-    struct payload *payload; /* shared by the engine's jobs */
-    struct engine_job *jobs; /* built in the transaction, handed over after commit */
-    char first_delivery[ID_MAX];
-};
-
-void event_draft_free(void *ptr)
-{
-    struct event_draft *d = ptr;
-    if (d == NULL)
-        return;
-    while (d->jobs) {
-        struct engine_job *next = d->jobs->next;
-        engine_job_free(d->jobs);
-        d->jobs = next;
-    }
-    payload_release(d->payload);
-    json_decref(d->endpoint_ids);
-    free(d->webhook_url);
-    free(d->ev.payload);
-    free(d);
-}
 
 /* The answer to an accepted event, formatted directly: it is on the ingest path, where building
  * and encoding a JSON tree cost more than the rest of the answer. The id and the type are
@@ -54,101 +27,25 @@ static char *accepted_text(const struct event *ev)
                      ev->id, ev->type, ts, ev->delivery_count);
 }
 
-void event_draft_hand_off(struct app *app, struct event_draft *d)
+const char *api_engine_node(const struct app *app)
 {
-    if (app->engine && d->jobs) {
-        engine_submit(app->engine, d->jobs);
-        d->jobs = NULL; /* the engine's now; otherwise event_draft_free frees them */
-    }
+    return app->engine ? app->node_id : NULL;
 }
 
 static void hand_off(struct api_call *call)
 {
-    event_draft_hand_off(call->app, call->data);
-}
-
-const struct event *event_draft_event(const struct event_draft *d)
-{
-    return &d->ev;
-}
-
-/* Adds one pending delivery (and its engine job) for this event. */
-static int add_delivery(struct store_conn *tx, struct app *app, struct event_draft *d,
-                        const char *endpoint_id, const char *url)
-{
-    struct delivery row = {0};
-    const char *node = app->engine ? app->node_id : NULL;
-    int rc;
-
-    delivery_fresh(&row, d->ev.org_id, endpoint_id, d->ev.created_at);
-    memcpy(row.event_id, d->ev.id, sizeof row.event_id);
-    row.url = (char *)url;
-    memcpy(row.event_type, d->ev.type, sizeof row.event_type);
-    rc = store_ops_of(tx)->delivery_insert(tx, &row, node);
-    if (rc != 0)
-        return rc;
-    if (d->first_delivery[0] == '\0')
-        memcpy(d->first_delivery, row.id, sizeof d->first_delivery);
-    d->ev.delivery_count++;
-    if (node) {
-        struct engine_job *job = engine_job_new(row.id, row.org_id, row.event_id, endpoint_id, url,
-                                                d->payload, row.next_attempt_at);
-        job->next = d->jobs;
-        d->jobs = job;
-    }
-    return 0;
-}
-
-/* Adds the deliveries of the event: endpoint_ids, or the subscriptions, and webhook_url. */
-static int fan_out(struct store_conn *tx, struct app *app, struct event_draft *d, struct err *e)
-{
-    int rc = 0;
-
-    if (d->endpoint_ids) {
-        size_t i;
-        json_t *item;
-        json_array_foreach(d->endpoint_ids, i, item)
-        {
-            struct endpoint ep = {0};
-            rc = store_ops_of(tx)->endpoint_get(tx, d->ev.org_id, json_string_value(item), &ep);
-            if (rc == ERR_NOT_FOUND)
-                return err_invalid(e, "endpoint_ids", "no endpoint %.80s in this org",
-                                   json_string_value(item));
-            if (rc != 0)
-                return rc;
-            bool active = ep.is_active;
-            endpoint_clear(&ep);
-            if (active && (rc = add_delivery(tx, app, d, json_string_value(item), NULL)) != 0)
-                return rc;
-        }
-    } else {
-        const struct fanout_list *list;
-        rc = store_ops_of(tx)->endpoint_fanout(tx, d->ev.org_id, &list);
-        for (int i = 0; rc == 0 && i < list->count; i++)
-            if (event_filter_matches(list->items[i].events, d->ev.type))
-                rc = add_delivery(tx, app, d, list->items[i].id, NULL);
-        if (rc != 0)
-            return rc;
-    }
-    if (d->webhook_url)
-        rc = add_delivery(tx, app, d, NULL, d->webhook_url);
-    return rc;
-}
-
-int event_draft_store(struct store_conn *tx, struct app *app, struct event_draft *d, struct err *e)
-{
-    int rc = fan_out(tx, app, d, e);
-    return rc ? rc : store_ops_of(tx)->event_insert(tx, &d->ev);
+    fanout_hand_off(call->data, call->app->engine);
 }
 
 static int create_apply(struct store_conn *tx, struct api_call *call)
 {
-    struct event_draft *d = call->data;
+    struct fanout *d = call->data;
+    const struct event *ev = fanout_event(d);
     int rc;
 
-    if (d->producer_id) {
+    if (fanout_has_producer_id(d)) {
         struct event original = {0};
-        rc = store_ops_of(tx)->event_get(tx, d->ev.org_id, d->ev.id, &original);
+        rc = store_ops_of(tx)->event_get(tx, ev->org_id, ev->id, &original);
         if (rc == 0) { /* seen before: the original, nothing new */
             call->reply_status = 200;
             call->reply_text = accepted_text(&original);
@@ -158,11 +55,11 @@ static int create_apply(struct store_conn *tx, struct api_call *call)
         if (rc != ERR_NOT_FOUND)
             return rc;
     }
-    rc = event_draft_store(tx, call->app, d, &call->error);
+    rc = fanout_store(tx, d, api_engine_node(call->app), &call->error);
     if (rc != 0)
         return rc;
     call->reply_status = 202;
-    call->reply_text = accepted_text(&d->ev);
+    call->reply_text = accepted_text(ev);
     call->after_commit = hand_off;
     return 0;
 }
@@ -189,44 +86,9 @@ static bool producer_id_is_valid(const char *id)
     return true;
 }
 
-/* The envelope (§2.5), built once and sent byte-identical on every attempt: the producer's
- * data re-serialized compactly. id and type hold no characters that need escaping. */
-static char *build_envelope(const char *id, const char *type, int64_t created_at, const char *data,
-                            size_t *len)
-{
-    char ts[TIME_RFC3339_LEN];
-    size_t size = strlen(id) + strlen(type) + strlen(data) + 80;
-    char *out = xmalloc(size);
-    time_format_rfc3339(created_at, ts);
-    *len = (size_t)snprintf(out, size,
-                            "{\"id\":\"%s\",\"type\":\"%s\",\"timestamp\":\"%s\","
-                            "\"data\":%s}",
-                            id, type, ts, data);
-    return out;
-}
-
-struct event_draft *event_draft_new(const char *org_id, const char *id, const char *type,
-                                    const char *data)
-{
-    struct event_draft *d = xcalloc(1, sizeof *d);
-    size_t len;
-    d->ev.created_at = time_now_ms();
-    text_copy(d->ev.org_id, sizeof d->ev.org_id, org_id);
-    if (id) {
-        text_copy(d->ev.id, sizeof d->ev.id, id);
-        d->producer_id = true;
-    } else {
-        id_make("evt_", d->ev.created_at, d->ev.id);
-    }
-    text_copy(d->ev.type, sizeof d->ev.type, type);
-    d->ev.payload = build_envelope(d->ev.id, type, d->ev.created_at, data, &len);
-    d->payload = payload_new(d->ev.payload, len, type);
-    return d;
-}
-
 void events_create(struct api_call *call)
 {
-    struct event_draft *d;
+    struct fanout *d;
     struct org org;
     struct url_policy policy = {call->app->cfg->allow_http, call->app->cfg->allow_private};
     const char *type, *id = NULL;
@@ -260,13 +122,11 @@ void events_create(struct api_call *call)
         err_invalid(&e, "data", "data cannot be serialized");
         goto fail;
     }
-    d = event_draft_new(org.id, id, type, data);
-    api_set_data(call, d, event_draft_free);
+    d = fanout_new(org.id, id, type, data);
+    api_set_data(call, d, fanout_free);
     free(data);
-    if (value)
-        d->webhook_url = xstrdup(json_string_value(value));
-    if ((value = json_object_get(call->body, "endpoint_ids")) != NULL)
-        d->endpoint_ids = json_incref(value);
+    fanout_set_targets(d, json_object_get(call->body, "endpoint_ids"),
+                       value ? json_string_value(value) : NULL);
     api_write(call, create_apply);
     return;
 fail:
@@ -275,15 +135,13 @@ fail:
 
 static int test_apply(struct store_conn *tx, struct api_call *call)
 {
-    struct event_draft *d = call->data;
-    int rc =
-        add_delivery(tx, call->app, d, json_string_value(json_array_get(d->endpoint_ids, 0)), NULL);
-    if (rc == 0)
-        rc = store_ops_of(tx)->event_insert(tx, &d->ev);
+    struct fanout *d = call->data;
+    int rc = fanout_store(tx, d, api_engine_node(call->app), &call->error);
     if (rc != 0)
         return rc;
     call->reply_status = 202;
-    call->reply = json_pack("{s:s, s:s}", "delivery_id", d->first_delivery, "event_id", d->ev.id);
+    call->reply = json_pack("{s:s, s:s}", "delivery_id", fanout_first_delivery(d), "event_id",
+                            fanout_event(d)->id);
     call->after_commit = hand_off;
     return 0;
 }
@@ -292,13 +150,13 @@ void events_emit_test(struct api_call *call, const char *org_id, const char *end
                       const char *type, const char *data)
 {
     char org[ID_MAX], endpoint[ID_MAX];
-    struct event_draft *d;
+    struct fanout *d;
     /* copies first: the arguments may live in the call's data, which the draft replaces */
     text_copy(org, sizeof org, org_id);
     text_copy(endpoint, sizeof endpoint, endpoint_id);
-    d = event_draft_new(org, NULL, type, data);
-    api_set_data(call, d, event_draft_free);
-    d->endpoint_ids = json_pack("[s]", endpoint);
+    d = fanout_new(org, NULL, type, data);
+    fanout_set_test_endpoint(d, endpoint);
+    api_set_data(call, d, fanout_free);
     api_write(call, test_apply);
 }
 

@@ -4,6 +4,7 @@
 #include "api/api.h"
 
 #include "api/limits.h"
+#include "engine/fanout.h"
 #include "core/eventname.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
@@ -26,7 +27,7 @@
 struct reception {
     struct source src;
     struct inbound_message msg;
-    struct event_draft *event; /* when accepted and forwarded */
+    struct fanout *event; /* when accepted and forwarded */
     char scheme[16];           /* the source's verification scheme */
     char error_code[40];
     char error_message[200];
@@ -37,7 +38,7 @@ static void reception_free(void *ptr)
     struct reception *r = ptr;
     source_clear(&r->src);
     inbound_message_clear(&r->msg);
-    event_draft_free(r->event);
+    fanout_free(r->event);
     free(r);
 }
 
@@ -261,10 +262,10 @@ static int record_apply(struct store_conn *tx, struct api_call *call)
     if (rc != ERR_NOT_FOUND)
         return rc;
     if (r->event) {
-        rc = event_draft_store(tx, call->app, r->event, &call->error);
+        rc = fanout_store(tx, r->event, api_engine_node(call->app), &call->error);
         if (rc != 0)
             return rc;
-        text_copy(m->event_id, sizeof m->event_id, event_draft_event(r->event)->id);
+        text_copy(m->event_id, sizeof m->event_id, fanout_event(r->event)->id);
     }
     rc = store_ops_of(tx)->inbound_insert(tx, m);
     if (rc != 0)
@@ -279,7 +280,7 @@ static void hand_off(struct api_call *call)
 {
     struct reception *r = call->data;
     if (r->event && strcmp(r->msg.status, "accepted") == 0)
-        event_draft_hand_off(call->app, r->event);
+        fanout_hand_off(r->event, call->app->engine);
 }
 
 /* Records a refused request (its body cut short) and answers with the error after commit. */
@@ -374,7 +375,7 @@ void inbound_receive(struct api_call *call)
         char *data = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
                                              JSON_REAL_PRECISION(17));
         event_type_of(call, r, payload, event_type, sizeof event_type);
-        r->event = event_draft_new(r->src.org_id, NULL, event_type, data ? data : "null");
+        r->event = fanout_new(r->src.org_id, NULL, event_type, data ? data : "null");
         free(data);
     }
     json_decref(payload);

@@ -186,6 +186,8 @@ static const struct option_def options[] = {
      FIELD(rate_limit), 0, 100000000, false, NULL},
     {"max-connections", "N", "256", "global cap on concurrent outbound requests", parse_long,
      FIELD(max_connections), 1, 100000, false, NULL},
+    {"delivery-threads", "N", "0", "delivery loops, endpoints shared out among them; 0 = one per core",
+     parse_long, FIELD(delivery_threads), 0, 64, false, NULL},
     {"retention", "DURATION", "30d", "age after which history is purged", parse_duration,
      FIELD(retention_ms), 3600 * 1000, 0, false, "retention purging is not built yet"},
     {"lease", "DURATION", "30s", "heartbeat age after which a node's claims are free",

@@ -29,6 +29,7 @@ struct config {
     long max_body;
     long rate_limit;
     long max_connections;
+    long delivery_threads; /* 0: one per core */
     int64_t retention_ms;
     int64_t lease_ms;
     char tls_cert[1024], tls_key[1024], ca_file[1024], proxy[1024];
