@@ -28,7 +28,7 @@ struct reception {
     struct source src;
     struct inbound_message msg;
     struct fanout *event; /* when accepted and forwarded */
-    char scheme[16];           /* the source's verification scheme */
+    char scheme[16];      /* the source's verification scheme */
     char error_code[40];
     char error_message[200];
 };

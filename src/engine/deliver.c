@@ -189,8 +189,13 @@ static int source_read_due(void *ctx, int64_t now, int64_t after_ms, const char 
                            struct due_delivery *rows, int max, int *count)
 {
     struct loop *loop = ctx;
-    return store_ops_of(loop->conn)->delivery_due(loop->conn, loop->eng->node_id, now, after_ms,
-                                                  after_id, rows, max, count);
+    int rc;
+    pthread_mutex_lock(&loop->eng->scan_lock);
+    rc = store_ops_of(loop->conn)
+             ->delivery_due(loop->conn, loop->eng->node_id, now, after_ms, after_id, rows, max,
+                            count);
+    pthread_mutex_unlock(&loop->eng->scan_lock);
+    return rc;
 }
 
 static bool source_owns(void *ctx, const char *queue_key)

@@ -106,6 +106,7 @@ static void engine_destroy(struct engine *eng)
         loop_free(&eng->loops[i]);
     free(eng->loops);
     free(eng->ca_data);
+    pthread_mutex_destroy(&eng->scan_lock);
     free(eng);
 }
 
@@ -116,6 +117,7 @@ struct engine *engine_start(const struct engine_options *opts, struct err *e)
     int count = loop_count_of(cfg), ready = 0;
 
     eng->opts = *opts;
+    pthread_mutex_init(&eng->scan_lock, NULL);
     text_copy(eng->node_id, sizeof eng->node_id, opts->node_id);
     eng->policy.allow_http = cfg->allow_http;
     eng->policy.allow_private = cfg->allow_private;

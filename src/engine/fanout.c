@@ -12,12 +12,12 @@
 
 struct fanout {
     struct event ev;
-    bool producer_id;        /* ev.id came from the producer */
-    json_t *endpoint_ids;    /* restricts the fan-out; NULL = subscriptions */
-    char *webhook_url;       /* a one-shot delivery, or NULL */
+    bool producer_id;           /* ev.id came from the producer */
+    json_t *endpoint_ids;       /* restricts the fan-out; NULL = subscriptions */
+    char *webhook_url;          /* a one-shot delivery, or NULL */
     char test_endpoint[ID_MAX]; /* a test send's one endpoint, or "" */
-    struct payload *payload; /* shared by the engine's jobs */
-    struct engine_job *jobs; /* built in the transaction, handed over after commit */
+    struct payload *payload;    /* shared by the engine's jobs */
+    struct engine_job *jobs;    /* built in the transaction, handed over after commit */
     char first_delivery[ID_MAX];
 };
 

@@ -16,7 +16,15 @@
 
 #define WATCHED_FDS 65536 /* sockets a loop tracks in its table */
 
-enum message_kind { MSG_JOBS, MSG_KICK, MSG_SCAN_ON, MSG_ENDPOINT, MSG_ORG, MSG_PING, MSG_RECORDED };
+enum message_kind {
+    MSG_JOBS,
+    MSG_KICK,
+    MSG_SCAN_ON,
+    MSG_ENDPOINT,
+    MSG_ORG,
+    MSG_PING,
+    MSG_RECORDED
+};
 
 struct message {
     enum message_kind kind;
@@ -57,6 +65,9 @@ struct engine {
     char *ca_data;
     atomic_int connections; /* requests in flight over all loops, at most max_connections */
     atomic_uint next_ping;  /* pings go round the loops */
+    /* one scan of the store at a time: on PostgreSQL a scan claims with SKIP LOCKED, and two
+     * loops of one node scanning together would skip each other's rows */
+    pthread_mutex_t scan_lock;
     int loop_count;
     struct loop *loops;
     bool joined;

@@ -121,4 +121,3 @@ struct curl_slist *request_headers(const struct sign_input *in, struct header_bl
     add_header(b, "Accept:", NULL);
     return b->count ? &b->nodes[0] : NULL;
 }
-

@@ -60,10 +60,10 @@ struct sched_source {
 };
 
 struct sched_limits {
-    int memory_jobs;           /* jobs held in memory; the rest wait in the store */
-    int64_t horizon_ms;        /* retries due later than this wait in the store */
-    int scan_page;             /* rows read from the store per scan step */
-    int64_t shared_scan_ms;    /* > 0: other nodes share the store, look in it this often */
+    int memory_jobs;        /* jobs held in memory; the rest wait in the store */
+    int64_t horizon_ms;     /* retries due later than this wait in the store */
+    int scan_page;          /* rows read from the store per scan step */
+    int64_t shared_scan_ms; /* > 0: other nodes share the store, look in it this often */
 };
 
 #define SCHED_ENDPOINT_SLOTS 1024 /* power of two */
@@ -81,8 +81,8 @@ struct scheduler {
     int64_t scan_after_ms;
     char scan_after_id[ID_MAX];
     struct due_delivery *scan_rows; /* scan_page rows */
-    int64_t store_due; /* earliest due time of work left in the store, or INT64_MAX */
-    struct engine_job *settled; /* outcome on its way to the store */
+    int64_t store_due;              /* earliest due time of work left in the store, or INT64_MAX */
+    struct engine_job *settled;     /* outcome on its way to the store */
 };
 
 /* A scheduler that scans the store at its first turn. sched_free releases what it holds. */

@@ -9,9 +9,9 @@ struct engine_job;
 struct sched_endpoint;
 
 struct timer {
-    int64_t due;                /* ms */
-    struct engine_job *job;     /* a job to queue, or */
-    struct sched_endpoint *ep;  /* an endpoint to make ready */
+    int64_t due;               /* ms */
+    struct engine_job *job;    /* a job to queue, or */
+    struct sched_endpoint *ep; /* an endpoint to make ready */
 };
 
 struct timer_heap {

@@ -274,4 +274,3 @@ const char *transfer_error_class(CURLcode code, bool blocked)
         return "network";
     }
 }
-

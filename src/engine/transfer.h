@@ -45,9 +45,9 @@ struct transfer {
 struct transfer_pool {
     CURLM *multi;
     struct url_policy policy;
-    const char *proxy;      /* "" ignores the proxy variables */
-    struct curl_blob *ca;   /* the trusted CAs, or NULL for libcurl's default */
-    bool test_hosts;        /* HOOKD_TEST_HOSTS is set */
+    const char *proxy;       /* "" ignores the proxy variables */
+    struct curl_blob *ca;    /* the trusted CAs, or NULL for libcurl's default */
+    bool test_hosts;         /* HOOKD_TEST_HOSTS is set */
     struct transfer *active; /* transfers in the multi handle */
     struct transfer *free_list;
     int in_flight;
