@@ -335,7 +335,17 @@ row "peak RSS (VmHWM) hookd (a) / (b) / (c)" "$A_RSS / $B_RSS / $C_RSS MB"
 row "store on disk (db + wal) at the end" "$DB_MB MB for $TOTAL_EVENTS events"
 row "CPU check at start (HMAC/s, 1 core)" "$CALIB_START"
 
+# CPU per event: hookd's process (all its threads) against the baseline's node processes and
+# redis, the receiver left out on both sides; a figure that does not depend on how wrk and nginx
+# share the cores. (a): per accepted event, (b): per delivery, (c): per delivered event.
+A_US=$(cpu_us_per_event "$(thread_total_pct "$WORK/a-threads0" "$WORK/a-threads1" "$A_SECS")" "$A_RPS")
+B_US=$(cpu_us_per_event "$(thread_total_pct "$WORK/b-threads0" "$WORK/b-threads1" "$B_CPU_SECS")" \
+  "$(div "$B_DELIVERED" "$B_CPU_SECS")") # over the worker's whole run, start-up included
+C_US=$(cpu_us_per_event "$(thread_total_pct "$WORK/c-threads0" "$WORK/c-threads1" "$C_SECS")" "$C_RATE")
+echo "hookd CPU per event: (a) $A_US us, (b) $B_US us, (c) $C_US us"
+
 HOOKD_JSON=$(jq -nc \
+  --argjson cpu_a "$A_US" --argjson cpu_b "$B_US" --argjson cpu_c "$C_US" \
   --argjson ingest_rps "$A_RPS" --argjson drain_per_s "$B_RATE" --argjson drain_deliveries "$B_DELIVERED" \
   --argjson combined_ingest_rps "$C_RPS" --argjson combined_delivered_per_s "$C_RATE" \
   --argjson p50 "$C_P50" --argjson p99 "$C_P99" --argjson max "$C_MAX" \
@@ -347,6 +357,7 @@ HOOKD_JSON=$(jq -nc \
     combined_p50_ms: $p50, combined_p99_ms: $p99, combined_max_ms: $max,
     combined_backlog: $backlog, combined_backlog_drain_s: $backlog_s,
     peak_rss_mb: $peak, peak_rss_mb_by_phase: {ingest: $ra, drain: $rb, combined: $rc},
+    cpu_us_per_event: {ingest: $cpu_a, drain: $cpu_b, combined: $cpu_c},
     cpu_check_hmac_per_s: $calib}')
 
 # ---------------------------------------------------------------- the same on PostgreSQL
@@ -383,6 +394,14 @@ if [ "$BENCH_BASELINE" = 1 ]; then
       combined_max_ms: .combined_latency_ms.max,
       peak_rss_mb: (.peak_rss_mb.ingest + (.peak_rss_mb.worker | tostring | split("+") | map(tonumber) | add) + .peak_rss_mb.redis),
       peak_rss_mb_by_process: .peak_rss_mb, cpu_check_hmac_per_s}' <<<"$BASE_RESULT")
+    # its CPU lines: "CPU during (c): ingest 95%, worker 80%, redis 30%, nginx 20% (redis forks: 0)"
+    base_pct() { grep -m1 "^CPU during ($1):" "$WORK/baseline.txt" | sed 's/(redis forks.*//' | tr ',' '\n' |
+      awk '!/nginx/ { for (i = 1; i <= NF; i++) if ($i ~ /%$/) t += $i + 0 } END { print t + 0 }'; }
+    BASE_CPU=$(jq -nc --argjson a "$(cpu_us_per_event "$(base_pct a)" "$(jq .ingest_rps <<<"$BASE_JSON")")" \
+      --argjson b "$(cpu_us_per_event "$(base_pct b)" "$(jq .drain_per_s <<<"$BASE_JSON")")" \
+      --argjson c "$(cpu_us_per_event "$(base_pct c)" "$(jq .combined_delivered_per_s <<<"$BASE_JSON")")" \
+      '{ingest: $a, drain: $b, combined: $c}')
+    BASE_JSON=$(jq -c --argjson cpu "$BASE_CPU" '. + {cpu_us_per_event: $cpu}' <<<"$BASE_JSON")
     BASE_NON202=$(grep -E '^\((a|c)\) non-202' "$WORK/baseline.txt" | awk '{ n += $(NF - 4) } END { print n + 0 }')
   fi
 fi
@@ -394,7 +413,10 @@ RATIO_JSON=$(jq -nc --argjson h "$HOOKD_JSON" --argjson b "$BASE_JSON" '
         combined: r($h.combined_delivered_per_s; $b.combined_delivered_per_s),
         combined_ingest: r($h.combined_ingest_rps; $b.combined_ingest_rps),
         combined_p99: r($h.combined_p99_ms; $b.combined_p99_ms),
-        peak_rss: r($h.peak_rss_mb; $b.peak_rss_mb)} end')
+        peak_rss: r($h.peak_rss_mb; $b.peak_rss_mb),
+        cpu_ingest: r($h.cpu_us_per_event.ingest; $b.cpu_us_per_event.ingest),
+        cpu_drain: r($h.cpu_us_per_event.drain; $b.cpu_us_per_event.drain),
+        cpu_combined: r($h.cpu_us_per_event.combined; $b.cpu_us_per_event.combined)} end')
 
 # ---------------------------------------------------------------- the comparison
 log "hookd vs the DIY baseline (same machine, same run; rate limit off, max_in_flight / concurrency $MAX_IN_FLIGHT)"
@@ -415,6 +437,9 @@ cmp_row "(c) accept->delivered p50 ms" "$(jv .combined_p50_ms "$HOOKD_JSON")" "$
 cmp_row "(c) accept->delivered p99 ms" "$(jv .combined_p99_ms "$HOOKD_JSON")" "$(jv .combined_p99_ms "$BASE_JSON")" "$(rv .combined_p99 "$RATIO_JSON")" "$(target "$(jv .combined_p99_ms "$HOOKD_JSON")" '<=' 50 " ms")"
 cmp_row "(c) accept->delivered max ms" "$(jv .combined_max_ms "$HOOKD_JSON")" "$(jv .combined_max_ms "$BASE_JSON")" "" ""
 cmp_row "peak RSS MB (baseline: ingest+worker+redis)" "$(jv .peak_rss_mb "$HOOKD_JSON")" "$(jv .peak_rss_mb "$BASE_JSON")" "$(rv .peak_rss "$RATIO_JSON")" "$(target "$(jv .peak_rss "$RATIO_JSON")" '<=' 0.2 x)"
+cmp_row "(a) CPU us per accepted event" "$(jv .cpu_us_per_event.ingest "$HOOKD_JSON")" "$(jv .cpu_us_per_event.ingest "$BASE_JSON")" "$(rv .cpu_ingest "$RATIO_JSON")" ""
+cmp_row "(b) CPU us per delivery" "$(jv .cpu_us_per_event.drain "$HOOKD_JSON")" "$(jv .cpu_us_per_event.drain "$BASE_JSON")" "$(rv .cpu_drain "$RATIO_JSON")" ""
+cmp_row "(c) CPU us per delivered event" "$(jv .cpu_us_per_event.combined "$HOOKD_JSON")" "$(jv .cpu_us_per_event.combined "$BASE_JSON")" "$(rv .cpu_combined "$RATIO_JSON")" "$(target "$(jv .cpu_combined "$RATIO_JSON")" '<=' 0.25 x)"
 cmp_row "CPU check (HMAC/s, 1 core) at start" "$CALIB_START" "$(jv '.cpu_check_hmac_per_s[0]' "$BASE_JSON")" "" ""
 echo "(b): hookd is timed from the worker process's start (taking up the backlog included), the baseline from"
 echo "     the queue's resume with its worker already up; (c) delivered/s: both sampled every second while wrk ran."

@@ -41,6 +41,13 @@ thread_cpu() { # thread_cpu BEFORE_FILE AFTER_FILE SECONDS: CPU per thread name,
     END { for (k in cpu) printf "%d %s%s %.0f%%\n", cpu[k], k, (n[k] > 1 ? " x" n[k] : ""), 100 * cpu[k] / hz / s }' \
     "$1" "$2" | sort -k1,1nr | cut -d' ' -f2- | paste -sd, | sed 's/,/, /g'
 }
+thread_total_pct() { # thread_total_pct BEFORE_FILE AFTER_FILE SECONDS: CPU of all threads together, % of a core
+  awk -v s="$3" -v hz="$CLK_TCK" 'FNR == NR { before[$1] = $3; next }
+    { t += $3 - (($1 in before) ? before[$1] : 0) } END { printf "%.0f\n", 100 * t / hz / s }' "$1" "$2"
+}
+cpu_us_per_event() { # cpu_us_per_event PCT RATE: microseconds of CPU per event at RATE events/s
+  awk -v p="$1" -v r="$2" 'BEGIN { if (r + 0 == 0 || p == "") print "null"; else printf "%.1f\n", p / 100 * 1e6 / r }'
+}
 hwm_mb() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 calibrate() { # single-core speed right now, as the baseline measures it: 1 KB HMAC-SHA256 per second
   node -e '
