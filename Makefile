@@ -209,7 +209,7 @@ clean:
 FUZZ_CC ?= clang
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_ALL := jsonv url verify config
+FUZZ_ALL := jsonv url verify config jsonspan
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
@@ -223,6 +223,8 @@ FUZZ_SRC_verify := src/lib/verify.c src/lib/sign.c src/lib/secret.c src/lib/mac.
 FUZZ_PKGS_verify := libcrypto
 FUZZ_SRC_config := src/core/config.c src/core/timeutil.c src/core/log.c src/core/err.c
 FUZZ_PKGS_config := jansson
+FUZZ_SRC_jsonspan := src/core/jsonspan.c
+FUZZ_PKGS_jsonspan := jansson
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 .PHONY: fuzz-build fuzz-smoke

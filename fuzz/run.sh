@@ -16,7 +16,7 @@ failed=()
 max_len_of() {
     case $1 in
     verify) echo 20000 ;;
-    jsonv | config) echo 16384 ;;
+    jsonv | config | jsonspan) echo 16384 ;;
     *) echo 4096 ;;
     esac
 }
