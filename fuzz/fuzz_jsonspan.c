@@ -7,6 +7,15 @@
 
 #include <jansson.h>
 
+/* The index of the quote that closes the string opened at s[i]. */
+static size_t string_end(const char *s, size_t len, size_t i)
+{
+    for (i++; i < len && s[i] != '"'; i++)
+        if (s[i] == '\\')
+            i++;
+    return i;
+}
+
 static void check_member(const char *doc, size_t len, const char *name, const json_t *expected)
 {
     size_t start = 0, n = 0;
@@ -16,6 +25,19 @@ static void check_member(const char *doc, size_t len, const char *name, const js
     FUZZ_CHECK(value != NULL);
     FUZZ_CHECK(json_equal(value, expected));
     json_decref(value);
+    /* compacted, it still reads the same, with no white space or NUL left between tokens */
+    char *compact = malloc(n + 1);
+    size_t m = json_compact_copy(doc + start, n, compact);
+    FUZZ_CHECK(m <= n);
+    value = json_loadb(compact, m, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    FUZZ_CHECK(value != NULL && json_equal(value, expected));
+    json_decref(value);
+    for (size_t i = 0; i < m; i++)
+        if (compact[i] == '"')
+            i = string_end(compact, m, i);
+        else
+            FUZZ_CHECK(!strchr(" \t\n\r", compact[i]) && compact[i] != '\0');
+    free(compact);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

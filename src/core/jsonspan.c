@@ -95,3 +95,21 @@ bool json_member_span(const char *doc, size_t len, const char *name, size_t *sta
     }
     return false;
 }
+
+size_t json_compact_copy(const char *src, size_t len, char *out)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < len;) {
+        if (src[i] == '"') {
+            size_t end = skip_string(src, len, i);
+            memcpy(out + used, src + i, end - i);
+            used += end - i;
+            i = end;
+        } else if (skip_space(src, len, i) > i) {
+            i = skip_space(src, len, i);
+        } else {
+            out[used++] = src[i++];
+        }
+    }
+    return used;
+}

@@ -55,9 +55,26 @@ static char *read_ca_bundle(const char *extra, size_t *len)
     return data;
 }
 
-struct loop *engine_loop_of(struct engine *eng, const char *queue_key)
+struct loop *engine_loop_of_delivery(struct engine *eng, const char *delivery_id)
+{
+    return &eng->loops[text_hash(delivery_id) % (unsigned)eng->loop_count];
+}
+
+struct loop *engine_home_of(struct engine *eng, const char *queue_key)
 {
     return &eng->loops[text_hash(queue_key) % (unsigned)eng->loop_count];
+}
+
+int engine_share(const struct engine *eng, const struct loop *loop, const char *queue_key,
+                 int max_in_flight, bool rate_limited)
+{
+    int n = eng->loop_count, home = (int)(text_hash(queue_key) % (unsigned)n);
+    int slot = (loop->index - home + n) % n; /* the home loop is slot 0 */
+    if (max_in_flight < 1)
+        max_in_flight = 1;
+    if (rate_limited) /* one token bucket, kept by one thread */
+        return slot == 0 ? max_in_flight : 0;
+    return max_in_flight / n + (slot < max_in_flight % n ? 1 : 0);
 }
 
 bool engine_connection_take(struct engine *eng, struct loop *loop)
@@ -193,13 +210,10 @@ static void broadcast(struct engine *eng, enum message_kind kind, const char *id
 void engine_submit(struct engine *eng, struct engine_job *jobs)
 {
     struct engine_job *per_loop[MAX_LOOPS] = {0};
-    char key[JOB_QUEUE_KEY_MAX];
     /* one message per loop that gets any of them */
     while (jobs) {
         struct engine_job *next = jobs->next;
-        int i;
-        engine_job_queue_key(jobs, key);
-        i = (int)(engine_loop_of(eng, key) - eng->loops);
+        int i = (int)(engine_loop_of_delivery(eng, jobs->id) - eng->loops);
         jobs->next = per_loop[i];
         per_loop[i] = jobs;
         jobs = next;
@@ -220,7 +234,7 @@ void engine_kick(struct engine *eng)
 
 void engine_endpoint_changed(struct engine *eng, const char *endpoint_id)
 {
-    loop_post(engine_loop_of(eng, endpoint_id), message_new(MSG_ENDPOINT, endpoint_id));
+    broadcast(eng, MSG_ENDPOINT, endpoint_id); /* each loop may hold a share of it */
 }
 
 void engine_org_changed(struct engine *eng, const char *org_id)

@@ -1,7 +1,10 @@
 /* Inside the engine: what its delivery loops share (struct engine) and one loop (struct loop):
  * a thread with its own scheduler, libcurl multi handle and connection pool, store connection,
- * outcome batcher and inbox. Endpoints are sharded among the loops by their queue key, so an
- * endpoint's max_in_flight and rate_limit are kept by one thread; --max-connections is a
+ * outcome batcher and inbox. Deliveries are spread over the loops by their id, and each loop
+ * holds a fixed share of every endpoint's max_in_flight (the shares add up to it), so that one
+ * busy endpoint keeps every core delivering with no lock between the loops. An endpoint with
+ * a rate_limit, or a loop whose share is 0 (max_in_flight below the number of loops), is the
+ * endpoint's home loop's alone: the others hand its deliveries there. --max-connections is a
  * budget shared by all. */
 #ifndef HOOKD_ENGINE_LOOP_H
 #define HOOKD_ENGINE_LOOP_H
@@ -85,8 +88,13 @@ void loop_free(struct loop *loop);
 void loop_post(struct loop *loop, struct message *m);
 void loop_wake(struct loop *loop);
 
-/* The loop that holds a queue key. */
-struct loop *engine_loop_of(struct engine *eng, const char *queue_key);
+/* The loop a delivery goes to first. */
+struct loop *engine_loop_of_delivery(struct engine *eng, const char *delivery_id);
+/* The home loop of a queue key: the one with a share of it whatever its settings. */
+struct loop *engine_home_of(struct engine *eng, const char *queue_key);
+/* Loop's share of an endpoint's max_in_flight (see above). */
+int engine_share(const struct engine *eng, const struct loop *loop, const char *queue_key,
+                 int max_in_flight, bool rate_limited);
 /* The connection budget: a slot for one request of loop, or false when all are in use. */
 bool engine_connection_take(struct engine *eng, struct loop *loop);
 /* A slot back from loop: handed to the next loop that waits for one (loops take turns, as

