@@ -198,10 +198,15 @@ static int source_read_due(void *ctx, int64_t now, int64_t after_ms, const char 
     return rc;
 }
 
-static bool source_owns(void *ctx, const char *delivery_id)
+static bool source_owns(void *ctx, const struct due_delivery *row)
 {
     struct loop *loop = ctx;
-    return engine_loop_of_delivery(loop->eng, delivery_id) == loop;
+    char key[JOB_QUEUE_KEY_MAX];
+    struct engine_job probe = {0};
+    text_copy(probe.endpoint_id, sizeof probe.endpoint_id, row->endpoint_id);
+    text_copy(probe.org_id, sizeof probe.org_id, row->org_id);
+    engine_job_queue_key(&probe, key);
+    return engine_loop_of(loop->eng, key, row->id) == loop;
 }
 
 static void source_hand_over(void *ctx, struct engine_job *job)

@@ -214,7 +214,7 @@ static void scan_store(struct scheduler *s, int64_t now)
         struct due_delivery *r = &rows[i];
         s->scan_after_ms = r->next_attempt_at;
         memcpy(s->scan_after_id, r->id, sizeof s->scan_after_id);
-        if (s->src.owns(s->src.ctx, r->id) && !job_index_has(&s->known, r->id)) {
+        if (s->src.owns(s->src.ctx, r) && !job_index_has(&s->known, r->id)) {
             struct payload *p = payload_new(r->payload, strlen(r->payload), r->event_type);
             struct engine_job *job =
                 engine_job_new(r->id, r->org_id, r->event_id, r->endpoint_id, r->url, p, now);

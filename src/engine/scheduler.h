@@ -53,8 +53,8 @@ struct sched_source {
     /* Due rows after the cursor, as store_ops.delivery_due; 0 or an ERR_ code. */
     int (*read_due)(void *ctx, int64_t now, int64_t after_ms, const char *after_id,
                     struct due_delivery *rows, int max, int *count);
-    /* Whether this loop takes that delivery (the others' rows are skipped). */
-    bool (*owns)(void *ctx, const char *delivery_id);
+    /* Whether this loop takes that row (the others' rows are skipped). */
+    bool (*owns)(void *ctx, const struct due_delivery *row);
     /* This loop has no share of the job's endpoint: the job has left its index; send it to the
      * loop that has. */
     void (*hand_over)(void *ctx, struct engine_job *job);

@@ -64,10 +64,10 @@ static int fake_read_due(void *ctx, int64_t now, int64_t after_ms, const char *a
     return 0;
 }
 
-static bool fake_owns(void *ctx, const char *delivery_id)
+static bool fake_owns(void *ctx, const struct due_delivery *row)
 {
     struct fake *f = ctx;
-    return f->foreign_id == NULL || strcmp(delivery_id, f->foreign_id) != 0;
+    return f->foreign_id == NULL || strcmp(row->id, f->foreign_id) != 0;
 }
 
 static void fake_hand_over(void *ctx, struct engine_job *job)
