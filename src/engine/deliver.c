@@ -149,8 +149,8 @@ static bool load_endpoint(struct loop *loop, struct sched_endpoint *ep)
         t->previous_expires_at = row.previous_secret_expires_at;
         t->hex_scheme = strcmp(row.signature_scheme, "hex") == 0;
         t->timeout_ms = row.timeout_seconds * 1000;
+        ep->max_in_flight = row.max_in_flight;
         ep->has_rate = row.rate_limit > 0;
-        ep->max_in_flight = engine_share(loop->eng, loop, ep->key, row.max_in_flight, ep->has_rate);
         if (ep->has_rate)
             token_bucket_init(&ep->bucket, row.rate_limit, row.rate_limit < 1 ? 1 : row.rate_limit,
                               time_mono_ns());
@@ -174,8 +174,8 @@ static bool load_one_shot(struct loop *loop, struct sched_endpoint *ep)
         t->previous_secret[0] = '\0';
         t->hex_scheme = strcmp(org.signature_scheme, "hex") == 0;
         t->timeout_ms = ONE_SHOT_TIMEOUT_S * 1000;
+        ep->max_in_flight = ONE_SHOT_MAX_IN_FLIGHT;
         ep->has_rate = false;
-        ep->max_in_flight = engine_share(loop->eng, loop, ep->key, ONE_SHOT_MAX_IN_FLIGHT, false);
     }
     return true;
 }
@@ -198,27 +198,10 @@ static int source_read_due(void *ctx, int64_t now, int64_t after_ms, const char 
     return rc;
 }
 
-static bool source_owns(void *ctx, const struct due_delivery *row)
+static bool source_owns(void *ctx, const char *queue_key)
 {
     struct loop *loop = ctx;
-    char key[JOB_QUEUE_KEY_MAX];
-    struct engine_job probe = {0};
-    text_copy(probe.endpoint_id, sizeof probe.endpoint_id, row->endpoint_id);
-    text_copy(probe.org_id, sizeof probe.org_id, row->org_id);
-    engine_job_queue_key(&probe, key);
-    return engine_loop_of(loop->eng, key, row->id) == loop;
-}
-
-static void source_hand_over(void *ctx, struct engine_job *job)
-{
-    struct loop *loop = ctx;
-    char key[JOB_QUEUE_KEY_MAX];
-    struct message *m = xcalloc(1, sizeof *m);
-    engine_job_queue_key(job, key);
-    job->next = NULL;
-    m->kind = MSG_JOBS;
-    m->jobs = job;
-    loop_post(engine_home_of(loop->eng, key), m);
+    return engine_loop_of(loop->eng, queue_key) == loop;
 }
 
 static void source_end_without_attempt(void *ctx, struct engine_job *job, const char *why)
@@ -241,7 +224,6 @@ struct sched_source deliver_source(struct loop *loop)
         .load = source_load,
         .read_due = source_read_due,
         .owns = source_owns,
-        .hand_over = source_hand_over,
         .end_without_attempt = source_end_without_attempt,
     };
 }

@@ -55,36 +55,9 @@ static char *read_ca_bundle(const char *extra, size_t *len)
     return data;
 }
 
-static unsigned home_index(const struct engine *eng, const char *queue_key)
+struct loop *engine_loop_of(struct engine *eng, const char *queue_key)
 {
-    return text_hash(queue_key) % (unsigned)eng->loop_count;
-}
-
-struct loop *engine_home_of(struct engine *eng, const char *queue_key)
-{
-    return &eng->loops[home_index(eng, queue_key)];
-}
-
-struct loop *engine_loop_of(struct engine *eng, const char *queue_key, const char *delivery_id)
-{
-    if (atomic_load(&eng->spread[text_hash(queue_key) & (SPREAD_SLOTS - 1)]))
-        return &eng->loops[text_hash(delivery_id) % (unsigned)eng->loop_count];
-    return engine_home_of(eng, queue_key);
-}
-
-int engine_share(struct engine *eng, const struct loop *loop, const char *queue_key,
-                 int max_in_flight, bool rate_limited)
-{
-    int n = eng->loop_count, home = (int)home_index(eng, queue_key);
-    int slot = (loop->index - home + n) % n; /* the home loop is slot 0 */
-    bool spread = !rate_limited && n > 1 && max_in_flight >= SPREAD_MIN_PER_LOOP * n;
-    if (max_in_flight < 1)
-        max_in_flight = 1;
-    if (slot == 0)
-        atomic_store(&eng->spread[text_hash(queue_key) & (SPREAD_SLOTS - 1)], spread);
-    if (!spread)
-        return slot == 0 ? max_in_flight : 0;
-    return max_in_flight / n + (slot < max_in_flight % n ? 1 : 0);
+    return &eng->loops[text_hash(queue_key) % (unsigned)eng->loop_count];
 }
 
 bool engine_connection_take(struct engine *eng, struct loop *loop)
@@ -226,7 +199,7 @@ void engine_submit(struct engine *eng, struct engine_job *jobs)
         struct engine_job *next = jobs->next;
         int i;
         engine_job_queue_key(jobs, key);
-        i = (int)(engine_loop_of(eng, key, jobs->id) - eng->loops);
+        i = (int)(engine_loop_of(eng, key) - eng->loops);
         jobs->next = per_loop[i];
         per_loop[i] = jobs;
         jobs = next;
@@ -247,7 +220,7 @@ void engine_kick(struct engine *eng)
 
 void engine_endpoint_changed(struct engine *eng, const char *endpoint_id)
 {
-    broadcast(eng, MSG_ENDPOINT, endpoint_id); /* each loop may hold a share of it */
+    loop_post(engine_loop_of(eng, endpoint_id), message_new(MSG_ENDPOINT, endpoint_id));
 }
 
 void engine_org_changed(struct engine *eng, const char *org_id)

@@ -1,12 +1,8 @@
 /* Inside the engine: what its delivery loops share (struct engine) and one loop (struct loop):
  * a thread with its own scheduler, libcurl multi handle and connection pool, store connection,
- * outcome batcher and inbox. An endpoint (or an org's one-shot queue) belongs to its home loop,
- * which keeps its max_in_flight and rate_limit. A wide endpoint (max_in_flight of at least
- * SPREAD_MIN_PER_LOOP per loop, no rate_limit) is spread: its deliveries go to the loops by
- * their id, each loop holding a fixed share of its max_in_flight (the shares add up to it), so
- * that one busy endpoint keeps every core delivering with no lock between the loops. A loop
- * that finds itself with a delivery of an endpoint it has no share of hands it to the home
- * loop. --max-connections is a budget shared by all. */
+ * outcome batcher and inbox. Endpoints are sharded among the loops by their queue key, so an
+ * endpoint's max_in_flight and rate_limit are kept by one thread; --max-connections is a
+ * budget shared by all. */
 #ifndef HOOKD_ENGINE_LOOP_H
 #define HOOKD_ENGINE_LOOP_H
 
@@ -19,8 +15,6 @@
 #include <stdatomic.h>
 
 #define WATCHED_FDS 65536 /* sockets a loop tracks in its table */
-#define SPREAD_SLOTS 4096 /* power of two */
-#define SPREAD_MIN_PER_LOOP 8
 
 enum message_kind {
     MSG_JOBS,
@@ -71,9 +65,6 @@ struct engine {
     char *ca_data;
     atomic_int connections; /* requests in flight over all loops, at most max_connections */
     atomic_uint next_ping;  /* pings go round the loops */
-    /* by queue-key hash: the endpoint there is spread (set by its home loop when it loads the
-     * endpoint; a collision only costs hand-overs) */
-    atomic_bool spread[SPREAD_SLOTS];
     /* one scan of the store at a time: on PostgreSQL a scan claims with SKIP LOCKED, and two
      * loops of one node scanning together would skip each other's rows */
     pthread_mutex_t scan_lock;
@@ -94,14 +85,8 @@ void loop_free(struct loop *loop);
 void loop_post(struct loop *loop, struct message *m);
 void loop_wake(struct loop *loop);
 
-/* The loop a delivery goes to first. */
-struct loop *engine_loop_of(struct engine *eng, const char *queue_key, const char *delivery_id);
-/* The home loop of a queue key: the one with a share of it whatever its settings. */
-struct loop *engine_home_of(struct engine *eng, const char *queue_key);
-/* Loop's share of an endpoint's max_in_flight (see above); the home loop also records
- * whether the endpoint is spread. */
-int engine_share(struct engine *eng, const struct loop *loop, const char *queue_key,
-                 int max_in_flight, bool rate_limited);
+/* The loop that holds a queue key. */
+struct loop *engine_loop_of(struct engine *eng, const char *queue_key);
 /* The connection budget: a slot for one request of loop, or false when all are in use. */
 bool engine_connection_take(struct engine *eng, struct loop *loop);
 /* A slot back from loop: handed to the next loop that waits for one (loops take turns, as

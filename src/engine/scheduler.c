@@ -102,8 +102,11 @@ static struct sched_endpoint *endpoint_of(struct scheduler *s, const struct engi
         ep->hash_next = s->endpoints[slot];
         s->endpoints[slot] = ep;
     }
-    if (!ep->loaded && s->src.load(s->src.ctx, ep))
+    if (!ep->loaded && s->src.load(s->src.ctx, ep)) {
         ep->loaded = true;
+        if (ep->max_in_flight < 1)
+            ep->max_in_flight = 1;
+    }
     return ep;
 }
 
@@ -156,11 +159,6 @@ static void queue_job(struct scheduler *s, struct engine_job *job, int64_t now)
         s->src.end_without_attempt(s->src.ctx, job, "endpoint inactive");
         return;
     }
-    if (ep->max_in_flight == 0) {
-        job_index_remove(&s->known, job);
-        s->src.hand_over(s->src.ctx, job);
-        return;
-    }
     job->next = NULL;
     if (ep->tail)
         ep->tail->next = job;
@@ -203,6 +201,7 @@ static void scan_store(struct scheduler *s, int64_t now)
 {
     struct due_delivery *rows = s->scan_rows;
     int room = s->limits.memory_jobs - s->known.count, count = 0;
+    char key[JOB_QUEUE_KEY_MAX];
     if (room <= 0)
         return;
     if (room > s->limits.scan_page)
@@ -214,7 +213,11 @@ static void scan_store(struct scheduler *s, int64_t now)
         struct due_delivery *r = &rows[i];
         s->scan_after_ms = r->next_attempt_at;
         memcpy(s->scan_after_id, r->id, sizeof s->scan_after_id);
-        if (s->src.owns(s->src.ctx, r) && !job_index_has(&s->known, r->id)) {
+        struct engine_job probe = {0};
+        text_copy(probe.endpoint_id, sizeof probe.endpoint_id, r->endpoint_id);
+        text_copy(probe.org_id, sizeof probe.org_id, r->org_id);
+        engine_job_queue_key(&probe, key);
+        if (s->src.owns(s->src.ctx, key) && !job_index_has(&s->known, r->id)) {
             struct payload *p = payload_new(r->payload, strlen(r->payload), r->event_type);
             struct engine_job *job =
                 engine_job_new(r->id, r->org_id, r->event_id, r->endpoint_id, r->url, p, now);

@@ -47,17 +47,13 @@ struct sched_endpoint {
 struct sched_source {
     void *ctx;
     /* Fills ep's settings (usable, target, max_in_flight, has_rate and bucket), or returns
-     * false when the store did not answer (the job is tried again a second later).
-     * max_in_flight is this loop's share of the endpoint's: 0 when it has none. */
+     * false when the store did not answer (the job is tried again a second later). */
     bool (*load)(void *ctx, struct sched_endpoint *ep);
     /* Due rows after the cursor, as store_ops.delivery_due; 0 or an ERR_ code. */
     int (*read_due)(void *ctx, int64_t now, int64_t after_ms, const char *after_id,
                     struct due_delivery *rows, int max, int *count);
-    /* Whether this loop takes that row (the others' rows are skipped). */
-    bool (*owns)(void *ctx, const struct due_delivery *row);
-    /* This loop has no share of the job's endpoint: the job has left its index; send it to the
-     * loop that has. */
-    void (*hand_over)(void *ctx, struct engine_job *job);
+    /* Whether this loop holds the queue of that key (the others' rows are skipped). */
+    bool (*owns)(void *ctx, const char *queue_key);
     /* A job ends without an attempt (its endpoint is gone or inactive): record it and call
      * sched_settle, so that it does not come back from the store. */
     void (*end_without_attempt)(void *ctx, struct engine_job *job, const char *why);

@@ -20,14 +20,13 @@
 struct fake {
     struct due_delivery rows[ROWS_MAX];
     int row_count;
-    int reads;              /* read_due calls */
-    int max_in_flight;      /* of every endpoint */
-    double rate;            /* > 0: every endpoint's rate_limit */
-    bool inactive;          /* every endpoint is disabled */
-    bool store_down;        /* load fails */
-    const char *foreign_id; /* a delivery another loop takes */
-    int ended;              /* end_without_attempt calls */
-    int handed_over;        /* hand_over calls */
+    int reads;               /* read_due calls */
+    int max_in_flight;       /* of every endpoint */
+    double rate;             /* > 0: every endpoint's rate_limit */
+    bool inactive;           /* every endpoint is disabled */
+    bool store_down;         /* load fails */
+    const char *foreign_key; /* a queue key another loop holds */
+    int ended;               /* end_without_attempt calls */
 };
 
 static bool fake_load(void *ctx, struct sched_endpoint *ep)
@@ -64,17 +63,10 @@ static int fake_read_due(void *ctx, int64_t now, int64_t after_ms, const char *a
     return 0;
 }
 
-static bool fake_owns(void *ctx, const struct due_delivery *row)
+static bool fake_owns(void *ctx, const char *key)
 {
     struct fake *f = ctx;
-    return f->foreign_id == NULL || strcmp(row->id, f->foreign_id) != 0;
-}
-
-static void fake_hand_over(void *ctx, struct engine_job *job)
-{
-    struct fake *f = ctx;
-    f->handed_over++;
-    engine_job_free(job);
+    return f->foreign_key == NULL || strcmp(key, f->foreign_key) != 0;
 }
 
 static struct scheduler sched;
@@ -92,8 +84,7 @@ static struct fake fake;
 static void setup_with(int memory_jobs, int scan_page)
 {
     struct sched_limits limits = {memory_jobs, 300000, scan_page, 0};
-    struct sched_source src = {&fake,     fake_load,      fake_read_due,
-                               fake_owns, fake_hand_over, fake_end};
+    struct sched_source src = {&fake, fake_load, fake_read_due, fake_owns, fake_end};
     sched_init(&sched, &limits, &src, 0);
 }
 
@@ -295,23 +286,11 @@ static void the_scan_goes_on_from_its_cursor_a_page_at_a_time(void **state)
 static void rows_of_another_loop_are_skipped(void **state)
 {
     (void)state;
-    fake.foreign_id = "dlv_2";
+    fake.foreign_key = "ep_b";
     add_row("dlv_1", "ep_a", 0);
-    add_row("dlv_2", "ep_a", 0);
+    add_row("dlv_2", "ep_b", 0);
     sched_turn(&sched, 0);
     assert_int_equal(sched.known.count, 1);
-}
-
-static void a_loop_without_a_share_of_the_endpoint_hands_its_jobs_over(void **state)
-{
-    struct engine_job *started[4];
-    (void)state;
-    fake.max_in_flight = 0; /* another loop holds all of it */
-    sched_turn(&sched, 0);
-    sched_admit(&sched, job("dlv_1", "ep_a", 0), 0);
-    assert_int_equal(fake.handed_over, 1);
-    assert_int_equal(sched.known.count, 0); /* out of this loop's index */
-    assert_int_equal(start_all(0, started, 4), 0);
 }
 
 static void an_inactive_endpoint_ends_its_jobs_without_an_attempt(void **state)
@@ -401,8 +380,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_scan_goes_on_from_its_cursor_a_page_at_a_time, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(rows_of_another_loop_are_skipped, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_loop_without_a_share_of_the_endpoint_hands_its_jobs_over,
-                                        setup, teardown),
         cmocka_unit_test_setup_teardown(an_inactive_endpoint_ends_its_jobs_without_an_attempt,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_store_that_does_not_answer_delays_the_job, setup,
