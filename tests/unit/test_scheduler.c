@@ -151,7 +151,7 @@ static void max_in_flight_holds_per_endpoint(void **state)
     fake.max_in_flight = 2;
     sched_turn(&sched, 0);
     for (int i = 0; i < 5; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "dlv_a%d", i);
         sched_admit(&sched, job(id, "ep_a", 0), 0);
     }
@@ -168,7 +168,7 @@ static void endpoints_take_turns(void **state)
     (void)state;
     sched_turn(&sched, 0);
     for (int i = 0; i < 6; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "dlv_a%d", i);
         sched_admit(&sched, job(id, "ep_a", 0), 0);
     }
@@ -221,7 +221,7 @@ static void memory_full_leaves_new_jobs_to_the_store(void **state)
     setup_with(3, 8);
     sched_turn(&sched, 0);
     for (int i = 0; i < 5; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "dlv_%d", i);
         sched_admit(&sched, job(id, "ep_a", 100 + i), 50);
     }
@@ -264,7 +264,7 @@ static void the_scan_goes_on_from_its_cursor_a_page_at_a_time(void **state)
     sched_free(&sched);
     setup_with(1000, 4);
     for (int i = 0; i < 10; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "dlv_%02d", i);
         add_row(id, "ep_a", i);
     }
