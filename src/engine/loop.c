@@ -400,8 +400,7 @@ void loop_free(struct loop *loop)
         transfer_detach(&loop->pool, t);
         if (t->ping)
             t->ping->done(t->ping, 0, "shutdown");
-        else
-            sched_settle(&loop->sched, t->job); /* freed with the scheduler */
+        /* else its job is in the scheduler's index, and freed with it */
         transfer_put(&loop->pool, t);
     }
     outcome_batcher_free(&loop->outcomes);

@@ -45,21 +45,26 @@ static void forget_list(struct scheduler *s, struct engine_job *jobs)
 
 void sched_free(struct scheduler *s)
 {
-    for (int i = 0; i < s->timers.count; i++)
-        if (s->timers.items[i].job)
-            forget(s, s->timers.items[i].job);
+    /* every job the scheduler has taken is in its index (queued, on a timer, in flight or
+     * settled): freeing them through it frees each once */
+    for (int i = 0; i < JOB_INDEX_SLOTS; i++) {
+        while (s->known.slots[i]) {
+            struct engine_job *job = s->known.slots[i];
+            s->known.slots[i] = job->hash_next;
+            engine_job_free(job);
+        }
+    }
+    s->known.count = 0;
+    s->settled = NULL;
     timer_heap_free(&s->timers);
     for (int i = 0; i < SCHED_ENDPOINT_SLOTS; i++) {
         while (s->endpoints[i]) {
             struct sched_endpoint *ep = s->endpoints[i];
             s->endpoints[i] = ep->hash_next;
-            forget_list(s, ep->head);
             target_clear(&ep->target);
             free(ep);
         }
     }
-    forget_list(s, s->settled);
-    s->settled = NULL;
     free(s->scan_rows);
     s->scan_rows = NULL;
 }
