@@ -9,37 +9,14 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { api, makeTempDir, removeTempDir } = require('./lib/hookd');
-const { pipelineFixture, startReceiver, createEndpoint, uniqueType } = require('./lib/pipeline');
+const { pipelineFixture, startReceiver, createEndpoint, uniqueType, emitAll, endpointDeliveries } = require('./lib/pipeline');
 const { startNginx, selfSignedCert } = require('./lib/nginx');
 
 const SLOW_MIF = 5;
 const SLOW_N = 50;
 const FAST_N = 200;
 
-async function emitMany(server, key, bodies, concurrency = 8) {
-  let next = 0;
-  const worker = async () => {
-    while (next < bodies.length) {
-      const i = next++;
-      const res = await api(server, 'POST', '/v1/events', { key, body: bodies[i] });
-      assert.equal(res.status, 202, `event ${i}: ${res.text}`);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-}
 
-async function endpointDeliveries(server, key, epId) {
-  const all = [];
-  let cursor = null;
-  for (;;) {
-    const q = `/v1/endpoints/${epId}/deliveries?limit=250${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const res = await api(server, 'GET', q, { key });
-    assert.equal(res.status, 200, res.text);
-    all.push(...res.json.data);
-    cursor = res.json.next_cursor;
-    if (!cursor) return all;
-  }
-}
 
 // Resolves with the endpoint's deliveries once all n are delivered; rejects when `stop` says
 // the wait is over (the slow requests were answered: isolation failed).
@@ -95,12 +72,12 @@ describe('endpoints on one host do not wait on each other (§4.2)', { timeout: 1
       const fastEp = await createEndpoint(server, key, { url: ng.url('/fast'), max_in_flight: 10 });
       const type = uniqueType('shared_host');
 
-      await emitMany(server, key, Array.from({ length: SLOW_N }, (_, i) => ({ type, data: { slow: i }, endpoint_ids: [slowEp.id] })));
+      await emitAll(server, key, Array.from({ length: SLOW_N }, (_, i) => ({ type, data: { slow: i }, endpoint_ids: [slowEp.id] })));
       await upstream.waitFor((l) => l.length >= SLOW_MIF, {
         timeoutMs: 20000,
         what: `${SLOW_MIF} slow requests held at once (max_in_flight)`,
       });
-      await emitMany(server, key, Array.from({ length: FAST_N }, (_, i) => ({ type, data: { fast: i }, endpoint_ids: [fastEp.id] })));
+      await emitAll(server, key, Array.from({ length: FAST_N }, (_, i) => ({ type, data: { fast: i }, endpoint_ids: [fastEp.id] })));
       const answeredSlow = () => upstream.deliveries().filter((r) => r.answeredAt !== undefined);
       const fastDs = await allDelivered(server, key, fastEp.id, FAST_N, () =>
         answeredSlow().length > 0 ? 'a slow response returned first' : null

@@ -5,37 +5,11 @@
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { api, createOrgWithKey, sleep } = require('./lib/hookd');
-const { pipelineFixture, startReceiver, createEndpoint, uniqueType, pollJson } = require('./lib/pipeline');
+const { pipelineFixture, startReceiver, createEndpoint, uniqueType, pollJson, emitAll, endpointDeliveries } = require(
+  './lib/pipeline'
+);
 
-// Emits one event per item, `concurrency` POSTs at a time; returns the 202 bodies in order.
-async function emitMany(server, key, bodies, concurrency = 8) {
-  const out = new Array(bodies.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < bodies.length) {
-      const i = next++;
-      const res = await api(server, 'POST', '/v1/events', { key, body: bodies[i] });
-      assert.equal(res.status, 202, `event ${i}: ${res.text}`);
-      out[i] = res.json;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return out;
-}
 
-// Every delivery of an endpoint (all pages).
-async function endpointDeliveries(server, key, epId) {
-  const all = [];
-  let cursor = null;
-  for (;;) {
-    const q = `/v1/endpoints/${epId}/deliveries?limit=250${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const res = await api(server, 'GET', q, { key });
-    assert.equal(res.status, 200, res.text);
-    all.push(...res.json.data);
-    cursor = res.json.next_cursor;
-    if (!cursor) return all;
-  }
-}
 
 async function waitAllDelivered(server, key, epId, n, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
@@ -101,14 +75,14 @@ describe('isolation (§4.2)', { timeout: 60000 }, () => {
     const type = uniqueType('iso');
 
     // the slow endpoint's 50 first, so that they are queued ahead of the fast ones
-    await emitMany(
+    await emitAll(
       server,
       key,
       Array.from({ length: SLOW_N }, (_, i) => ({ type, data: { slow: i }, endpoint_ids: [slowEp.id] }))
     );
     await slow.waitFor((l) => l.length >= SLOW_MIF, { what: `${SLOW_MIF} held requests at the slow receiver` });
     const t0 = Date.now();
-    await emitMany(
+    await emitAll(
       server,
       key,
       Array.from({ length: FAST_N }, (_, i) => ({ type, data: { fast: i }, endpoint_ids: [fastEp.id] }))
@@ -164,9 +138,9 @@ describe('isolation (§4.2)', { timeout: 60000 }, () => {
     const deadEp = await createEndpoint(server, key, { url: dead.url('/dead'), max_in_flight: 3, timeout_seconds: 20 });
     const fastEp = await createEndpoint(server, key, { url: fast.url('/fast2') });
     const type = uniqueType('iso_dead');
-    await emitMany(server, key, Array.from({ length: 20 }, () => ({ type, data: {}, endpoint_ids: [deadEp.id] })));
+    await emitAll(server, key, Array.from({ length: 20 }, () => ({ type, data: {}, endpoint_ids: [deadEp.id] })));
     await dead.waitFor((l) => l.length >= 3, { what: '3 hanging requests' });
-    await emitMany(server, key, Array.from({ length: 50 }, () => ({ type, data: {}, endpoint_ids: [fastEp.id] })));
+    await emitAll(server, key, Array.from({ length: 50 }, () => ({ type, data: {}, endpoint_ids: [fastEp.id] })));
     const ds = await waitAllDelivered(server, key, fastEp.id, 50, 5000);
     const lat = ds.map((d) => Date.parse(d.delivered_at) - Date.parse(d.created_at)).sort((a, b) => a - b);
     t.diagnostic(`fast endpoint beside a dead one: p99 ${percentile(lat, 99)} ms`);
@@ -190,7 +164,7 @@ describe('isolation (§4.2)', { timeout: 60000 }, () => {
     assert.equal(ep.rate_limit, RATE);
     const type = uniqueType('rate');
     const t0 = Date.now();
-    await emitMany(server, key, Array.from({ length: N }, (_, i) => ({ type, data: { i }, endpoint_ids: [ep.id] })), 16);
+    await emitAll(server, key, Array.from({ length: N }, (_, i) => ({ type, data: { i }, endpoint_ids: [ep.id] })), 16);
     const got = await rx.waitFor((l) => l.length >= N, { timeoutMs: 15000, what: `${N} rate-limited deliveries` });
     const at = got.map((r) => r.at).sort((a, b) => a - b);
     // every window [at[i], at[j]]: j - i + 1 arrivals in (at[j] - at[i]) ms
@@ -214,7 +188,7 @@ describe('isolation (§4.2)', { timeout: 60000 }, () => {
     // and the limit is per endpoint: another endpoint of the same org is not slowed down
     const ep2 = await createEndpoint(server, key, { url: rx2.url('/free') });
     const t1 = Date.now();
-    await emitMany(server, key, Array.from({ length: 30 }, () => ({ type, data: {}, endpoint_ids: [ep2.id] })), 16);
+    await emitAll(server, key, Array.from({ length: 30 }, () => ({ type, data: {}, endpoint_ids: [ep2.id] })), 16);
     await rx2.waitFor((l) => l.length >= 30, { what: '30 unlimited deliveries' });
     assert.ok(Date.now() - t1 < 3000, `an unlimited endpoint took ${Date.now() - t1} ms for 30 deliveries`);
   });
@@ -241,8 +215,8 @@ describe('isolation (§4.2)', { timeout: 60000 }, () => {
     const N_A = 30;
     const N_SMALL = 5;
     // A's backlog first, then the small ones
-    await emitMany(server, key, Array.from({ length: N_A }, (_, i) => ({ type, data: { i }, endpoint_ids: [a.id] })), 8);
-    await emitMany(
+    await emitAll(server, key, Array.from({ length: N_A }, (_, i) => ({ type, data: { i }, endpoint_ids: [a.id] })), 8);
+    await emitAll(
       server,
       key,
       Array.from({ length: N_SMALL }, (_, i) => ({ type, data: { i }, endpoint_ids: [b.id, c.id, d.id] })),

@@ -159,7 +159,39 @@ async function stopChecked(server, signal = 'SIGTERM') {
   return r;
 }
 
+// Emits one event per body, `concurrency` POSTs at a time; returns the 202 bodies in order.
+async function emitAll(server, key, bodies, concurrency = 8) {
+  const out = new Array(bodies.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < bodies.length) {
+      const i = next++;
+      const res = await api(server, 'POST', '/v1/events', { key, body: bodies[i] });
+      assert.equal(res.status, 202, `event ${i}: ${res.text}`);
+      out[i] = res.json;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return out;
+}
+
+// Every delivery of an endpoint (all pages).
+async function endpointDeliveries(server, key, epId) {
+  const all = [];
+  let cursor = null;
+  for (;;) {
+    const q = `/v1/endpoints/${epId}/deliveries?limit=250${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const res = await api(server, 'GET', q, { key });
+    assert.equal(res.status, 200, res.text);
+    all.push(...res.json.data);
+    cursor = res.json.next_cursor;
+    if (!cursor) return all;
+  }
+}
+
 module.exports = {
+  emitAll,
+  endpointDeliveries,
   BASE_ARGS,
   FINAL,
   signStandard,
