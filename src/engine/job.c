@@ -66,12 +66,17 @@ void engine_job_free_list(struct engine_job *jobs)
     }
 }
 
+void queue_key_of(const char *endpoint_id, const char *org_id, char key[JOB_QUEUE_KEY_MAX])
+{
+    if (endpoint_id[0])
+        text_copy(key, JOB_QUEUE_KEY_MAX, endpoint_id);
+    else
+        snprintf(key, JOB_QUEUE_KEY_MAX, "org:%s", org_id);
+}
+
 void engine_job_queue_key(const struct engine_job *job, char key[JOB_QUEUE_KEY_MAX])
 {
-    if (job->endpoint_id[0])
-        text_copy(key, JOB_QUEUE_KEY_MAX, job->endpoint_id);
-    else
-        snprintf(key, JOB_QUEUE_KEY_MAX, "org:%s", job->org_id);
+    queue_key_of(job->endpoint_id, job->org_id, key);
 }
 
 static unsigned slot_of(const char *id)

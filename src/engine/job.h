@@ -52,6 +52,8 @@ void engine_job_free_list(struct engine_job *jobs);
  * deliveries of an org, which share one queue signed with the org's secret. */
 #define JOB_QUEUE_KEY_MAX (ID_MAX + 8)
 void engine_job_queue_key(const struct engine_job *job, char key[JOB_QUEUE_KEY_MAX]);
+/* The same from a delivery's endpoint id ("" for one-shot) and org id. */
+void queue_key_of(const char *endpoint_id, const char *org_id, char key[JOB_QUEUE_KEY_MAX]);
 
 /* The jobs a loop holds, by delivery id (a job is in one index at most). Not thread-safe. */
 #define JOB_INDEX_SLOTS 65536 /* power of two */

@@ -218,10 +218,7 @@ static void scan_store(struct scheduler *s, int64_t now)
         struct due_delivery *r = &rows[i];
         s->scan_after_ms = r->next_attempt_at;
         memcpy(s->scan_after_id, r->id, sizeof s->scan_after_id);
-        struct engine_job probe = {0};
-        text_copy(probe.endpoint_id, sizeof probe.endpoint_id, r->endpoint_id);
-        text_copy(probe.org_id, sizeof probe.org_id, r->org_id);
-        engine_job_queue_key(&probe, key);
+        queue_key_of(r->endpoint_id, r->org_id, key);
         if (s->src.owns(s->src.ctx, key) && !job_index_has(&s->known, r->id)) {
             struct payload *p = payload_new(r->payload, strlen(r->payload), r->event_type);
             struct engine_job *job =
