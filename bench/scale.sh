@@ -313,7 +313,7 @@ if [ "$SCALE_PENDING" -gt 0 ]; then
   check "claim: one 2xx attempt per delivery" \
     "$(q "SELECT count(*) FROM attempts WHERE response_status BETWEEN 200 AND 299")" -eq "$W_DELIVERED"
 
-  # the engine's scan (src/store/sqlite_pipeline.c, sq_delivery_due), one page from the start, on this
+  # the engine's scan (src/store/sqlite_dialect.c, delivery_due), one page from the start, on this
   # store with hookd stopped: 100 runs in one sqlite3 process after a warm-up run, less the same
   # process running 100 `SELECT 1`; printing the rows (1 KiB payloads) to /dev/null is included
   SCAN_SQL="SELECT d.id, d.org_id, d.event_id, coalesce(d.endpoint_id, ''), d.url, d.event_type,

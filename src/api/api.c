@@ -187,7 +187,7 @@ static int target_org(struct api_call *call, struct org *org, bool full)
     conn = api_conn(call);
     if (conn == NULL)
         return ERR_FAIL;
-    rc = store_ops_of(conn)->org_get(conn, org_id, org);
+    rc = store_org_get(conn, org_id, org);
     if (rc != 0) {
         api_fail_store(call, rc, "organization");
         return ERR_FAIL;
@@ -210,8 +210,8 @@ int api_target_org_full(struct api_call *call, struct org *org)
 static int idem_check(struct store_conn *tx, struct api_call *call, bool *replay)
 {
     struct idem_record rec = {0};
-    int rc = store_ops_of(tx)->idem_get(tx, call->idem_scope, call->idem_key,
-                                        time_now_ms() - IDEMPOTENCY_WINDOW_MS, &rec);
+    int rc = store_idem_get(tx, call->idem_scope, call->idem_key,
+                            time_now_ms() - IDEMPOTENCY_WINDOW_MS, &rec);
     *replay = false;
     if (rc == ERR_NOT_FOUND)
         return 0;
@@ -242,7 +242,7 @@ static int idem_remember(struct store_conn *tx, struct api_call *call)
         rec.body = json_dumps(call->idem_reply ? call->idem_reply : call->reply,
                               JSON_COMPACT | JSON_PRESERVE_ORDER);
     rec.created_at = time_now_ms();
-    rc = rec.body ? store_ops_of(tx)->idem_put(tx, &rec) : ERR_FAIL;
+    rc = rec.body ? store_idem_put(tx, &rec) : ERR_FAIL;
     free(rec.body);
     return rc;
 }

@@ -192,7 +192,7 @@ int auth_authenticate(struct app *app, struct store_conn *conn, struct http_requ
         return err_set(e, 401, "unauthorized", NULL, "unknown API key");
     if (!cache_get(app->keys, key_id, &key)) {
         unsigned long generation = app->keys ? atomic_load(&app->keys->generation) : 0;
-        int rc = store_ops_of(conn)->key_get(conn, key_id, &key);
+        int rc = store_key_get(conn, key_id, &key);
         if (rc == ERR_FAIL)
             return err_set(e, 503, "unavailable", NULL, "the store is not reachable");
         if (rc != 0 || CRYPTO_memcmp(hash, key.secret_hash, sizeof hash) != 0)

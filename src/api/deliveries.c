@@ -80,7 +80,7 @@ static json_t *list_json(struct api_call *call, const char *org_id, const struct
 {
     struct delivery *items = xcalloc((size_t)page->limit + 1, sizeof *items);
     json_t *data = NULL;
-    int rc = store_ops_of(call->conn)->delivery_list(call->conn, org_id, f, page, items, count);
+    int rc = store_delivery_list(call->conn, org_id, f, page, items, count);
     if (rc != 0) {
         api_fail_store(call, rc, "delivery");
     } else {
@@ -147,14 +147,14 @@ void deliveries_get(struct api_call *call)
 
     if (api_target_org(call, &org) != 0)
         return;
-    rc = store_ops_of(call->conn)->delivery_get(call->conn, org.id, call->params.value[0], &d);
+    rc = store_delivery_get(call->conn, org.id, call->params.value[0], &d);
     if (rc != 0) {
         api_fail_store(call, rc, "delivery");
         return;
     }
     json_t *obj = delivery_json(&d);
     free(d.url);
-    rc = store_ops_of(call->conn)->event_get(call->conn, org.id, d.event_id, &ev);
+    rc = store_event_get(call->conn, org.id, d.event_id, &ev);
     if (rc == 0) {
         json_t *payload = json_loads(ev.payload, JSON_DECODE_ANY, NULL);
         json_object_set_new(obj, "payload", payload ? payload : json_null());
@@ -163,8 +163,7 @@ void deliveries_get(struct api_call *call)
         json_object_set_new(obj, "payload", json_null());
     }
     attempts = xcalloc(MAX_ATTEMPTS_SHOWN, sizeof *attempts);
-    rc = store_ops_of(call->conn)
-             ->attempt_list(call->conn, d.id, attempts, MAX_ATTEMPTS_SHOWN, &count);
+    rc = store_attempt_list(call->conn, d.id, attempts, MAX_ATTEMPTS_SHOWN, &count);
     json_t *list = json_array();
     for (int i = 0; i < count; i++) {
         json_array_append_new(list, attempt_json(&attempts[i]));
@@ -184,8 +183,8 @@ static int retry_apply(struct store_conn *tx, struct api_call *call)
 {
     const char *org_id = call->data;
     const char *id = call->params.value[0];
-    int rc = store_ops_of(tx)->delivery_retry(
-        tx, org_id, id, call->app->engine ? call->app->node_id : NULL, time_now_ms());
+    int rc = store_delivery_retry(tx, org_id, id, call->app->engine ? call->app->node_id : NULL,
+                                  time_now_ms());
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such delivery");
     if (rc == ERR_CONFLICT)

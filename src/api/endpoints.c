@@ -150,10 +150,10 @@ static int check_events(struct store_conn *conn, const json_t *events, struct er
                                pattern);
         if (event_pattern_prefix(pattern, prefix, sizeof prefix - 1)) {
             strcat(prefix, ".");
-            rc = store_ops_of(conn)->event_type_count_prefix(conn, prefix, &count);
+            rc = store_event_type_count_prefix(conn, prefix, &count);
         } else {
             struct event_type et = {0};
-            rc = store_ops_of(conn)->event_type_get(conn, pattern, &et);
+            rc = store_event_type_get(conn, pattern, &et);
             count = rc == 0;
             event_type_clear(&et);
             if (rc == ERR_NOT_FOUND)
@@ -346,7 +346,7 @@ static void ping_then_write(struct api_call *call, api_apply then)
 static int create_apply(struct store_conn *tx, struct api_call *call)
 {
     struct endpoint *ep = call->data;
-    int rc = store_ops_of(tx)->endpoint_insert(tx, ep);
+    int rc = store_endpoint_insert(tx, ep);
     if (rc != 0)
         return rc;
     call->reply_status = 201;
@@ -409,7 +409,7 @@ static struct endpoint *load_endpoint(struct api_call *call)
     if (api_target_org(call, &org) != 0)
         return NULL;
     ep = xcalloc(1, sizeof *ep);
-    rc = store_ops_of(call->conn)->endpoint_get(call->conn, org.id, call->params.value[0], ep);
+    rc = store_endpoint_get(call->conn, org.id, call->params.value[0], ep);
     if (rc != 0) {
         free(ep);
         api_fail_store(call, rc, "endpoint");
@@ -447,7 +447,7 @@ void endpoints_list(struct api_call *call)
         filter.is_active = strcmp(active, "true") == 0;
     }
     items = xcalloc((size_t)page.limit + 1, sizeof *items);
-    rc = store_ops_of(call->conn)->endpoint_list(call->conn, org.id, &filter, &page, items, &count);
+    rc = store_endpoint_list(call->conn, org.id, &filter, &page, items, &count);
     if (rc != 0) {
         api_fail_store(call, rc, "endpoint");
     } else {
@@ -467,7 +467,7 @@ void endpoints_list(struct api_call *call)
 static int update_apply(struct store_conn *tx, struct api_call *call)
 {
     struct endpoint *ep = call->data;
-    int rc = store_ops_of(tx)->endpoint_update(tx, ep);
+    int rc = store_endpoint_update(tx, ep);
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such endpoint");
     if (rc != 0)
@@ -521,7 +521,7 @@ void endpoints_update(struct api_call *call)
 static int delete_apply(struct store_conn *tx, struct api_call *call)
 {
     struct endpoint *ep = call->data;
-    int rc = store_ops_of(tx)->endpoint_delete(tx, ep->org_id, ep->id, time_now_ms());
+    int rc = store_endpoint_delete(tx, ep->org_id, ep->id, time_now_ms());
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such endpoint");
     if (rc != 0)
@@ -547,7 +547,7 @@ static const struct jsonv_field rotate_fields[] = {
 static int rotate_apply(struct store_conn *tx, struct api_call *call)
 {
     struct endpoint *ep = call->data;
-    int rc = store_ops_of(tx)->endpoint_update(tx, ep);
+    int rc = store_endpoint_update(tx, ep);
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such endpoint");
     if (rc != 0)
@@ -651,9 +651,9 @@ static int replay_apply(struct store_conn *tx, struct api_call *call)
 {
     struct replay *r = call->data;
     long queued = 0;
-    int rc = store_ops_of(tx)->delivery_replay(
-        tx, r->ep.org_id, r->ep.id, r->since, r->until, r->statuses,
-        call->app->engine ? call->app->node_id : NULL, time_now_ms(), &queued);
+    int rc = store_delivery_replay(tx, r->ep.org_id, r->ep.id, r->since, r->until, r->statuses,
+                                   call->app->engine ? call->app->node_id : NULL, time_now_ms(),
+                                   &queued);
     if (rc != 0)
         return rc;
     call->reply_status = 202;

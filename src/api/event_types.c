@@ -79,7 +79,7 @@ static void event_type_free(void *ptr)
 static int create_apply(struct store_conn *tx, struct api_call *call)
 {
     struct event_type *et = call->data;
-    int rc = store_ops_of(tx)->event_type_insert(tx, et);
+    int rc = store_event_type_insert(tx, et);
     if (rc == ERR_CONFLICT)
         return err_set(&call->error, 409, "conflict", "name", "event type %s exists", et->name);
     if (rc != 0)
@@ -121,7 +121,7 @@ void event_types_list(struct api_call *call)
     if (api_page(call, &page) != 0 || (conn = api_conn(call)) == NULL)
         return;
     items = xcalloc((size_t)page.limit + 1, sizeof *items);
-    rc = store_ops_of(conn)->event_type_list(conn, &page, items, &count);
+    rc = store_event_type_list(conn, &page, items, &count);
     if (rc != 0) {
         api_fail_store(call, rc, "event type");
     } else {
@@ -144,7 +144,7 @@ void event_types_get(struct api_call *call)
     int rc;
     if (conn == NULL)
         return;
-    rc = store_ops_of(conn)->event_type_get(conn, call->params.value[0], &et);
+    rc = store_event_type_get(conn, call->params.value[0], &et);
     if (rc != 0) {
         api_fail_store(call, rc, "event type");
         return;
@@ -156,14 +156,14 @@ void event_types_get(struct api_call *call)
 static int update_apply(struct store_conn *tx, struct api_call *call)
 {
     struct event_type current = {0};
-    int rc = store_ops_of(tx)->event_type_get(tx, call->params.value[0], &current);
+    int rc = store_event_type_get(tx, call->params.value[0], &current);
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such event type");
     if (rc != 0)
         return rc;
     read_fields(call, &current);
     current.updated_at = time_now_ms();
-    rc = store_ops_of(tx)->event_type_update(tx, &current);
+    rc = store_event_type_update(tx, &current);
     if (rc == 0) {
         call->reply_status = 200;
         call->reply = event_type_json(&current);
@@ -180,7 +180,7 @@ void event_types_update(struct api_call *call)
 
 static int delete_apply(struct store_conn *tx, struct api_call *call)
 {
-    int rc = store_ops_of(tx)->event_type_delete(tx, call->params.value[0]);
+    int rc = store_event_type_delete(tx, call->params.value[0]);
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such event type");
     if (rc != 0)

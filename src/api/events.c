@@ -46,7 +46,7 @@ static int create_apply(struct store_conn *tx, struct api_call *call)
 
     if (fanout_has_producer_id(d)) {
         struct event original = {0};
-        rc = store_ops_of(tx)->event_get(tx, ev->org_id, ev->id, &original);
+        rc = store_event_get(tx, ev->org_id, ev->id, &original);
         if (rc == 0) { /* seen before: the original, nothing new */
             call->reply_status = 200;
             call->reply_text = accepted_text(&original);
@@ -221,7 +221,7 @@ void events_list(struct api_call *call)
     if (type)
         text_copy(filter.type, sizeof filter.type, type);
     items = xcalloc((size_t)page.limit + 1, sizeof *items);
-    rc = store_ops_of(call->conn)->event_list(call->conn, org.id, &filter, &page, items, &count);
+    rc = store_event_list(call->conn, org.id, &filter, &page, items, &count);
     if (rc != 0) {
         api_fail_store(call, rc, "event");
     } else {
@@ -243,7 +243,7 @@ void events_get(struct api_call *call)
     int rc;
     if (api_target_org(call, &org) != 0)
         return;
-    rc = store_ops_of(call->conn)->event_get(call->conn, org.id, call->params.value[0], &ev);
+    rc = store_event_get(call->conn, org.id, call->params.value[0], &ev);
     if (rc != 0) {
         api_fail_store(call, rc, "event");
         return;

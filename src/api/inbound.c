@@ -249,15 +249,14 @@ static int record_apply(struct store_conn *tx, struct api_call *call)
         answer(call, m->http_status,
                json_pack("{s:s, s:s, s:s}", "error", r->error_code, "message", r->error_message,
                          "id", m->id));
-        return store_ops_of(tx)->inbound_insert(tx, m);
+        return store_inbound_insert(tx, m);
     }
-    rc = store_ops_of(tx)->inbound_seen(tx, m->source_id, m->dedupe_key,
-                                        m->created_at - DEDUPE_WINDOW_MS);
+    rc = store_inbound_seen(tx, m->source_id, m->dedupe_key, m->created_at - DEDUPE_WINDOW_MS);
     if (rc == 0) { /* accepted before: recorded, not forwarded again */
         snprintf(m->status, sizeof m->status, "duplicate");
         m->http_status = 200;
         answer(call, 200, json_pack("{s:s, s:s}", "status", "duplicate", "id", m->id));
-        return store_ops_of(tx)->inbound_insert(tx, m);
+        return store_inbound_insert(tx, m);
     }
     if (rc != ERR_NOT_FOUND)
         return rc;
@@ -267,7 +266,7 @@ static int record_apply(struct store_conn *tx, struct api_call *call)
             return rc;
         text_copy(m->event_id, sizeof m->event_id, fanout_event(r->event)->id);
     }
-    rc = store_ops_of(tx)->inbound_insert(tx, m);
+    rc = store_inbound_insert(tx, m);
     if (rc != 0)
         return rc;
     answer(call, 202,
@@ -316,7 +315,7 @@ void inbound_receive(struct api_call *call)
     api_set_data(call, r, reception_free);
     if ((conn = api_conn(call)) == NULL)
         return;
-    rc = store_ops_of(conn)->source_get(conn, "", call->params.value[0], &r->src);
+    rc = store_source_get(conn, "", call->params.value[0], &r->src);
     if (rc != 0 || !r->src.is_active) {
         err_set(&e, rc == ERR_FAIL ? 503 : 404, rc == ERR_FAIL ? "unavailable" : "not_found", NULL,
                 rc == ERR_FAIL ? "the store is not reachable" : "no such source");

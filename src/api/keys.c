@@ -37,10 +37,10 @@ static int key_create_apply(struct store_conn *tx, struct api_call *call)
 {
     struct key_draft *draft = call->data;
     struct org org;
-    int rc = store_ops_of(tx)->org_get(tx, draft->key.org_id, &org);
+    int rc = store_org_get(tx, draft->key.org_id, &org);
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such organization");
-    if (rc != 0 || store_ops_of(tx)->key_insert(tx, &draft->key) != 0)
+    if (rc != 0 || store_key_insert(tx, &draft->key) != 0)
         return ERR_FAIL;
     call->reply_status = 201;
     call->idem_reply = key_json(&draft->key); /* a replay never shows the key again */
@@ -83,13 +83,13 @@ void keys_list(struct api_call *call)
     if (api_page(call, &page) != 0 || (conn = api_conn(call)) == NULL)
         return;
     struct org org;
-    rc = store_ops_of(conn)->org_get(conn, org_id, &org);
+    rc = store_org_get(conn, org_id, &org);
     if (rc != 0) {
         api_fail_store(call, rc, "organization");
         return;
     }
     keys = xcalloc((size_t)page.limit + 1, sizeof *keys);
-    rc = store_ops_of(conn)->key_list(conn, org_id, &page, keys, &count);
+    rc = store_key_list(conn, org_id, &page, keys, &count);
     if (rc != 0) {
         api_fail_store(call, rc, "organization");
     } else {
@@ -105,14 +105,14 @@ void keys_list(struct api_call *call)
 static int key_revoke_apply(struct store_conn *tx, struct api_call *call)
 {
     struct api_key key;
-    int rc = store_ops_of(tx)->key_get(tx, call->params.value[0], &key);
+    int rc = store_key_get(tx, call->params.value[0], &key);
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such API key");
     if (rc != 0)
         return rc;
     if (key.revoked_at == 0) {
         key.revoked_at = time_now_ms();
-        rc = store_ops_of(tx)->key_revoke(tx, key.id, key.revoked_at);
+        rc = store_key_revoke(tx, key.id, key.revoked_at);
         if (rc != 0)
             return rc;
     }

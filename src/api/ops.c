@@ -11,7 +11,7 @@ void ops_readyz(struct api_call *call)
     struct store_conn *conn = api_conn(call);
     if (conn == NULL)
         return;
-    if (store_ops_of(conn)->ping(conn) != 0) {
+    if (store_ping(conn) != 0) {
         struct err e;
         err_set(&e, 503, "unavailable", NULL, "the store is not reachable");
         api_fail(call, &e);

@@ -38,7 +38,7 @@ static const struct jsonv_field org_create_fields[] = {
 static int org_create_apply(struct store_conn *tx, struct api_call *call)
 {
     struct org *org = call->data;
-    if (store_ops_of(tx)->org_insert(tx, org) != 0)
+    if (store_org_insert(tx, org) != 0)
         return ERR_FAIL;
     call->reply_status = 201;
     call->reply = org_json(org, false);
@@ -79,7 +79,7 @@ void orgs_list(struct api_call *call)
     if (api_page(call, &page) != 0 || (conn = api_conn(call)) == NULL)
         return;
     orgs = xcalloc((size_t)page.limit + 1, sizeof *orgs);
-    rc = store_ops_of(conn)->org_list(conn, &page, orgs, &count);
+    rc = store_org_list(conn, &page, orgs, &count);
     if (rc != 0) {
         api_fail_store(call, rc, "organization");
     } else {
@@ -99,7 +99,7 @@ void orgs_get(struct api_call *call)
     int rc;
     if (conn == NULL)
         return;
-    rc = store_ops_of(conn)->org_get(conn, call->params.value[0], &org);
+    rc = store_org_get(conn, call->params.value[0], &org);
     if (rc != 0)
         api_fail_store(call, rc, "organization");
     else
@@ -126,7 +126,7 @@ static void org_changed(struct api_call *call)
 static int org_delete_apply(struct store_conn *tx, struct api_call *call)
 {
     const char *id = call->params.value[0];
-    int rc = store_ops_of(tx)->org_delete(tx, id, time_now_ms());
+    int rc = store_org_delete(tx, id, time_now_ms());
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such organization");
     if (rc != 0)
@@ -166,7 +166,7 @@ static const struct jsonv_field org_rotate_fields[] = {
 static int org_update_apply(struct store_conn *tx, struct api_call *call)
 {
     struct org *change = call->data, current;
-    int rc = store_ops_of(tx)->org_get(tx, change->id, &current);
+    int rc = store_org_get(tx, change->id, &current);
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such organization");
     if (rc != 0)
@@ -175,7 +175,7 @@ static int org_update_apply(struct store_conn *tx, struct api_call *call)
         memcpy(current.signature_scheme, change->signature_scheme, sizeof current.signature_scheme);
     if (change->primary_secret[0] != '\0')
         memcpy(current.primary_secret, change->primary_secret, sizeof current.primary_secret);
-    rc = store_ops_of(tx)->org_update(tx, &current);
+    rc = store_org_update(tx, &current);
     if (rc != 0)
         return rc;
     call->reply_status = 200;

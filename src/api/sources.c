@@ -166,7 +166,7 @@ static void source_free(void *ptr)
 static int create_apply(struct store_conn *tx, struct api_call *call)
 {
     struct source *src = call->data;
-    int rc = store_ops_of(tx)->source_insert(tx, src);
+    int rc = store_source_insert(tx, src);
     if (rc != 0)
         return rc;
     call->reply_status = 201;
@@ -222,7 +222,7 @@ static struct source *load_source(struct api_call *call)
     if (api_target_org(call, &org) != 0)
         return NULL;
     src = xcalloc(1, sizeof *src);
-    rc = store_ops_of(call->conn)->source_get(call->conn, org.id, call->params.value[0], src);
+    rc = store_source_get(call->conn, org.id, call->params.value[0], src);
     if (rc != 0) {
         free(src);
         api_fail_store(call, rc, "source");
@@ -249,7 +249,7 @@ void sources_list(struct api_call *call)
     if (api_page(call, &page) != 0 || api_target_org(call, &org) != 0)
         return;
     items = xcalloc((size_t)page.limit + 1, sizeof *items);
-    rc = store_ops_of(call->conn)->source_list(call->conn, org.id, &page, items, &count);
+    rc = store_source_list(call->conn, org.id, &page, items, &count);
     if (rc != 0) {
         api_fail_store(call, rc, "source");
     } else {
@@ -269,7 +269,7 @@ void sources_list(struct api_call *call)
 static int update_apply(struct store_conn *tx, struct api_call *call)
 {
     struct source *src = call->data;
-    int rc = store_ops_of(tx)->source_update(tx, src);
+    int rc = store_source_update(tx, src);
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such source");
     if (rc != 0)
@@ -335,7 +335,7 @@ void sources_rotate(struct api_call *call)
 static int delete_apply(struct store_conn *tx, struct api_call *call)
 {
     struct source *src = call->data;
-    int rc = store_ops_of(tx)->source_delete(tx, src->org_id, src->id, time_now_ms());
+    int rc = store_source_delete(tx, src->org_id, src->id, time_now_ms());
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such source");
     if (rc != 0)
@@ -391,8 +391,7 @@ void sources_messages(struct api_call *call)
     if ((src = load_source(call)) == NULL)
         return;
     items = xcalloc((size_t)page.limit + 1, sizeof *items);
-    rc = store_ops_of(call->conn)
-             ->inbound_list(call->conn, src->org_id, src->id, status, &page, items, &count);
+    rc = store_inbound_list(call->conn, src->org_id, src->id, status, &page, items, &count);
     if (rc != 0) {
         api_fail_store(call, rc, "message");
     } else {
@@ -414,7 +413,7 @@ void inbound_get(struct api_call *call)
     int rc;
     if (api_target_org(call, &org) != 0)
         return;
-    rc = store_ops_of(call->conn)->inbound_get(call->conn, org.id, call->params.value[0], &m);
+    rc = store_inbound_get(call->conn, org.id, call->params.value[0], &m);
     if (rc != 0) {
         api_fail_store(call, rc, "inbound message");
         return;

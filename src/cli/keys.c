@@ -29,11 +29,11 @@ static int key_job_apply(struct store_conn *tx, struct write_job *job)
 {
     struct key_job *kj = (struct key_job *)job;
     struct org org;
-    if (kj->key.org_id[0] != '\0' && store_ops_of(tx)->org_get(tx, kj->key.org_id, &org) != 0) {
+    if (kj->key.org_id[0] != '\0' && store_org_get(tx, kj->key.org_id, &org) != 0) {
         kj->error = "no such organization";
         return ERR_NOT_FOUND;
     }
-    return store_ops_of(tx)->key_insert(tx, &kj->key);
+    return store_key_insert(tx, &kj->key);
 }
 
 static void key_job_done(struct write_job *job, bool committed)

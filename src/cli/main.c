@@ -33,12 +33,12 @@ struct store *cli_open_store(const char *url, bool exclusive, bool full_sync, in
         fprintf(stderr, "hookd: %s\n", e.message);
         return NULL;
     }
-    if (st->ops->migrate(st, &applied, &e) != 0) {
+    if (store_migrate(st, &applied, &e) != 0) {
         fprintf(stderr, "hookd: %s\n", e.message);
         store_close(st);
         return NULL;
     }
-    if (applied > 0 && st->ops->schema_version(st, &current, &latest) == 0)
+    if (applied > 0 && store_schema_version(st, &current, &latest) == 0)
         log_info("migrated", "applied", json_integer(applied), "schema_version",
                  json_integer(current), NULL);
     return st;

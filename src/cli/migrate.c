@@ -33,7 +33,7 @@ int cli_migrate(int argc, char **argv)
     st = cli_open_store(db ? db : "sqlite:hookd.db", false, false, 0);
     if (st == NULL)
         return 1;
-    if (st->ops->schema_version(st, &current, &latest) != 0) {
+    if (store_schema_version(st, &current, &latest) != 0) {
         store_close(st);
         return 1;
     }

@@ -39,9 +39,9 @@ static int upkeep_apply(struct store_conn *tx, struct write_job *job)
 {
     struct upkeep_job *up = (struct upkeep_job *)job;
     int64_t now = time_now_ms();
-    int rc = store_ops_of(tx)->node_heartbeat(tx, up->node_id, now);
+    int rc = store_node_heartbeat(tx, up->node_id, now);
     if (rc == 0)
-        rc = store_ops_of(tx)->idem_purge(tx, now - IDEMPOTENCY_KEEP_MS, PURGE_BATCH);
+        rc = store_idem_purge(tx, now - IDEMPOTENCY_KEEP_MS, PURGE_BATCH);
     return rc;
 }
 
@@ -66,18 +66,14 @@ static void submit_upkeep(struct writer *w, const char *node_id)
 static int remove_node_apply(struct store_conn *tx, struct write_job *job)
 {
     const char *node_id = ((struct upkeep_job *)job)->node_id;
-    int rc = store_ops_of(tx)->delivery_release(tx, node_id);
-    return rc ? rc : store_ops_of(tx)->node_remove(tx, node_id);
+    int rc = store_delivery_release(tx, node_id);
+    return rc ? rc : store_node_remove(tx, node_id);
 }
 
-/* With SQLite one serving process owns the file (§4.5): it takes up every unfinished
- * delivery at start, whoever held it. */
-static int claim_apply(struct store_conn *tx, struct write_job *job)
+/* The heartbeat first: a node's claims are only its own once its row is committed. */
+static int heartbeat_apply(struct store_conn *tx, struct write_job *job)
 {
-    /* the heartbeat first: a node's claims are only its own once its row is committed */
-    const char *node_id = ((struct upkeep_job *)job)->node_id;
-    int rc = store_ops_of(tx)->node_heartbeat(tx, node_id, time_now_ms());
-    return rc ? rc : store_ops_of(tx)->delivery_claim_all(tx, node_id);
+    return store_node_heartbeat(tx, ((struct upkeep_job *)job)->node_id, time_now_ms());
 }
 
 static void ignore_done(struct write_job *job, bool committed)
@@ -97,11 +93,11 @@ static int bootstrap_apply(struct store_conn *tx, struct write_job *job)
 {
     struct bootstrap_job *bj = (struct bootstrap_job *)job;
     long count;
-    int rc = store_ops_of(tx)->key_count(tx, &count);
+    int rc = store_key_count(tx, &count);
     if (rc != 0 || count > 0)
         return rc;
     bj->created = true;
-    return store_ops_of(tx)->key_insert(tx, &bj->key);
+    return store_key_insert(tx, &bj->key);
 }
 
 static int bootstrap_admin_key(struct store *st)
@@ -198,7 +194,7 @@ static int run(const struct config *cfg)
     id_new("node_", node_id);
     text_copy(app.node_id, sizeof app.node_id, node_id);
     {
-        struct upkeep_job claim = {.job = {.apply = claim_apply, .done = ignore_done}};
+        struct upkeep_job claim = {.job = {.apply = heartbeat_apply, .done = ignore_done}};
         text_copy(claim.node_id, sizeof claim.node_id, node_id);
         if (writer_run_batch(app.store, &claim.job) != 0 || claim.job.result != 0) {
             fprintf(stderr, "hookd: cannot register the node in the store\n");

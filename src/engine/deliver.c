@@ -135,7 +135,7 @@ void deliver_finished(struct loop *loop, struct transfer *t, CURLcode code, long
 static bool load_endpoint(struct loop *loop, struct sched_endpoint *ep)
 {
     struct endpoint row = {0};
-    int rc = store_ops_of(loop->conn)->endpoint_get(loop->conn, ep->org_id, ep->key, &row);
+    int rc = store_endpoint_get(loop->conn, ep->org_id, ep->key, &row);
     if (rc == ERR_FAIL)
         return false; /* try again on the next job */
     ep->usable = rc == 0 && row.is_active;
@@ -164,7 +164,7 @@ static bool load_endpoint(struct loop *loop, struct sched_endpoint *ep)
 static bool load_one_shot(struct loop *loop, struct sched_endpoint *ep)
 {
     struct org org;
-    int rc = store_ops_of(loop->conn)->org_get(loop->conn, ep->org_id, &org);
+    int rc = store_org_get(loop->conn, ep->org_id, &org);
     if (rc == ERR_FAIL)
         return false;
     ep->usable = rc == 0;
@@ -191,8 +191,7 @@ static int source_read_due(void *ctx, int64_t now, int64_t after_ms, const char 
     struct loop *loop = ctx;
     int rc;
     pthread_mutex_lock(&loop->eng->scan_lock);
-    rc = store_ops_of(loop->conn)
-             ->delivery_due(loop->conn, loop->eng->node_id, now, after_ms, after_id, rows, max,
+    rc = store_delivery_due(loop->conn, loop->eng->node_id, now, after_ms, after_id, rows, max,
                             count);
     pthread_mutex_unlock(&loop->eng->scan_lock);
     return rc;

@@ -107,7 +107,7 @@ static int add_delivery(struct store_conn *tx, struct fanout *f, const char *end
     memcpy(row.event_id, f->ev.id, sizeof row.event_id);
     row.url = (char *)url;
     memcpy(row.event_type, f->ev.type, sizeof row.event_type);
-    rc = store_ops_of(tx)->delivery_insert(tx, &row, node_id);
+    rc = store_delivery_insert(tx, &row, node_id);
     if (rc != 0)
         return rc;
     if (f->first_delivery[0] == '\0')
@@ -130,7 +130,7 @@ static int add_listed(struct store_conn *tx, struct fanout *f, const char *node_
     {
         struct endpoint ep = {0};
         const char *id = json_string_value(item);
-        int rc = store_ops_of(tx)->endpoint_get(tx, f->ev.org_id, id, &ep);
+        int rc = store_endpoint_get(tx, f->ev.org_id, id, &ep);
         if (rc == ERR_NOT_FOUND)
             return err_invalid(e, "endpoint_ids", "no endpoint %.80s in this org", id);
         if (rc != 0)
@@ -146,7 +146,7 @@ static int add_listed(struct store_conn *tx, struct fanout *f, const char *node_
 static int add_subscribed(struct store_conn *tx, struct fanout *f, const char *node_id)
 {
     const struct fanout_list *list;
-    int rc = store_ops_of(tx)->endpoint_fanout(tx, f->ev.org_id, &list);
+    int rc = store_endpoint_fanout(tx, f->ev.org_id, &list);
     for (int i = 0; rc == 0 && i < list->count; i++)
         if (event_filter_matches(list->items[i].events, f->ev.type))
             rc = add_delivery(tx, f, list->items[i].id, NULL, node_id);
@@ -162,7 +162,7 @@ int fanout_store(struct store_conn *tx, struct fanout *f, const char *node_id, s
         rc = f->endpoint_ids ? add_listed(tx, f, node_id, e) : add_subscribed(tx, f, node_id);
     if (rc == 0 && f->webhook_url)
         rc = add_delivery(tx, f, NULL, f->webhook_url, node_id);
-    return rc ? rc : store_ops_of(tx)->event_insert(tx, &f->ev);
+    return rc ? rc : store_event_insert(tx, &f->ev);
 }
 
 void fanout_hand_off(struct fanout *f, struct engine *eng)

@@ -221,7 +221,7 @@ static int wait_ms(struct loop *loop, int64_t now, bool stopping)
 static void store_woke(struct loop *loop)
 {
     struct engine *eng = loop->eng;
-    int woken = eng->opts.store->ops->wake_drain(eng->opts.store);
+    int woken = store_wake_drain(eng->opts.store);
     if (woken < 0) { /* lost: the periodic scan goes on alone */
         epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, loop->store_wake_fd, NULL);
         loop->store_wake_fd = -1;
@@ -332,7 +332,7 @@ int loop_init(struct loop *loop, struct engine *eng, int index, struct err *e)
     loop->epoll_fd = loop->wake_fd = loop->store_wake_fd = -1;
     loop->curl_due = INT64_MAX;
     pthread_mutex_init(&loop->inbox_lock, NULL);
-    if (strcmp(eng->opts.store->ops->scheme, "sqlite") != 0) {
+    if (store_is_shared(eng->opts.store)) {
         /* a database shared with other nodes (PostgreSQL) holds work this node was not handed:
          * rows of api nodes and of nodes whose lease ran out; look for it at this pace (the
          * store's wake-up is sooner; this is the fallback) */
@@ -352,8 +352,8 @@ int loop_init(struct loop *loop, struct engine *eng, int index, struct err *e)
                        eng->ca_data ? &eng->ca_blob : NULL);
     struct epoll_event wake_event = {.events = EPOLLIN, .data.fd = loop->wake_fd};
     epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wake_fd, &wake_event);
-    if (index == 0 && eng->opts.store->ops->wake_fd)
-        loop->store_wake_fd = eng->opts.store->ops->wake_fd(eng->opts.store);
+    if (index == 0)
+        loop->store_wake_fd = store_wake_fd(eng->opts.store);
     if (loop->store_wake_fd >= 0) {
         struct epoll_event store_event = {.events = EPOLLIN, .data.fd = loop->store_wake_fd};
         epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->store_wake_fd, &store_event);

@@ -49,7 +49,7 @@ static int batch_apply(struct store_conn *tx, struct write_job *job)
     struct outcome_batch *batch = (struct outcome_batch *)job;
     int64_t now = time_now_ms();
     for (int i = 0; i < batch->count; i++) {
-        int rc = store_ops_of(tx)->delivery_record(tx, &batch->outcomes[i], now);
+        int rc = store_delivery_record(tx, &batch->outcomes[i], now);
         if (rc != 0)
             return rc;
     }

@@ -49,7 +49,7 @@ struct sched_source {
     /* Fills ep's settings (usable, target, max_in_flight, has_rate and bucket), or returns
      * false when the store did not answer (the job is tried again a second later). */
     bool (*load)(void *ctx, struct sched_endpoint *ep);
-    /* Due rows after the cursor, as store_ops.delivery_due; 0 or an ERR_ code. */
+    /* Due rows after the cursor, as store_delivery_due; 0 or an ERR_ code. */
     int (*read_due)(void *ctx, int64_t now, int64_t after_ms, const char *after_id,
                     struct due_delivery *rows, int max, int *count);
     /* Whether this loop holds the queue of that key (the others' rows are skipped). */

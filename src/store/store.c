@@ -1,5 +1,9 @@
-/* Picks the backend a database URL names. */
+/* The store's door: picks the driver a database URL names, runs transactions, and the helpers
+ * of the records. */
 #include "store/store.h"
+
+#include "store/sql.h"
+#include "store/store_internal.h"
 
 #include "core/mem.h"
 #include "core/text.h"
@@ -8,19 +12,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const struct store_ops *const store_sqlite;
-extern const struct store_ops *const store_pg, *const store_pg_alias;
+extern const struct sql_driver sqlite_driver, pg_driver;
+
+#define DEFAULT_LEASE_MS 30000
 
 int store_open(const char *url, const struct store_options *opts, struct store **out, struct err *e)
 {
-    const struct store_ops *backends[] = {store_sqlite, store_pg, store_pg_alias};
+    const struct sql_driver *drivers[] = {&sqlite_driver, &pg_driver};
     const char *colon = strchr(url, ':');
     size_t scheme_len = colon ? (size_t)(colon - url) : 0;
 
-    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
-        const struct store_ops *ops = backends[i];
-        if (scheme_len == strlen(ops->scheme) && strncmp(url, ops->scheme, scheme_len) == 0)
-            return ops->open(colon + 1, opts, out, e);
+    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++) {
+        const struct sql_driver *d = drivers[i];
+        bool named =
+            (scheme_len == strlen(d->scheme) && strncmp(url, d->scheme, scheme_len) == 0) ||
+            (d->alias && scheme_len == strlen(d->alias) && strncmp(url, d->alias, scheme_len) == 0);
+        if (!named)
+            continue;
+        if (d->open(colon + 1, opts, out, e) != 0)
+            return ERR_FAIL;
+        (*out)->driver = d;
+        (*out)->lease_ms = opts->lease_ms > 0 ? opts->lease_ms : DEFAULT_LEASE_MS;
+        pthread_mutex_init(&(*out)->pool_lock, NULL);
+        return 0;
     }
     return err_invalid(
         e, "db", "unsupported database URL '%.60s' (expected sqlite:PATH or postgres://...)", url);
@@ -28,8 +42,127 @@ int store_open(const char *url, const struct store_options *opts, struct store *
 
 void store_close(struct store *st)
 {
-    if (st)
-        st->ops->close(st);
+    if (st == NULL)
+        return;
+    while (st->pool) {
+        struct store_conn *next = st->pool->next_free;
+        st->driver->disconnect(st->pool);
+        st->pool = next;
+    }
+    pthread_mutex_destroy(&st->pool_lock);
+    st->driver->close(st);
+}
+
+int store_migrate(struct store *st, int *applied, struct err *e)
+{
+    return st->driver->migrate(st, applied, e);
+}
+
+int store_schema_version(struct store *st, int *current, int *latest)
+{
+    return st->driver->schema_version(st, current, latest);
+}
+
+bool store_is_shared(struct store *st)
+{
+    return (st->driver->caps & SQL_SHARED) != 0;
+}
+
+struct store_conn *store_acquire(struct store *st)
+{
+    struct store_conn *c;
+    pthread_mutex_lock(&st->pool_lock);
+    c = st->pool;
+    if (c)
+        st->pool = c->next_free;
+    pthread_mutex_unlock(&st->pool_lock);
+    if (c == NULL)
+        return st->driver->connect(st);
+    if (st->driver->ready && !st->driver->ready(c)) {
+        st->driver->disconnect(c);
+        return NULL;
+    }
+    return c;
+}
+
+void store_release(struct store_conn *c)
+{
+    struct store *st;
+    if (c == NULL)
+        return;
+    st = c->store;
+    pthread_mutex_lock(&st->pool_lock);
+    c->next_free = st->pool;
+    st->pool = c;
+    pthread_mutex_unlock(&st->pool_lock);
+}
+
+int store_ping(struct store_conn *c)
+{
+    static const char sql[] = "SELECT 1";
+    struct sql_stmt *s = sql_prepare(c, sql);
+    return s ? sql_run(s) : ERR_FAIL;
+}
+
+/* --- transactions --- */
+
+static int control(struct store_conn *c, enum sql_control what)
+{
+    return c->store->driver->control(c, what);
+}
+
+struct store_conn *store_tx_begin(struct store *st)
+{
+    struct store_conn *tx = st->driver->writer(st);
+    if (tx == NULL || control(tx, SQL_BEGIN) != 0)
+        return NULL;
+    tx->notify = false;
+    if (store_is_shared(st))
+        fanout_cache_forget(tx); /* other nodes change endpoints: a list lasts one transaction */
+    return tx;
+}
+
+/* Wakes the other nodes if the transaction made work that none holds; the wake-up is sent at
+ * commit, and only if it commits. */
+int store_tx_commit(struct store_conn *tx)
+{
+    bool notify = tx->notify && (tx->store->driver->caps & SQL_WAKE);
+    tx->notify = false;
+    return control(tx, notify ? SQL_COMMIT_NOTIFY : SQL_COMMIT);
+}
+
+void store_tx_rollback(struct store_conn *tx)
+{
+    control(tx, SQL_ROLLBACK);
+    tx->notify = false;
+    fanout_cache_forget(tx); /* it may hold what the rollback undid */
+}
+
+int store_savepoint(struct store_conn *tx)
+{
+    return control(tx, SQL_SAVEPOINT);
+}
+
+int store_savepoint_release(struct store_conn *tx)
+{
+    return control(tx, SQL_RELEASE);
+}
+
+/* Also what recovers the transaction after a failed statement inside the job. */
+int store_savepoint_rollback(struct store_conn *tx)
+{
+    fanout_cache_forget(tx);
+    return control(tx, SQL_ROLLBACK_TO);
+}
+
+int store_wake_fd(struct store *st)
+{
+    return st->driver->wake_fd ? st->driver->wake_fd(st) : -1;
+}
+
+int store_wake_drain(struct store *st)
+{
+    return st->driver->wake_drain ? st->driver->wake_drain(st) : -1;
 }
 
 void endpoint_clear(struct endpoint *ep)

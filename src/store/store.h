@@ -1,5 +1,5 @@
-/* The only door to persistence. Backends (store_sqlite.c, later store_pg.c) fill one table of
- * operations; no SQL lives anywhere else.
+/* The only door to persistence. Each operation and rule is written once (store_*.c) over a thin
+ * SQL driver (sql.h) with two drivers, SQLite and PostgreSQL; no SQL lives anywhere else.
  *
  * Connections: reads run on a pooled connection from store_acquire(); every write runs inside
  * a transaction on the writer's connection (writer.h), which groups many requests into one
@@ -12,6 +12,7 @@
 #include "core/jsonv.h"
 #include "core/page.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -118,7 +119,17 @@ struct event {
     int delivery_count;
 };
 
-enum delivery_status { DLV_PENDING, DLV_DELIVERED, DLV_FAILED, DLV_EXHAUSTED };
+/* Stored as these numbers; SQL text spells them SQL_NUM(DLV_PENDING_N) (store/sql.h). */
+#define DLV_PENDING_N 0
+#define DLV_DELIVERED_N 1
+#define DLV_FAILED_N 2
+#define DLV_EXHAUSTED_N 3
+enum delivery_status {
+    DLV_PENDING = DLV_PENDING_N,
+    DLV_DELIVERED = DLV_DELIVERED_N,
+    DLV_FAILED = DLV_FAILED_N,
+    DLV_EXHAUSTED = DLV_EXHAUSTED_N,
+};
 
 /* One event to one endpoint (§2.6). */
 struct delivery {
@@ -239,183 +250,170 @@ int delivery_status_parse(const char *name);
 struct store_options {
     bool sqlite_full_sync; /* SQLite synchronous=FULL instead of NORMAL */
     bool exclusive;        /* this process serves: refuse a second server on the same file */
-    int64_t lease_ms;      /* PostgreSQL: claims of a node whose heartbeat is older are free
-                            * (§4.5); 0 = 30 s */
+    int64_t lease_ms;      /* claims of a node whose heartbeat is older are free (§4.5);
+                            * 0 = 30 s */
 };
 
 struct store;
 struct store_conn;
+struct sql_driver;
 
-struct store_ops {
-    const char *scheme; /* URL scheme it serves: "sqlite" */
-    int (*open)(const char *location, const struct store_options *opts, struct store **out,
-                struct err *e);
-    void (*close)(struct store *st);
-    /* Applies pending migrations; *applied gets how many ran. */
-    int (*migrate)(struct store *st, int *applied, struct err *e);
-    int (*schema_version)(struct store *st, int *current, int *latest);
-
-    struct store_conn *(*acquire)(struct store *st);
-    void (*release)(struct store_conn *c);
-    int (*ping)(struct store_conn *c);
-
-    /* Write transactions: one open at a time, on the writer's connection. Savepoints make one
-     * request's failure roll back only its own writes. */
-    struct store_conn *(*tx_begin)(struct store *st);
-    int (*tx_commit)(struct store_conn *tx);
-    void (*tx_rollback)(struct store_conn *tx);
-    int (*savepoint)(struct store_conn *tx);
-    int (*savepoint_release)(struct store_conn *tx);
-    int (*savepoint_rollback)(struct store_conn *tx);
-
-    int (*org_insert)(struct store_conn *tx, const struct org *org);
-    int (*org_get)(struct store_conn *c, const char *id, struct org *out);
-    /* Fills out[0..limit] (limit + 1 slots, one more tells there is a next page). */
-    int (*org_list)(struct store_conn *c, const struct page *page, struct org *out, int *count);
-    int (*org_update)(struct store_conn *tx, const struct org *org);
-    /* Marks the org deleted, revokes its keys, deletes its endpoints and ends its queued
-     * deliveries exhausted. ERR_NOT_FOUND if absent or deleted. */
-    int (*org_delete)(struct store_conn *tx, const char *id, int64_t now);
-
-    int (*key_insert)(struct store_conn *tx, const struct api_key *key);
-    int (*key_get)(struct store_conn *c, const char *id, struct api_key *out);
-    /* Keys of one org (org_id "" = admin keys), newest first. */
-    int (*key_list)(struct store_conn *c, const char *org_id, const struct page *page,
-                    struct api_key *out, int *count);
-    /* ERR_NOT_FOUND if absent or already revoked. */
-    int (*key_revoke)(struct store_conn *tx, const char *id, int64_t now);
-    int (*key_count)(struct store_conn *c, long *count);
-
-    /* out->body is allocated; ERR_NOT_FOUND if there is none created at or after not_before. */
-    int (*idem_get)(struct store_conn *c, const char *scope, const char *key, int64_t not_before,
-                    struct idem_record *out);
-    int (*idem_put)(struct store_conn *tx, const struct idem_record *rec);
-    int (*idem_purge)(struct store_conn *tx, int64_t older_than, int max_rows);
-
-    /* The node's heartbeat row (§4.5): claims of a node with an old heartbeat are free. */
-    int (*node_heartbeat)(struct store_conn *tx, const char *node_id, int64_t now);
-    int (*node_remove)(struct store_conn *tx, const char *node_id);
-
-    /* --- the catalog (§2.3) --- */
-    int (*event_type_insert)(struct store_conn *tx, const struct event_type *et);
-    int (*event_type_get)(struct store_conn *c, const char *name, struct event_type *out);
-    /* Sorted by name; page cursors use before_id as "after this name". */
-    int (*event_type_list)(struct store_conn *c, const struct page *page, struct event_type *out,
-                           int *count);
-    int (*event_type_update)(struct store_conn *tx, const struct event_type *et);
-    int (*event_type_delete)(struct store_conn *tx, const char *name);
-    /* How many names start with prefix ("" counts all). */
-    int (*event_type_count_prefix)(struct store_conn *c, const char *prefix, long *count);
-
-    /* --- endpoints (§2.4), always within one org --- */
-    int (*endpoint_insert)(struct store_conn *tx, const struct endpoint *ep);
-    int (*endpoint_get)(struct store_conn *c, const char *org_id, const char *id,
-                        struct endpoint *out);
-    int (*endpoint_list)(struct store_conn *c, const char *org_id, const struct list_filter *f,
-                         const struct page *page, struct endpoint *out, int *count);
-    /* Writes every settable field and the failure fields. */
-    int (*endpoint_update)(struct store_conn *tx, const struct endpoint *ep);
-    /* Marks it deleted; its pending deliveries end exhausted ("endpoint deleted"). */
-    int (*endpoint_delete)(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
-    /* Active endpoints of an org, for fan-out, ordered by id. *out belongs to the connection
-     * and stays valid until its next endpoint_fanout or the end of the transaction. */
-    int (*endpoint_fanout)(struct store_conn *tx, const char *org_id,
-                           const struct fanout_list **out);
-
-    /* --- events (§2.5) --- */
-    /* ERR_CONFLICT when the org already has an event with this id. */
-    int (*event_insert)(struct store_conn *tx, const struct event *ev);
-    int (*event_get)(struct store_conn *c, const char *org_id, const char *id, struct event *out);
-    int (*event_list)(struct store_conn *c, const char *org_id, const struct list_filter *f,
-                      const struct page *page, struct event *out, int *count);
-
-    /* --- deliveries and attempts (§2.6, §4) --- */
-    /* Inserts a pending delivery claimed by node_id, due at next_attempt_at. */
-    int (*delivery_insert)(struct store_conn *tx, const struct delivery *d, const char *node_id);
-    int (*delivery_get)(struct store_conn *c, const char *org_id, const char *id,
-                        struct delivery *out);
-    int (*delivery_list)(struct store_conn *c, const char *org_id, const struct list_filter *f,
-                         const struct page *page, struct delivery *out, int *count);
-    int (*attempt_list)(struct store_conn *c, const char *delivery_id, struct attempt *out, int max,
-                        int *count);
-    /* Inserts the attempt and moves the delivery and its endpoint on (auto-disable included). */
-    int (*delivery_record)(struct store_conn *tx, struct attempt_outcome *outcome, int64_t now);
-    /* A failed/exhausted delivery back to pending for one more schedule. ERR_CONFLICT in any
-     * other state. */
-    int (*delivery_retry)(struct store_conn *tx, const char *org_id, const char *id,
-                          const char *node_id, int64_t now);
-    /* New pending deliveries for the events that an endpoint's deliveries in [since, until)
-     * with one of the statuses (a bit set of 1 << enum delivery_status) belong to. */
-    int (*delivery_replay)(struct store_conn *tx, const char *org_id, const char *endpoint_id,
-                           int64_t since, int64_t until, unsigned statuses, const char *node_id,
-                           int64_t now, long *queued);
-    /* Takes every pending delivery for node_id. SQLite: nothing to do, the one serving
-     * process owns them all. */
-    int (*delivery_claim_all)(struct store_conn *tx, const char *node_id);
-    /* Pending deliveries of node_id (SQLite: all of them) due by `due`, in
-     * (next_attempt_at, id) order after the cursor (after_ms, after_id), with their envelopes. */
-    int (*delivery_due)(struct store_conn *c, const char *node_id, int64_t due, int64_t after_ms,
-                        const char *after_id, struct due_delivery *out, int max, int *count);
-    /* Releases the node's pending deliveries (clean stop). */
-    int (*delivery_release)(struct store_conn *tx, const char *node_id);
-
-    /* Wake-ups between nodes (NULL where the backend has none, as SQLite): a socket that
-     * becomes readable when a commit made work no node holds (PostgreSQL: LISTEN hookd_work
-     * on a connection of its own). Called once; only the engine's thread uses it. -1 if the
-     * listening connection cannot be made (the engine then only polls). */
-    int (*wake_fd)(struct store *st);
-    /* Consumes what made wake_fd readable: > 0 a wake-up came, 0 none, -1 the connection was
-     * lost (the engine falls back to polling). */
-    int (*wake_drain)(struct store *st);
-
-    /* --- inbound sources and messages (§2.7) --- */
-    int (*source_insert)(struct store_conn *tx, const struct source *src);
-    /* org_id "" finds the source in any org (the reception path). */
-    int (*source_get)(struct store_conn *c, const char *org_id, const char *id, struct source *out);
-    int (*source_list)(struct store_conn *c, const char *org_id, const struct page *page,
-                       struct source *out, int *count);
-    int (*source_update)(struct store_conn *tx, const struct source *src);
-    int (*source_delete)(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
-    int (*inbound_insert)(struct store_conn *tx, const struct inbound_message *msg);
-    int (*inbound_get)(struct store_conn *c, const char *org_id, const char *id,
-                       struct inbound_message *out);
-    /* Messages of a source, newest first; status "" = any. */
-    int (*inbound_list)(struct store_conn *c, const char *org_id, const char *source_id,
-                        const char *status, const struct page *page, struct inbound_message *out,
-                        int *count);
-    /* Was a message with this key accepted on the source at or after since? 0 yes,
-     * ERR_NOT_FOUND no. */
-    int (*inbound_seen)(struct store_conn *tx, const char *source_id, const char *dedupe_key,
-                        int64_t since);
-};
-
-/* The common head of every backend's handle. */
-struct store {
-    const struct store_ops *ops;
-};
-struct store_conn {
-    struct store *store;
-};
-
-/* Opens the backend the URL names ("sqlite:PATH"). */
+/* Opens the database a URL names ("sqlite:PATH", "postgres://..."). */
 int store_open(const char *url, const struct store_options *opts, struct store **out,
                struct err *e);
 void store_close(struct store *st);
+/* Applies pending migrations; *applied gets how many ran. */
+int store_migrate(struct store *st, int *applied, struct err *e);
+int store_schema_version(struct store *st, int *current, int *latest);
+/* Several nodes share the database (PostgreSQL): work may come from other nodes. */
+bool store_is_shared(struct store *st);
 
-static inline const struct store_ops *store_ops_of(struct store_conn *c)
-{
-    return c->store->ops;
-}
+/* Pooled read connection; release it on the same thread when done. NULL if the database
+ * cannot be reached. */
+struct store_conn *store_acquire(struct store *st);
+void store_release(struct store_conn *c); /* NULL is a no-op */
+int store_ping(struct store_conn *c);
 
-/* Pooled read connection; release it on the same thread when done. */
-static inline struct store_conn *store_acquire(struct store *st)
-{
-    return st->ops->acquire(st);
-}
-static inline void store_release(struct store_conn *c)
-{
-    if (c)
-        c->store->ops->release(c);
-}
+/* Write transactions: one open at a time, on the writer's connection. Savepoints make one
+ * request's failure roll back only its own writes. */
+struct store_conn *store_tx_begin(struct store *st);
+int store_tx_commit(struct store_conn *tx);
+void store_tx_rollback(struct store_conn *tx);
+int store_savepoint(struct store_conn *tx);
+int store_savepoint_release(struct store_conn *tx);
+int store_savepoint_rollback(struct store_conn *tx);
+
+/* Wake-ups between nodes (-1 where the database has none, as SQLite): a socket that becomes
+ * readable when a commit made work no node holds (PostgreSQL: LISTEN hookd_work on a
+ * connection of its own). Called once; only the engine's thread uses it. -1 also if the
+ * listening connection cannot be made (the engine then only polls). */
+int store_wake_fd(struct store *st);
+/* Consumes what made wake_fd readable: > 0 a wake-up came, 0 none, -1 the connection was
+ * lost (the engine falls back to polling). */
+int store_wake_drain(struct store *st);
+
+/* --- orgs, keys, idempotency, nodes (store_orgs.c) --- */
+int store_org_insert(struct store_conn *tx, const struct org *org);
+int store_org_get(struct store_conn *c, const char *id, struct org *out);
+/* Fills out[0..limit] (limit + 1 slots, one more tells there is a next page). */
+int store_org_list(struct store_conn *c, const struct page *page, struct org *out, int *count);
+int store_org_update(struct store_conn *tx, const struct org *org);
+/* Marks the org deleted, revokes its keys, deletes its endpoints and sources and ends its
+ * queued deliveries exhausted. ERR_NOT_FOUND if absent or deleted. */
+int store_org_delete(struct store_conn *tx, const char *id, int64_t now);
+
+int store_key_insert(struct store_conn *tx, const struct api_key *key);
+int store_key_get(struct store_conn *c, const char *id, struct api_key *out);
+/* Keys of one org (org_id "" = admin keys), newest first. */
+int store_key_list(struct store_conn *c, const char *org_id, const struct page *page,
+                   struct api_key *out, int *count);
+/* ERR_NOT_FOUND if absent or already revoked. */
+int store_key_revoke(struct store_conn *tx, const char *id, int64_t now);
+int store_key_count(struct store_conn *c, long *count);
+
+/* out->body is allocated; ERR_NOT_FOUND if there is none created at or after not_before. */
+int store_idem_get(struct store_conn *c, const char *scope, const char *key, int64_t not_before,
+                   struct idem_record *out);
+int store_idem_put(struct store_conn *tx, const struct idem_record *rec);
+int store_idem_purge(struct store_conn *tx, int64_t older_than, int max_rows);
+
+/* The node's heartbeat row (§4.5): claims of a node with an old heartbeat are free. */
+int store_node_heartbeat(struct store_conn *tx, const char *node_id, int64_t now);
+int store_node_remove(struct store_conn *tx, const char *node_id);
+
+/* --- the catalog (§2.3) and endpoints (§2.4), always within one org (store_endpoints.c) --- */
+int store_event_type_insert(struct store_conn *tx, const struct event_type *et);
+int store_event_type_get(struct store_conn *c, const char *name, struct event_type *out);
+/* Sorted by name; page cursors use before_id as "after this name". */
+int store_event_type_list(struct store_conn *c, const struct page *page, struct event_type *out,
+                          int *count);
+int store_event_type_update(struct store_conn *tx, const struct event_type *et);
+int store_event_type_delete(struct store_conn *tx, const char *name);
+/* How many names start with prefix ("" counts all). */
+int store_event_type_count_prefix(struct store_conn *c, const char *prefix, long *count);
+
+int store_endpoint_insert(struct store_conn *tx, const struct endpoint *ep);
+int store_endpoint_get(struct store_conn *c, const char *org_id, const char *id,
+                       struct endpoint *out);
+int store_endpoint_list(struct store_conn *c, const char *org_id, const struct list_filter *f,
+                        const struct page *page, struct endpoint *out, int *count);
+/* Writes every settable field and the failure fields. */
+int store_endpoint_update(struct store_conn *tx, const struct endpoint *ep);
+/* Marks it deleted; its pending deliveries end exhausted ("endpoint deleted"). */
+int store_endpoint_delete(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
+/* Active endpoints of an org, for fan-out, ordered by id. *out belongs to the connection and
+ * stays valid until its next endpoint_fanout or the end of the transaction. */
+int store_endpoint_fanout(struct store_conn *tx, const char *org_id,
+                          const struct fanout_list **out);
+
+/* --- events, deliveries and attempts (§2.5, §2.6, §4; store_deliveries.c) --- */
+/* ERR_CONFLICT when the org already has an event with this id. */
+int store_event_insert(struct store_conn *tx, const struct event *ev);
+int store_event_get(struct store_conn *c, const char *org_id, const char *id, struct event *out);
+int store_event_list(struct store_conn *c, const char *org_id, const struct list_filter *f,
+                     const struct page *page, struct event *out, int *count);
+
+/* Inserts a pending delivery claimed by node_id (NULL or "": by no node yet), due at
+ * next_attempt_at. */
+int store_delivery_insert(struct store_conn *tx, const struct delivery *d, const char *node_id);
+int store_delivery_get(struct store_conn *c, const char *org_id, const char *id,
+                       struct delivery *out);
+int store_delivery_list(struct store_conn *c, const char *org_id, const struct list_filter *f,
+                        const struct page *page, struct delivery *out, int *count);
+int store_attempt_list(struct store_conn *c, const char *delivery_id, struct attempt *out, int max,
+                       int *count);
+/* Inserts the attempt and moves the delivery and its endpoint on (auto-disable included). */
+int store_delivery_record(struct store_conn *tx, struct attempt_outcome *outcome, int64_t now);
+/* A failed/exhausted delivery back to pending for one more schedule. ERR_CONFLICT in any
+ * other state. */
+int store_delivery_retry(struct store_conn *tx, const char *org_id, const char *id,
+                         const char *node_id, int64_t now);
+/* New pending deliveries for the events that an endpoint's deliveries in [since, until)
+ * with one of the statuses (a bit set of 1 << enum delivery_status) belong to. */
+int store_delivery_replay(struct store_conn *tx, const char *org_id, const char *endpoint_id,
+                          int64_t since, int64_t until, unsigned statuses, const char *node_id,
+                          int64_t now, long *queued);
+/* Pending deliveries due by `due`, in (next_attempt_at, id) order after the cursor (after_ms,
+ * after_id), with their envelopes: where nodes share the database, those node_id holds or
+ * that no live node holds, which become node_id's. */
+int store_delivery_due(struct store_conn *c, const char *node_id, int64_t due, int64_t after_ms,
+                       const char *after_id, struct due_delivery *out, int max, int *count);
+/* Releases the node's pending deliveries (clean stop). */
+int store_delivery_release(struct store_conn *tx, const char *node_id);
+
+/* --- inbound sources and messages (§2.7; store_inbound.c) --- */
+int store_source_insert(struct store_conn *tx, const struct source *src);
+/* org_id "" finds the source in any org (the reception path). */
+int store_source_get(struct store_conn *c, const char *org_id, const char *id, struct source *out);
+int store_source_list(struct store_conn *c, const char *org_id, const struct page *page,
+                      struct source *out, int *count);
+int store_source_update(struct store_conn *tx, const struct source *src);
+int store_source_delete(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
+int store_inbound_insert(struct store_conn *tx, const struct inbound_message *msg);
+int store_inbound_get(struct store_conn *c, const char *org_id, const char *id,
+                      struct inbound_message *out);
+/* Messages of a source, newest first; status "" = any. */
+int store_inbound_list(struct store_conn *c, const char *org_id, const char *source_id,
+                       const char *status, const struct page *page, struct inbound_message *out,
+                       int *count);
+/* Was a message with this key accepted on the source at or after since? 0 yes,
+ * ERR_NOT_FOUND no. */
+int store_inbound_seen(struct store_conn *tx, const char *source_id, const char *dedupe_key,
+                       int64_t since);
+
+/* The common heads of every driver's handles (their own structs begin with these). */
+struct fanout_cache;
+struct store {
+    const struct sql_driver *driver;
+    int64_t lease_ms;
+    pthread_mutex_t pool_lock;
+    struct store_conn *pool; /* free read connections */
+};
+struct store_conn {
+    struct store *store;
+    bool notify;                       /* the open transaction made work no node holds */
+    struct fanout_cache *fanout_cache; /* fan-out lists by org (store_endpoints.c) */
+    struct store_conn *next_free;      /* in the pool */
+};
 
 #endif

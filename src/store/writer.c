@@ -33,9 +33,8 @@ struct writer {
 
 int writer_run_batch(struct store *st, struct write_job *jobs)
 {
-    const struct store_ops *ops = st->ops;
     int64_t start_ns = time_mono_ns();
-    struct store_conn *tx = ops->tx_begin(st);
+    struct store_conn *tx = store_tx_begin(st);
     bool committed = false;
     struct write_job *job, *next;
     int count = 0;
@@ -43,19 +42,19 @@ int writer_run_batch(struct store *st, struct write_job *jobs)
     if (tx != NULL) {
         for (job = jobs; job; job = job->next) {
             count++;
-            if (ops->savepoint(tx) != 0) {
+            if (store_savepoint(tx) != 0) {
                 job->result = ERR_FAIL;
                 continue;
             }
             job->result = job->apply(tx, job);
             if (job->result == 0)
-                ops->savepoint_release(tx);
+                store_savepoint_release(tx);
             else
-                ops->savepoint_rollback(tx);
+                store_savepoint_rollback(tx);
         }
-        committed = ops->tx_commit(tx) == 0;
+        committed = store_tx_commit(tx) == 0;
         if (!committed)
-            ops->tx_rollback(tx);
+            store_tx_rollback(tx);
     }
     if (!committed)
         log_error("write transaction failed", "jobs", json_integer(count), NULL);

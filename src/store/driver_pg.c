@@ -1,0 +1,637 @@
+/* The PostgreSQL driver (libpq): several hookd nodes share one database (§7). A pool of read
+ * connections, one write connection owned by the writer, statements prepared once per
+ * connection with the parameter types of their first use, versioned migrations run under an
+ * advisory lock, and a LISTEN connection for wake-ups. */
+#include "store/pg_dialect.h"
+#include "store/sql.h"
+#include "store/store_internal.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* pg_advisory_lock key ("hookd" in ASCII): nodes starting together migrate one at a time */
+#define MIGRATION_LOCK "448378203236"
+#define CONNECT_TIMEOUT_S "10"
+
+#define STMT_SLOTS 256 /* more than the store has statements */
+#define MAX_PARAMS 32
+
+/* Type oids of the parameters (pg_type.h is the server's header) */
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_TEXT 25
+#define OID_FLOAT8 701
+
+struct pg_stmt {
+    struct sql_stmt base;
+    char name[16]; /* "s<slot>" on the server */
+    char *text;    /* the SQL with $n for ?n */
+    bool prepared; /* in this session of the connection */
+    int nparams;   /* the highest bound */
+    Oid types[MAX_PARAMS];
+    const char *values[MAX_PARAMS]; /* not copied: they outlive the step, as in SQLite */
+    int lengths[MAX_PARAMS], formats[MAX_PARAMS];
+    char numbers[MAX_PARAMS][32];
+    PGresult *res; /* once executed */
+    int row;
+    unsigned char *unescaped; /* the last column_bytes */
+};
+
+struct pg_conn {
+    struct store_conn base;
+    PGconn *db;
+    bool is_writer;
+    /* statements, keyed by the address of their SQL text */
+    const char *stmt_sql[STMT_SLOTS];
+    struct pg_stmt *stmts[STMT_SLOTS];
+};
+
+struct pg_store {
+    struct store base;
+    char *url;
+    struct pg_conn *writer;   /* used by one thread at a time: the writer */
+    struct pg_conn *listener; /* LISTEN hookd_work, for the engine's thread */
+};
+
+static void stmt_free(struct pg_stmt *s);
+static void forget_prepared(struct pg_conn *c);
+
+static struct pg_store *as_store(struct store *st)
+{
+    return (struct pg_store *)st;
+}
+
+static struct pg_conn *pg_conn_of(struct store_conn *c)
+{
+    return (struct pg_conn *)c;
+}
+
+static struct pg_stmt *as_stmt(struct sql_stmt *s)
+{
+    return (struct pg_stmt *)s;
+}
+
+/* Logs a failed result (or the connection's error) about `what`; returns ERR_FAIL. */
+static int log_failure(struct pg_conn *c, const PGresult *res, const char *what)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *message = res ? PQresultErrorMessage(res) : NULL;
+    if (message == NULL || *message == '\0')
+        message = PQerrorMessage(c->db);
+    log_error("postgres error", "op", json_string(what), "sqlstate",
+              state ? json_string(state) : NULL, "error",
+              json_stringn(message, strcspn(message, "\n")), NULL);
+    return ERR_FAIL;
+}
+
+/* A failed statement: ERR_CONFLICT without a log line for a constraint (SQLSTATE class 23), as
+ * the SQLite backend reports one, else logged and ERR_FAIL. */
+static int report(struct pg_conn *c, const PGresult *res, const char *what)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strncmp(state, "23", 2) == 0)
+        return ERR_CONFLICT;
+    return log_failure(c, res, what);
+}
+
+static bool conn_ready(struct pg_conn *c);
+/* --- connections --- */
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* "relation already exists, skipping" and the like */
+}
+
+/* PQerrorMessage without its trailing newline, into buf. */
+static const char *conn_error(PGconn *db, char *buf, size_t size)
+{
+    const char *message = db ? PQerrorMessage(db) : "out of memory";
+    snprintf(buf, size, "%.*s", (int)strcspn(message, "\n"), message);
+    return buf;
+}
+
+static struct pg_conn *conn_open(struct pg_store *st, struct err *e)
+{
+    /* defaults first: the URL's own parameters override them */
+    const char *const keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
+                                "dbname", NULL};
+    const char *const values[] = {CONNECT_TIMEOUT_S, "hookd", "UTF8", st->url, NULL};
+    struct pg_conn *c = xcalloc(1, sizeof *c);
+    char message[200];
+
+    c->base.store = &st->base;
+    c->db = PQconnectdbParams(keys, values, 1);
+    if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
+        err_internal(e, "cannot connect to PostgreSQL: %s",
+                     conn_error(c->db, message, sizeof message));
+        PQfinish(c->db);
+        free(c);
+        return NULL;
+    }
+    PQsetNoticeProcessor(c->db, ignore_notice, NULL);
+    return c;
+}
+
+static void conn_close(struct pg_conn *c)
+{
+    if (c == NULL)
+        return;
+    PQfinish(c->db);
+    for (int i = 0; i < STMT_SLOTS; i++)
+        stmt_free(c->stmts[i]);
+    store_conn_clear(&c->base);
+    free(c);
+}
+
+/* Makes the connection ready for a new statement or transaction: reconnects a broken one
+ * (its prepared statements went with the session) and ends a transaction left open. */
+static bool conn_ready(struct pg_conn *c)
+{
+    PGresult *res;
+    char message[200];
+
+    switch (PQtransactionStatus(c->db)) {
+    case PQTRANS_IDLE:
+        return true;
+    case PQTRANS_INTRANS:
+    case PQTRANS_INERROR:
+        res = PQexec(c->db, "ROLLBACK");
+        PQclear(res);
+        if (PQtransactionStatus(c->db) == PQTRANS_IDLE)
+            return true;
+        break;
+    default:
+        break;
+    }
+    PQreset(c->db);
+    forget_prepared(c);
+    if (PQstatus(c->db) != CONNECTION_OK) {
+        log_error("cannot reconnect to PostgreSQL", "error",
+                  json_string(conn_error(c->db, message, sizeof message)), NULL);
+        return false;
+    }
+    log_warn("reconnected to PostgreSQL", NULL);
+    return true;
+}
+
+/* Runs a statement of the simple protocol (transaction control, migrations): 0 or ERR_FAIL. */
+static int exec_simple(struct pg_conn *c, const char *sql, const char *expected_tag)
+{
+    PGresult *res = PQexec(c->db, sql);
+    ExecStatusType status = PQresultStatus(res);
+    int rc = 0;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        rc = log_failure(c, res, sql);
+    else if (expected_tag && strcmp(PQcmdStatus(res), expected_tag) != 0) {
+        /* COMMIT of a failed transaction succeeds, and says ROLLBACK */
+        log_error("postgres transaction did not commit", "op", json_string(sql), "status",
+                  json_string(PQcmdStatus(res)), NULL);
+        rc = ERR_FAIL;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static void pg_close(struct store *base)
+{
+    struct pg_store *st = as_store(base);
+    if (st == NULL)
+        return;
+    conn_close(st->writer);
+    conn_close(st->listener);
+    free(st->url);
+    free(st);
+}
+
+/* location is what follows the scheme's colon ("//user@host:port/db?..."); libpq takes the
+ * whole URI. `exclusive` locks nothing here: several nodes share the database. */
+static int pg_open(const char *location, const struct store_options *opts, struct store **out,
+                   struct err *e)
+{
+    struct pg_store *st = xcalloc(1, sizeof *st);
+    size_t len = strlen("postgresql:") + strlen(location) + 1;
+    const char *encoding;
+
+    (void)opts; /* the lease is the store's (store.c) */
+    st->url = xmalloc(len);
+    snprintf(st->url, len, "postgresql:%s", location);
+    if (strncmp(location, "//", 2) != 0) {
+        err_invalid(e, "db", "a PostgreSQL URL reads postgres://user@host:port/database");
+        goto fail;
+    }
+    st->writer = conn_open(st, e);
+    if (st->writer == NULL)
+        goto fail;
+    st->writer->is_writer = true;
+    encoding = PQparameterStatus(st->writer->db, "server_encoding");
+    if (encoding == NULL || strcmp(encoding, "UTF8") != 0)
+        log_warn("the PostgreSQL database is not UTF8: texts may not round-trip", "encoding",
+                 encoding ? json_string(encoding) : NULL, NULL);
+    *out = &st->base;
+    return 0;
+fail:
+    pg_close(&st->base);
+    return ERR_FAIL;
+}
+
+/* --- schema --- */
+
+static int read_version(struct pg_conn *c, int *version)
+{
+    PGresult *res = PQexec(c->db, "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL "
+                                  "THEN 0 ELSE (SELECT coalesce(max(version), 0) FROM "
+                                  "schema_migrations) END");
+    int rc = 0;
+    *version = 0;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        *version = atoi(PQgetvalue(res, 0, 0));
+    else
+        rc = report(c, res, "schema_version");
+    PQclear(res);
+    return rc == 0 ? 0 : ERR_FAIL;
+}
+
+static int pg_schema_version(struct store *base, int *current, int *latest)
+{
+    struct pg_conn *c = as_store(base)->writer;
+    *latest = pg_migration_count;
+    if (!conn_ready(c))
+        return ERR_FAIL;
+    return read_version(c, current);
+}
+
+/* Applies the pending migrations, each in a transaction with its version row, holding the
+ * advisory lock so that nodes starting together migrate once. */
+static int pg_migrate(struct store *base, int *applied, struct err *e)
+{
+    struct pg_conn *c = as_store(base)->writer;
+    char insert[256];
+    int version, rc = 0;
+
+    *applied = 0;
+    if (!conn_ready(c) || exec_simple(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", NULL) != 0)
+        return err_internal(e, "cannot take the migration lock");
+    if (exec_simple(c,
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                    "applied_at BIGINT NOT NULL)",
+                    NULL) != 0 ||
+        read_version(c, &version) != 0) {
+        rc = err_internal(e, "cannot read the schema version");
+        goto out;
+    }
+    if (version > pg_migration_count) {
+        rc = err_internal(e, "the database schema (version %d) is newer than this hookd (%d)",
+                          version, pg_migration_count);
+        goto out;
+    }
+    for (; version < pg_migration_count; version++) {
+        snprintf(insert, sizeof insert,
+                 "INSERT INTO schema_migrations (version, applied_at) VALUES (%d, "
+                 "(extract(epoch FROM clock_timestamp()) * 1000)::bigint)",
+                 version + 1);
+        if (exec_simple(c, "BEGIN", NULL) != 0 ||
+            exec_simple(c, pg_migrations[version], NULL) != 0 ||
+            exec_simple(c, insert, NULL) != 0 || exec_simple(c, "COMMIT", "COMMIT") != 0) {
+            char message[200];
+            rc = err_internal(e, "migration %d failed: %s", version + 1,
+                              conn_error(c->db, message, sizeof message));
+            exec_simple(c, "ROLLBACK", NULL);
+            goto out;
+        }
+        (*applied)++;
+    }
+out:
+    exec_simple(c, "SELECT pg_advisory_unlock(" MIGRATION_LOCK ")", NULL);
+    return rc;
+}
+
+/* --- connections for callers --- */
+
+static struct store_conn *pg_connect(struct store *base)
+{
+    struct err e;
+    struct pg_conn *c = conn_open(as_store(base), &e);
+    if (c == NULL) {
+        log_error("cannot open a read connection", "error", json_string(e.message), NULL);
+        return NULL;
+    }
+    return &c->base;
+}
+
+static bool pg_ready(struct store_conn *c)
+{
+    return conn_ready(pg_conn_of(c));
+}
+
+static void pg_disconnect(struct store_conn *c)
+{
+    conn_close(pg_conn_of(c));
+}
+
+static struct store_conn *pg_writer(struct store *base)
+{
+    struct pg_conn *c = as_store(base)->writer;
+    return conn_ready(c) ? &c->base : NULL;
+}
+
+static int pg_control(struct store_conn *c, enum sql_control what)
+{
+    static const char *const sql[] = {
+        [SQL_BEGIN] = "BEGIN",
+        [SQL_COMMIT] = "COMMIT",
+        /* NOTIFY is delivered at commit, and only if the transaction commits */
+        [SQL_COMMIT_NOTIFY] = "NOTIFY hookd_work; COMMIT",
+        [SQL_ROLLBACK] = "ROLLBACK",
+        [SQL_SAVEPOINT] = "SAVEPOINT job",
+        [SQL_RELEASE] = "RELEASE SAVEPOINT job",
+        [SQL_ROLLBACK_TO] = "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job",
+    };
+    bool commit = what == SQL_COMMIT || what == SQL_COMMIT_NOTIFY;
+    return exec_simple(pg_conn_of(c), sql[what], commit ? "COMMIT" : NULL);
+}
+
+/* --- statements --- */
+
+/* SQLite's ?n as PostgreSQL's $n, outside quotes. */
+static char *dollar_params(const char *sql)
+{
+    size_t len = strlen(sql);
+    char *out = xmalloc(len + 1), *o = out;
+    char quote = 0;
+    for (const char *p = sql; *p; p++) {
+        if (quote) {
+            if (*p == quote)
+                quote = 0;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (*p == '?') {
+            *o++ = '$';
+            continue;
+        }
+        *o++ = *p;
+    }
+    *o = '\0';
+    return out;
+}
+
+static struct sql_stmt *pgs_prepare(struct store_conn *base, const char *sql)
+{
+    struct pg_conn *c = pg_conn_of(base);
+    size_t slot = ((uintptr_t)sql >> 3) % STMT_SLOTS;
+    for (size_t probe = 0; probe < STMT_SLOTS; probe++, slot = (slot + 1) % STMT_SLOTS) {
+        if (c->stmt_sql[slot] == sql)
+            return &c->stmts[slot]->base;
+        if (c->stmt_sql[slot] == NULL) {
+            struct pg_stmt *s = xcalloc(1, sizeof *s);
+            s->base.conn = base;
+            snprintf(s->name, sizeof s->name, "s%zu", slot);
+            s->text = dollar_params(sql);
+            c->stmt_sql[slot] = sql;
+            c->stmts[slot] = s;
+            return &s->base;
+        }
+    }
+    log_error("postgres statement cache is full", "sql", json_string(sql), NULL);
+    return NULL;
+}
+
+static void stmt_free(struct pg_stmt *s)
+{
+    if (s == NULL)
+        return;
+    PQclear(s->res);
+    PQfreemem(s->unescaped);
+    free(s->text);
+    free(s);
+}
+
+/* The connection's session went (a reconnect): its statements are prepared again on use. */
+static void forget_prepared(struct pg_conn *c)
+{
+    for (int i = 0; i < STMT_SLOTS; i++)
+        if (c->stmts[i])
+            c->stmts[i]->prepared = false;
+}
+
+static void bind(struct sql_stmt *base, int i, Oid type, const char *value, int length, int format)
+{
+    struct pg_stmt *s = as_stmt(base);
+    if (i < 1 || i > MAX_PARAMS) {
+        log_error("statement parameter out of range", "index", json_integer(i), NULL);
+        abort(); /* a programming error, caught by the first test that runs the statement */
+    }
+    s->types[i - 1] = type;
+    s->values[i - 1] = value;
+    s->lengths[i - 1] = length;
+    s->formats[i - 1] = format;
+    if (i > s->nparams)
+        s->nparams = i;
+}
+
+static void pgs_bind_text(struct sql_stmt *s, int i, const char *text, size_t len)
+{
+    (void)len; /* text format: NUL-terminated */
+    bind(s, i, OID_TEXT, text, 0, 0);
+}
+
+static void pgs_bind_int(struct sql_stmt *s, int i, int64_t value)
+{
+    char *slot = as_stmt(s)->numbers[i >= 1 && i <= MAX_PARAMS ? i - 1 : 0];
+    snprintf(slot, sizeof as_stmt(s)->numbers[0], "%lld", (long long)value);
+    bind(s, i, OID_INT8, slot, 0, 0);
+}
+
+static void pgs_bind_double(struct sql_stmt *s, int i, double value)
+{
+    char *slot = as_stmt(s)->numbers[i >= 1 && i <= MAX_PARAMS ? i - 1 : 0];
+    snprintf(slot, sizeof as_stmt(s)->numbers[0], "%.17g", value);
+    bind(s, i, OID_FLOAT8, slot, 0, 0);
+}
+
+static void pgs_bind_bytes(struct sql_stmt *s, int i, const void *data, size_t len)
+{
+    bind(s, i, OID_BYTEA, data, (int)len, 1);
+}
+
+static void pgs_bind_null(struct sql_stmt *s, int i, enum sql_type type)
+{
+    static const Oid oids[] = {[SQL_TEXT] = OID_TEXT,
+                               [SQL_INT] = OID_INT8,
+                               [SQL_DOUBLE] = OID_FLOAT8,
+                               [SQL_BYTES] = OID_BYTEA};
+    bind(s, i, oids[type], NULL, 0, 0);
+}
+
+static int execute(struct pg_stmt *s)
+{
+    struct pg_conn *c = pg_conn_of(s->base.conn);
+    PGresult *res;
+    int rc;
+
+    /* a read connection lost (the engine keeps one for good) reconnects before its next
+     * statement; the writer's does at its next transaction, never inside one */
+    if (!c->is_writer && PQstatus(c->db) == CONNECTION_BAD && !conn_ready(c))
+        return ERR_FAIL;
+    if (!s->prepared) {
+        res = PQprepare(c->db, s->name, s->text, s->nparams, s->types);
+        rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : report(c, res, s->text);
+        PQclear(res);
+        if (rc != 0)
+            return rc;
+        s->prepared = true;
+    }
+    res = PQexecPrepared(c->db, s->name, s->nparams, s->values, s->lengths, s->formats, 0);
+    switch (PQresultStatus(res)) {
+    case PGRES_COMMAND_OK:
+    case PGRES_TUPLES_OK:
+        s->res = res;
+        s->row = 0;
+        return PQntuples(res) > 0 ? SQL_ROW : SQL_DONE;
+    default:
+        rc = report(c, res, s->text);
+        PQclear(res);
+        return rc;
+    }
+}
+
+static int pgs_step(struct sql_stmt *base)
+{
+    struct pg_stmt *s = as_stmt(base);
+    if (s->res == NULL)
+        return execute(s);
+    return ++s->row < PQntuples(s->res) ? SQL_ROW : SQL_DONE;
+}
+
+static long pgs_changes(struct sql_stmt *s)
+{
+    return as_stmt(s)->res ? strtol(PQcmdTuples(as_stmt(s)->res), NULL, 10) : 0;
+}
+
+static bool pgs_column_null(struct sql_stmt *s, int col)
+{
+    return PQgetisnull(as_stmt(s)->res, as_stmt(s)->row, col);
+}
+
+static const char *pgs_column_text(struct sql_stmt *s, int col, size_t *len)
+{
+    struct pg_stmt *p = as_stmt(s);
+    *len = (size_t)PQgetlength(p->res, p->row, col);
+    return PQgetvalue(p->res, p->row, col); /* "" for NULL */
+}
+
+static int64_t pgs_column_int(struct sql_stmt *s, int col)
+{
+    const char *v = PQgetvalue(as_stmt(s)->res, as_stmt(s)->row, col);
+    if (*v == 't' || *v == 'f') /* a boolean */
+        return *v == 't';
+    return strtoll(v, NULL, 10);
+}
+
+static double pgs_column_double(struct sql_stmt *s, int col)
+{
+    return strtod(PQgetvalue(as_stmt(s)->res, as_stmt(s)->row, col), NULL);
+}
+
+static const void *pgs_column_bytes(struct sql_stmt *s, int col, size_t *len)
+{
+    struct pg_stmt *p = as_stmt(s);
+    *len = 0;
+    PQfreemem(p->unescaped);
+    p->unescaped = NULL;
+    if (PQgetisnull(p->res, p->row, col))
+        return "";
+    p->unescaped = PQunescapeBytea((const unsigned char *)PQgetvalue(p->res, p->row, col), len);
+    if (p->unescaped == NULL) {
+        log_error("out of memory", "where", json_string("PQunescapeBytea"), NULL);
+        abort();
+    }
+    return p->unescaped;
+}
+
+static void pgs_reset(struct sql_stmt *base)
+{
+    struct pg_stmt *s = as_stmt(base);
+    PQclear(s->res);
+    s->res = NULL;
+    PQfreemem(s->unescaped);
+    s->unescaped = NULL;
+    s->nparams = 0;
+}
+
+/* --- wake-ups --- */
+
+static int pg_wake_fd(struct store *base)
+{
+    struct pg_store *st = as_store(base);
+    struct err e;
+    PGresult *res;
+    if (st->listener == NULL && (st->listener = conn_open(st, &e)) == NULL) {
+        log_warn("cannot listen for work from other nodes; polling only", "error",
+                 json_string(e.message), NULL);
+        return -1;
+    }
+    res = PQexec(st->listener->db, "LISTEN hookd_work");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        log_warn("LISTEN failed; polling only", "error",
+                 json_string(PQerrorMessage(st->listener->db)), NULL);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    PQsetnonblocking(st->listener->db, 1);
+    return PQsocket(st->listener->db);
+}
+
+static int pg_wake_drain(struct store *base)
+{
+    struct pg_store *st = as_store(base);
+    PGnotify *note;
+    int count = 0;
+    if (st->listener == NULL || PQconsumeInput(st->listener->db) != 1)
+        return -1;
+    while ((note = PQnotifies(st->listener->db)) != NULL) {
+        count++;
+        PQfreemem(note);
+    }
+    return count;
+}
+
+const struct sql_driver pg_driver = {
+    .scheme = "postgres",
+    .alias = "postgresql", /* libpq's own name for it */
+    .caps = SQL_SHARED | SQL_WAKE,
+    .dialect = &pg_dialect,
+    .open = pg_open,
+    .close = pg_close,
+    .migrate = pg_migrate,
+    .schema_version = pg_schema_version,
+    .connect = pg_connect,
+    .ready = pg_ready,
+    .disconnect = pg_disconnect,
+    .writer = pg_writer,
+    .control = pg_control,
+    .prepare = pgs_prepare,
+    .bind_text = pgs_bind_text,
+    .bind_int = pgs_bind_int,
+    .bind_double = pgs_bind_double,
+    .bind_bytes = pgs_bind_bytes,
+    .bind_null = pgs_bind_null,
+    .step = pgs_step,
+    .changes = pgs_changes,
+    .column_null = pgs_column_null,
+    .column_text = pgs_column_text,
+    .column_int = pgs_column_int,
+    .column_double = pgs_column_double,
+    .column_bytes = pgs_column_bytes,
+    .reset = pgs_reset,
+    .wake_fd = pg_wake_fd,
+    .wake_drain = pg_wake_drain,
+};
