@@ -44,10 +44,23 @@ struct pg_stmt {
     unsigned char *unescaped; /* the last column_bytes */
 };
 
+/* A result the writer's pipeline has yet to read, in the order of sending. */
+struct pending {
+    struct pg_stmt *stmt; /* whose prepare it is, or NULL */
+    bool deferred;        /* sent by run_later: a failure dooms the transaction */
+};
+
 struct pg_conn {
     struct store_conn base;
     PGconn *db;
     bool is_writer;
+    /* The writer's transaction runs in pipeline mode: statements whose outcome a rule does not
+     * need (run_later, savepoints) are sent without waiting, and their results read with the
+     * next statement that waits, in one round trip. */
+    bool pipeline;
+    bool doomed; /* a statement sent without waiting failed: the transaction will not commit */
+    struct pending *pending;
+    int npending, pending_cap;
     /* statements, keyed by the address of their SQL text */
     const char *stmt_sql[STMT_SLOTS];
     struct pg_stmt *stmts[STMT_SLOTS];
@@ -147,6 +160,7 @@ static void conn_close(struct pg_conn *c)
     PQfinish(c->db);
     for (int i = 0; i < STMT_SLOTS; i++)
         stmt_free(c->stmts[i]);
+    free(c->pending);
     store_conn_clear(&c->base);
     free(c);
 }
@@ -173,6 +187,8 @@ static bool conn_ready(struct pg_conn *c)
     }
     PQreset(c->db);
     forget_prepared(c);
+    c->pipeline = c->doomed = false;
+    c->npending = 0;
     if (PQstatus(c->db) != CONNECTION_OK) {
         log_error("cannot reconnect to PostgreSQL", "error",
                   json_string(conn_error(c->db, message, sizeof message)), NULL);
@@ -342,20 +358,15 @@ static struct store_conn *pg_writer(struct store *base)
     return conn_ready(c) ? &c->base : NULL;
 }
 
-static int pg_control(struct store_conn *c, enum sql_control what)
+static int pipeline_begin(struct pg_conn *c);
+static int pipeline_control(struct pg_conn *c, enum sql_control what);
+
+static int pg_control(struct store_conn *base, enum sql_control what)
 {
-    static const char *const sql[] = {
-        [SQL_BEGIN] = "BEGIN",
-        [SQL_COMMIT] = "COMMIT",
-        /* NOTIFY is delivered at commit, and only if the transaction commits */
-        [SQL_COMMIT_NOTIFY] = "NOTIFY hookd_work; COMMIT",
-        [SQL_ROLLBACK] = "ROLLBACK",
-        [SQL_SAVEPOINT] = "SAVEPOINT job",
-        [SQL_RELEASE] = "RELEASE SAVEPOINT job",
-        [SQL_ROLLBACK_TO] = "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job",
-    };
-    bool commit = what == SQL_COMMIT || what == SQL_COMMIT_NOTIFY;
-    return exec_simple(pg_conn_of(c), sql[what], commit ? "COMMIT" : NULL);
+    struct pg_conn *c = pg_conn_of(base);
+    if (what == SQL_BEGIN)
+        return pipeline_begin(c);
+    return pipeline_control(c, what);
 }
 
 /* --- statements --- */
@@ -470,12 +481,16 @@ static void pgs_bind_null(struct sql_stmt *s, int i, enum sql_type type)
     bind(s, i, oids[type], NULL, 0, 0);
 }
 
+static int pipeline_execute(struct pg_conn *c, struct pg_stmt *s);
+
 static int execute(struct pg_stmt *s)
 {
     struct pg_conn *c = pg_conn_of(s->base.conn);
     PGresult *res;
     int rc;
 
+    if (c->pipeline)
+        return pipeline_execute(c, s);
     /* a read connection lost (the engine keeps one for good) reconnects before its next
      * statement; the writer's does at its next transaction, never inside one */
     if (!c->is_writer && PQstatus(c->db) == CONNECTION_BAD && !conn_ready(c))
@@ -566,6 +581,229 @@ static void pgs_reset(struct sql_stmt *base)
     s->nparams = 0;
 }
 
+/* --- the writer's pipeline --- */
+
+#define PENDING_MAX 512 /* results read once this many wait, to bound both sides' buffers */
+
+static void push_pending(struct pg_conn *c, struct pg_stmt *prepare_of, bool deferred)
+{
+    if (c->npending == c->pending_cap) {
+        c->pending_cap = c->pending_cap ? c->pending_cap * 2 : 64;
+        c->pending = xrealloc(c->pending, (size_t)c->pending_cap * sizeof *c->pending);
+    }
+    c->pending[c->npending++] = (struct pending){.stmt = prepare_of, .deferred = deferred};
+}
+
+/* Reads results up to the next sync point (after an error the server skips to it). */
+static void skip_to_sync(struct pg_conn *c)
+{
+    PGresult *res;
+    if (PQpipelineSync(c->db) != 1)
+        return;
+    for (;;) {
+        res = PQgetResult(c->db);
+        if (res == NULL) {
+            if (PQstatus(c->db) == CONNECTION_BAD)
+                return;
+            continue; /* the end of one statement's results */
+        }
+        ExecStatusType status = PQresultStatus(res);
+        PQclear(res);
+        if (status == PGRES_PIPELINE_SYNC)
+            return;
+    }
+}
+
+/* Reads one statement's results: the first, kept in *out if out is given (else cleared), then
+ * the NULL that ends them. 0, ERR_CONFLICT or ERR_FAIL (logged, but for a conflict). */
+static int read_one_result(struct pg_conn *c, const char *what, PGresult **out)
+{
+    PGresult *res = PQgetResult(c->db), *extra;
+    int rc = 0;
+    switch (PQresultStatus(res)) {
+    case PGRES_COMMAND_OK:
+    case PGRES_TUPLES_OK:
+        break;
+    case PGRES_PIPELINE_ABORTED:
+        rc = ERR_FAIL; /* an earlier statement failed */
+        break;
+    default:
+        rc = report(c, res, what);
+        break;
+    }
+    while (res != NULL && (extra = PQgetResult(c->db)) != NULL)
+        PQclear(extra);
+    if (out && rc == 0)
+        *out = res;
+    else
+        PQclear(res);
+    return rc;
+}
+
+/* Sends what waits and reads every result sent before; the last one, when last_out is given,
+ * is the caller's. A failed deferred statement dooms the transaction. */
+static int read_pending(struct pg_conn *c, PGresult **last_out)
+{
+    int rc = 0, n = c->npending;
+    bool failed = false;
+
+    if (n == 0)
+        return 0;
+    if (PQsendFlushRequest(c->db) != 1 || PQflush(c->db) != 0) {
+        c->npending = 0;
+        c->doomed = true;
+        return log_failure(c, NULL, "pipeline flush");
+    }
+    c->npending = 0;
+    for (int i = 0; i < n; i++) {
+        struct pending *p = &c->pending[i];
+        bool last = i == n - 1 && last_out != NULL;
+        int one = read_one_result(c, p->stmt ? p->stmt->text : "pipelined statement",
+                                  last ? last_out : NULL);
+        if (one == 0)
+            continue;
+        failed = true;
+        if (p->stmt)
+            p->stmt->prepared = false; /* its prepare did not happen */
+        if (p->deferred)
+            c->doomed = true;
+        if (rc == 0) /* the first failure says it */
+            rc = p->deferred ? ERR_FAIL : one;
+    }
+    if (failed)
+        skip_to_sync(c); /* the transaction is now failed: a savepoint or rollback follows */
+    return rc;
+}
+
+static int send_prepared(struct pg_conn *c, struct pg_stmt *s, bool deferred)
+{
+    if (!s->prepared) {
+        if (PQsendPrepare(c->db, s->name, s->text, s->nparams, s->types) != 1)
+            return log_failure(c, NULL, s->text);
+        s->prepared = true;
+        push_pending(c, s, deferred);
+    }
+    if (PQsendQueryPrepared(c->db, s->name, s->nparams, s->values, s->lengths, s->formats, 0) != 1)
+        return log_failure(c, NULL, s->text);
+    push_pending(c, NULL, deferred);
+    return 0;
+}
+
+static int send_simple(struct pg_conn *c, const char *sql, bool deferred)
+{
+    if (PQsendQueryParams(c->db, sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
+        return log_failure(c, NULL, sql);
+    push_pending(c, NULL, deferred);
+    return 0;
+}
+
+static int pipeline_execute(struct pg_conn *c, struct pg_stmt *s)
+{
+    PGresult *res = NULL;
+    int rc;
+    if (c->doomed)
+        return ERR_FAIL;
+    rc = send_prepared(c, s, false);
+    if (rc == 0)
+        rc = read_pending(c, &res);
+    if (rc != 0)
+        return rc;
+    s->res = res;
+    s->row = 0;
+    return PQntuples(res) > 0 ? SQL_ROW : SQL_DONE;
+}
+
+/* Sends a statement whose outcome the rule does not need now: 0 once sent (or run, outside
+ * the writer's transaction). */
+static int pgs_run_later(struct sql_stmt *base)
+{
+    struct pg_stmt *s = as_stmt(base);
+    struct pg_conn *c = pg_conn_of(base->conn);
+    int rc;
+    if (!c->pipeline)
+        return sql_run(base);
+    rc = c->doomed ? ERR_FAIL : send_prepared(c, s, true);
+    pgs_reset(base); /* libpq has copied the parameters */
+    if (rc == 0 && c->npending >= PENDING_MAX)
+        rc = read_pending(c, NULL);
+    return rc;
+}
+
+static int pipeline_begin(struct pg_conn *c)
+{
+    if (PQenterPipelineMode(c->db) != 1)
+        return log_failure(c, NULL, "enter pipeline mode");
+    c->pipeline = true;
+    c->doomed = false;
+    c->npending = 0;
+    return send_simple(c, "BEGIN", true);
+}
+
+/* Ends the transaction's pipeline: every result read up to a sync, and back to normal mode
+ * (still inside the transaction if it did not commit). */
+static int pipeline_end(struct pg_conn *c)
+{
+    int rc = read_pending(c, NULL);
+    skip_to_sync(c);
+    c->pipeline = false;
+    if (PQexitPipelineMode(c->db) != 1) {
+        log_failure(c, NULL, "exit pipeline mode");
+        PQreset(c->db); /* a connection in an unknown state is not reused */
+        forget_prepared(c);
+        return ERR_FAIL;
+    }
+    return rc;
+}
+
+static int pipeline_control(struct pg_conn *c, enum sql_control what)
+{
+    PGresult *res = NULL;
+    int rc = 0;
+
+    switch (what) {
+    case SQL_SAVEPOINT:
+        return c->doomed ? ERR_FAIL : send_simple(c, "SAVEPOINT job", true);
+    case SQL_RELEASE:
+        return c->doomed ? ERR_FAIL : send_simple(c, "RELEASE SAVEPOINT job", true);
+    case SQL_ROLLBACK_TO:
+        /* the job's own failure, already read: its savepoint undoes it */
+        if (c->doomed || send_simple(c, "ROLLBACK TO SAVEPOINT job", false) != 0 ||
+            send_simple(c, "RELEASE SAVEPOINT job", false) != 0)
+            return ERR_FAIL;
+        return read_pending(c, NULL);
+    case SQL_ROLLBACK:
+        if (c->pipeline) {
+            c->npending = 0; /* whatever they said is undone */
+            pipeline_end(c);
+        }
+        c->doomed = false;
+        return exec_simple(c, "ROLLBACK", NULL);
+    case SQL_COMMIT:
+    case SQL_COMMIT_NOTIFY:
+        /* NOTIFY is delivered at commit, and only if the transaction commits */
+        rc = c->doomed ? ERR_FAIL : 0;
+        if (rc == 0 && what == SQL_COMMIT_NOTIFY)
+            rc = send_simple(c, "NOTIFY hookd_work", true);
+        if (rc == 0)
+            rc = send_simple(c, "COMMIT", false);
+        if (rc == 0)
+            rc = read_pending(c, &res);
+        if (rc == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+            /* COMMIT of a failed transaction succeeds, and says ROLLBACK */
+            log_error("postgres transaction did not commit", "status",
+                      json_string(PQcmdStatus(res)), NULL);
+            rc = ERR_FAIL;
+        }
+        PQclear(res);
+        if (c->doomed)
+            rc = ERR_FAIL;
+        return pipeline_end(c) == 0 ? rc : ERR_FAIL;
+    case SQL_BEGIN:
+        break;
+    }
+    return ERR_FAIL;
+}
+
 /* --- wake-ups --- */
 
 static int pg_wake_fd(struct store *base)
@@ -625,6 +863,7 @@ const struct sql_driver pg_driver = {
     .bind_bytes = pgs_bind_bytes,
     .bind_null = pgs_bind_null,
     .step = pgs_step,
+    .run_later = pgs_run_later,
     .changes = pgs_changes,
     .column_null = pgs_column_null,
     .column_text = pgs_column_text,

@@ -93,6 +93,13 @@ int sql_run(struct sql_stmt *s)
     return rc;
 }
 
+int sql_run_later(struct sql_stmt *s)
+{
+    if (driver(s)->run_later)
+        return driver(s)->run_later(s);
+    return sql_run(s) == 0 ? 0 : ERR_FAIL;
+}
+
 static int run_counting(struct sql_stmt *s, int if_none)
 {
     int rc = step_through(s);

@@ -87,6 +87,9 @@ struct sql_driver {
     void (*bind_null)(struct sql_stmt *s, int i, enum sql_type type);
     /* SQL_ROW, SQL_DONE, ERR_CONFLICT (a constraint, not logged) or ERR_FAIL (logged) */
     int (*step)(struct sql_stmt *s);
+    /* Optional: sends a statement whose outcome the rule does not need, without waiting for
+     * it; a failure then fails the whole transaction at commit. 0, or ERR_FAIL. Resets it. */
+    int (*run_later)(struct sql_stmt *s);
     /* rows the last statement changed */
     long (*changes)(struct sql_stmt *s);
     bool (*column_null)(struct sql_stmt *s, int col);
@@ -125,6 +128,10 @@ void sql_page(struct sql_stmt *s, int first, const struct page *page);
 
 /* Steps a statement that returns no rows: 0, ERR_CONFLICT, ERR_FAIL. Resets it. */
 int sql_run(struct sql_stmt *s);
+/* Runs a statement whose outcome the rule does not need (inserts of fresh ids, counters):
+ * PostgreSQL sends it without waiting, in the writer's pipeline; a failure then fails the
+ * transaction. 0 or ERR_FAIL. */
+int sql_run_later(struct sql_stmt *s);
 /* sql_run, then ERR_NOT_FOUND when no row changed. */
 int sql_run_changed(struct sql_stmt *s);
 /* Runs an INSERT ... ON CONFLICT DO NOTHING: ERR_CONFLICT when it inserted nothing, so that a

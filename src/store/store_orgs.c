@@ -229,7 +229,7 @@ int store_idem_put(struct store_conn *tx, const struct idem_record *rec)
     sql_int(s, 4, rec->status);
     sql_text(s, 5, rec->body);
     sql_int(s, 6, rec->created_at);
-    return sql_run(s);
+    return sql_run_later(s);
 }
 
 int store_idem_purge(struct store_conn *tx, int64_t older_than, int max_rows)

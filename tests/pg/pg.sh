@@ -51,7 +51,7 @@ start() {
         port=$((20000 + RANDOM % 40000))
         port_is_free "$port" || continue
         if as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 20 -o \
-            "-k $dir -c listen_addresses=127.0.0.1 -p $port -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+            "-k $dir -c listen_addresses=127.0.0.1 -p $port -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_preload_libraries=pg_stat_statements" \
             start >/dev/null 2>&1; then
             started=1
             break
