@@ -689,12 +689,12 @@ static int send_prepared(struct pg_conn *c, struct pg_stmt *s, bool deferred)
     return 0;
 }
 
+/* A statement without parameters (sql with static storage), prepared once like the others:
+ * the server parses a SAVEPOINT per job otherwise. */
 static int send_simple(struct pg_conn *c, const char *sql, bool deferred)
 {
-    if (PQsendQueryParams(c->db, sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
-        return log_failure(c, NULL, sql);
-    push_pending(c, NULL, deferred);
-    return 0;
+    struct sql_stmt *s = pgs_prepare(&c->base, sql);
+    return s ? send_prepared(c, as_stmt(s), deferred) : ERR_FAIL;
 }
 
 static int pipeline_execute(struct pg_conn *c, struct pg_stmt *s)

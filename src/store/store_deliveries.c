@@ -266,10 +266,13 @@ static int disable_endpoint(struct store_conn *tx, const char *endpoint_id, cons
 static int count_outcome(struct store_conn *tx, struct attempt_outcome *o, int64_t now)
 {
     /* a success changes the row only if it ends a failure streak or the last one is over a
-     * second old: at thousands of deliveries a second, most would rewrite it for nothing */
-    static const char success[] = "UPDATE endpoints SET consecutive_failures = 0, "
-                                  "last_success_at = ?1 WHERE id = ?2 AND (consecutive_failures "
-                                  "<> 0 OR last_success_at IS NULL OR last_success_at < ?1 - 1000)";
+     * second old: at thousands of deliveries a second, most would rewrite it for nothing. Only
+     * an active endpoint counts it: the delivery update before it is not waited for, and a
+     * delivery already ended (its endpoint deleted or disabled meanwhile) leaves it as is. */
+    static const char success[] =
+        "UPDATE endpoints SET consecutive_failures = 0, last_success_at = ?1 WHERE id = ?2 AND "
+        "is_active = 1 AND (consecutive_failures <> 0 OR last_success_at IS NULL OR "
+        "last_success_at < ?1 - 1000)";
     static const char failure[] = "UPDATE endpoints SET consecutive_failures = "
                                   "consecutive_failures + 1, last_failure_at = ?1 WHERE id = ?2 "
                                   "RETURNING consecutive_failures, is_active";
@@ -332,10 +335,17 @@ int store_delivery_record(struct store_conn *tx, struct attempt_outcome *o, int6
     /* delivered when the receiver answered, not when the writer got to it */
     sql_int_or_null(s, 7, o->status == DLV_DELIVERED ? a->started_at + a->duration_ms : 0);
     sql_text(s, 8, a->delivery_id);
+    if (o->status == DLV_DELIVERED || o->endpoint_id[0] == '\0' || o->no_attempt) {
+        /* nothing to decide from the update: sent without waiting */
+        rc = sql_run_later(s);
+        if (rc != 0 || o->status != DLV_DELIVERED || o->endpoint_id[0] == '\0' || o->no_attempt)
+            return rc;
+        return count_outcome(tx, o, now);
+    }
     rc = sql_run_changed(s);
     if (rc == ERR_NOT_FOUND)
         return 0; /* already ended (endpoint deleted or disabled meanwhile): keep the attempt */
-    if (rc != 0 || o->endpoint_id[0] == '\0' || o->no_attempt)
+    if (rc != 0)
         return rc;
     if (o->status != DLV_PENDING)
         return count_outcome(tx, o, now);
