@@ -308,7 +308,7 @@ int store_delivery_record(struct store_conn *tx, struct attempt_outcome *o, int6
     static const char sql[] =
         "UPDATE deliveries SET status = ?1, attempt_count = ?2, next_attempt_at = ?3, "
         "last_attempt_at = ?4, last_response_status = ?5, last_error = ?6, delivered_at = ?7 "
-        "WHERE id = ?8 AND status = " SQL_NUM(DLV_PENDING_N);
+        "WHERE id = ?8 AND status = ?9"; /* a parameter: no plan may take the due index for it */
     static const char failed_attempt[] = "UPDATE endpoints SET last_failure_at = ?1 WHERE id = ?2";
     const struct attempt *a = &o->attempt;
     char last_error[ERROR_BYTES];
@@ -335,6 +335,7 @@ int store_delivery_record(struct store_conn *tx, struct attempt_outcome *o, int6
     /* delivered when the receiver answered, not when the writer got to it */
     sql_int_or_null(s, 7, o->status == DLV_DELIVERED ? a->started_at + a->duration_ms : 0);
     sql_text(s, 8, a->delivery_id);
+    sql_int(s, 9, DLV_PENDING);
     if (o->status == DLV_DELIVERED || o->endpoint_id[0] == '\0' || o->no_attempt) {
         /* nothing to decide from the update: sent without waiting */
         rc = sql_run_later(s);
