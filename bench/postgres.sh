@@ -185,9 +185,13 @@ log "PostgreSQL (c) combined: one hookd --role all on a fresh database, ingest a
 pg_new_db bench_c
 LOG_PREFIX=pg-c
 PC_R0=$(receiver)
+q "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+HOOKD_EXTRA+=(--log-level info) # hookd logs the statements and round trips it made as it stops
 start_hookd all
+HOOKD_EXTRA=(--lease "$BENCH_PG_LEASE")
 ALL_PID=$HOOKD_PID
 setup_tenant
+q "SELECT pg_stat_statements_reset()" >/dev/null
 echo "hookd --role all on 127.0.0.1:$HOOKD_PORT (pid $ALL_PID), org $ORG_ID"
 C_T0=$(now_ms) # c_snapshot counts from C_T0 (SQLite's (c) is done with it)
 thread_ticks "$ALL_PID" >"$WORK/pg-c-threads0"; n0=$(ticks "$NGINX_WORKER_PID"); p0=$(pg_ticks)
@@ -217,6 +221,16 @@ pg_wrk_checks "pg (c)" "$WORK/pg-wrk-combined.txt"
 pg_db_checks "pg (c)" "$(($(receiver) - PC_R0))" "$WORK/pg-wrk-combined.txt"
 PC_DELIVERED=$PG_LAST_DELIVERED
 check "pg (c) deliveries created during wrk, with a latency" "$PC_N" -ge 1
+# statements the server ran for the node (pg_stat_statements, the bench's own queries left out), and
+# hookd's own count of statements and of the waits for an answer (round trips), per delivered event
+PC_STMTS=$(q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+  WHERE d.datname = current_database() AND s.query NOT LIKE 'SELECT count(%' AND s.query NOT LIKE '%pg_stat_statements%'")
+read -r PC_HOOKD_STMTS PC_TRIPS < <(grep -m1 '"msg":"postgres use"' "$WORK/pg-c-all.log" | jq -r '"\(.statements) \(.round_trips)"')
+PC_PER=$(awk -v s="$PC_STMTS" -v h="${PC_HOOKD_STMTS:-0}" -v r="${PC_TRIPS:-0}" -v d="$PC_DELIVERED" \
+  'BEGIN { if (d > 0) printf "%.2f %.2f %.2f\n", s / d, h / d, r / d; else print "0 0 0" }')
+read -r PC_STMT_PER PC_HOOKD_STMT_PER PC_TRIP_PER <<<"$PC_PER"
+echo "(c) per delivered event: $PC_STMT_PER statements (pg_stat_statements); hookd counted $PC_HOOKD_STMT_PER statements in $PC_TRIP_PER round trips"
+check "pg (c) hookd logged its statements and round trips" "${PC_TRIPS:-0}" -gt 0
 
 # ---------------------------------------------------------------- (s) an api node and a worker node
 log "PostgreSQL (s) split: hookd --role api and hookd --role worker together on a fresh database, wrk against the api node for ${BENCH_DURATION}s"
@@ -284,9 +298,11 @@ PG_JSON=$(jq -nc --arg version "$PG_VERSION" --arg lease "$BENCH_PG_LEASE" --arg
   --argjson s_rps "$PS_RPS" --argjson s_rate "$PS_RATE" --argjson s_p50 "$PS_P50" --argjson s_p99 "$PS_P99" \
   --argjson s_max "$PS_MAX" --argjson s_backlog "$PS_BACKLOG" --argjson s_backlog_s "$PS_TAIL" \
   --argjson s_delivered "$PS_DELIVERED" --argjson s_rss_api "$PS_API_RSS" --argjson s_rss_worker "$PS_WORKER_RSS" \
+  --argjson stmt_per "$PC_STMT_PER" --argjson trip_per "$PC_TRIP_PER" \
   '{postgres_version: $version, lease: $lease, rescan_period_ms: $rescan,
     ingest_rps: $ingest_rps, drain_per_s: $drain_per_s, drain_deliveries: $drain_deliveries,
     combined_ingest_rps: $combined_ingest_rps, combined_delivered_per_s: $combined_delivered_per_s,
+    combined_statements_per_delivered: $stmt_per, combined_round_trips_per_delivered: $trip_per,
     combined_p50_ms: $p50, combined_p99_ms: $p99, combined_max_ms: $max,
     combined_backlog: $backlog, combined_backlog_drain_s: $backlog_s, combined_receiver_all_after_s: $recv_s,
     drain_receiver_all_after_s: $b_recv_s, peak_rss_mb: $peak, peak_rss_mb_by_phase: {ingest: $ra, drain: $rb, combined: $rc},

@@ -69,6 +69,9 @@ struct pg_conn {
 struct pg_store {
     struct store base;
     char *url;
+    /* what this process asked of the server, logged at close (make bench divides them by the
+     * deliveries): statements run, and the times it waited for an answer */
+    long statements, round_trips;
     struct pg_conn *writer;   /* used by one thread at a time: the writer */
     struct pg_conn *listener; /* LISTEN hookd_work, for the engine's thread */
 };
@@ -84,6 +87,13 @@ static struct pg_store *as_store(struct store *st)
 static struct pg_conn *pg_conn_of(struct store_conn *c)
 {
     return (struct pg_conn *)c;
+}
+
+static void count(struct pg_conn *c, long statements, long round_trips)
+{
+    struct pg_store *st = as_store(c->base.store);
+    __atomic_fetch_add(&st->statements, statements, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&st->round_trips, round_trips, __ATOMIC_RELAXED);
 }
 
 static struct pg_stmt *as_stmt(struct sql_stmt *s)
@@ -203,6 +213,7 @@ static int exec_simple(struct pg_conn *c, const char *sql, const char *expected_
 {
     PGresult *res = PQexec(c->db, sql);
     ExecStatusType status = PQresultStatus(res);
+    count(c, 1, 1);
     int rc = 0;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
         rc = log_failure(c, res, sql);
@@ -221,6 +232,8 @@ static void pg_close(struct store *base)
     struct pg_store *st = as_store(base);
     if (st == NULL)
         return;
+    log_info("postgres use", "statements", json_integer(st->statements), "round_trips",
+             json_integer(st->round_trips), NULL);
     conn_close(st->writer);
     conn_close(st->listener);
     free(st->url);
@@ -497,6 +510,7 @@ static int execute(struct pg_stmt *s)
         return ERR_FAIL;
     if (!s->prepared) {
         res = PQprepare(c->db, s->name, s->text, s->nparams, s->types);
+        count(c, 0, 1);
         rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : report(c, res, s->text);
         PQclear(res);
         if (rc != 0)
@@ -504,6 +518,7 @@ static int execute(struct pg_stmt *s)
         s->prepared = true;
     }
     res = PQexecPrepared(c->db, s->name, s->nparams, s->values, s->lengths, s->formats, 0);
+    count(c, 1, 1);
     switch (PQresultStatus(res)) {
     case PGRES_COMMAND_OK:
     case PGRES_TUPLES_OK:
@@ -600,6 +615,7 @@ static void skip_to_sync(struct pg_conn *c)
     PGresult *res;
     if (PQpipelineSync(c->db) != 1)
         return;
+    count(c, 0, 1);
     for (;;) {
         res = PQgetResult(c->db);
         if (res == NULL) {
@@ -649,6 +665,7 @@ static int read_pending(struct pg_conn *c, PGresult **last_out)
 
     if (n == 0)
         return 0;
+    count(c, 0, 1);
     if (PQsendFlushRequest(c->db) != 1 || PQflush(c->db) != 0) {
         c->npending = 0;
         c->doomed = true;
@@ -685,6 +702,7 @@ static int send_prepared(struct pg_conn *c, struct pg_stmt *s, bool deferred)
     }
     if (PQsendQueryPrepared(c->db, s->name, s->nparams, s->values, s->lengths, s->formats, 0) != 1)
         return log_failure(c, NULL, s->text);
+    count(c, 1, 0);
     push_pending(c, NULL, deferred);
     return 0;
 }
