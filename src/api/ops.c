@@ -11,9 +11,12 @@ void ops_readyz(struct api_call *call)
     struct store_conn *conn = api_conn(call);
     if (conn == NULL)
         return;
-    if (store_ping(conn) != 0) {
+    bool reachable = store_ping(conn) == 0;
+    if (!reachable || writer_failing(call->app->writer)) {
         struct err e;
-        err_set(&e, 503, "unavailable", NULL, "the store is not reachable");
+        err_set(&e, 503, "unavailable", NULL,
+                reachable ? "the store cannot commit (disk full, database away)"
+                          : "the store is not reachable");
         api_fail(call, &e);
         return;
     }

@@ -6,6 +6,7 @@
 #include "core/timeutil.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -29,6 +30,7 @@ struct writer {
     bool stopping;
     bool stopped; /* the thread has exited: jobs are refused */
     bool joined;
+    atomic_bool failing; /* the last batch did not commit (a full disk, the database away) */
 };
 
 int writer_run_batch(struct store *st, struct write_job *jobs)
@@ -105,7 +107,7 @@ static void *writer_main(void *arg)
         w->head = w->tail = NULL;
         w->queued = 0;
         pthread_mutex_unlock(&w->lock);
-        writer_run_batch(w->store, batch);
+        atomic_store(&w->failing, writer_run_batch(w->store, batch) != 0);
         pthread_mutex_lock(&w->lock);
     }
     w->stopped = true; /* under the lock: no job slips in after the last batch */
@@ -149,6 +151,11 @@ void writer_submit(struct writer *w, struct write_job *job)
     if (!w->gathering || w->queued >= GATHER_ENOUGH_JOBS)
         pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
+}
+
+bool writer_failing(struct writer *w)
+{
+    return atomic_load(&w->failing);
 }
 
 void writer_stop(struct writer *w)

@@ -29,6 +29,9 @@ struct writer *writer_start(struct store *st);
  * uncommitted, on the caller's thread. */
 void writer_submit(struct writer *w, struct write_job *job);
 
+/* Did the last batch fail to commit? Until one commits again, readiness says no (§2.8). */
+bool writer_failing(struct writer *w);
+
 /* Commits what is queued and stops the thread; later jobs are refused. NULL is a no-op. */
 void writer_stop(struct writer *w);
 /* Frees a stopped writer; NULL is a no-op. */

@@ -106,6 +106,11 @@ function useCluster() {
   let counter = 0;
 
   // A fresh, empty database: its URL.
+  // The server stopped (-m fast) and started again on its port, for outage tests; only on a
+  // cluster of this file's own (not one given by HOOKD_TEST_DB).
+  cluster.down = () => run('bash', [PG_SH, 'down', cluster.dir], { timeout: 60000 });
+  cluster.up = () => run('bash', [PG_SH, 'up', cluster.dir], { timeout: 60000 });
+
   cluster.newDatabase = async (prefix = 't') => {
     if (!cluster.url) throw new Error('the PostgreSQL cluster is not running');
     counter += 1;

@@ -4,6 +4,8 @@
 #   pg.sh start         prints HOOKD_TEST_DB=postgres://postgres@127.0.0.1:PORT/hookd and
 #                       HOOKD_PG_DIR=DIR, for `eval "$(tests/pg/pg.sh start)"`
 #   pg.sh stop DIR      stops the cluster of DIR (-m immediate) and removes DIR
+#   pg.sh down DIR      stops its server (-m fast), keeping DIR: the database going away
+#   pg.sh up DIR        starts it again, on the same port
 #   pg.sh run CMD...    start, run CMD with HOOKD_TEST_DB (and HOOKD_PG_DIR) exported, stop;
 #                       exits with CMD's status
 # Works as root (the server runs as the `postgres` user) and as an ordinary user.
@@ -48,11 +50,12 @@ start() {
     fi
     local port started=
     for _ in 1 2 3 4 5 6 7 8; do
-        port=$((20000 + RANDOM % 40000))
+        # below the ephemeral ports (32768-60999): a client reconnecting to a stopped server can
+        # otherwise connect to itself on that port and keep the server from starting again
+        port=$((20000 + RANDOM % 12000))
         port_is_free "$port" || continue
-        if as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 20 -o \
-            "-k $dir -c listen_addresses=127.0.0.1 -p $port -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_preload_libraries=pg_stat_statements" \
-            start >/dev/null 2>&1; then
+        echo "-k $dir -c listen_addresses=127.0.0.1 -p $port -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_preload_libraries=pg_stat_statements" >"$dir/options"
+        if server_start "$dir"; then
             started=1
             break
         fi
@@ -71,15 +74,36 @@ start() {
     echo "HOOKD_PG_DIR=$dir"
 }
 
-stop() {
-    local dir=${1:?usage: pg.sh stop DIR}
-    case $dir in
+server_start() { # server_start DIR: the server of DIR with the options it was first started with
+    as_owner "$PG_BIN/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 20 -o "$(cat "$1/options")" \
+        start >/dev/null 2>&1
+}
+
+check_dir() {
+    case $1 in
     /tmp/hookd-pg-*) ;;
     *)
-        echo "pg.sh: $dir is not a cluster of pg.sh" >&2
+        echo "pg.sh: $1 is not a cluster of pg.sh" >&2
         exit 1
         ;;
     esac
+}
+
+down() {
+    local dir=${1:?usage: pg.sh down DIR}
+    check_dir "$dir"
+    as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+}
+
+up() {
+    local dir=${1:?usage: pg.sh up DIR}
+    check_dir "$dir"
+    server_start "$dir" || { cat "$dir/server.log" >&2; exit 1; }
+}
+
+stop() {
+    local dir=${1:?usage: pg.sh stop DIR}
+    check_dir "$dir"
     if [ -d "$dir/data" ]; then
         as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
     fi
@@ -101,13 +125,15 @@ run() {
 case ${1:-} in
 start) start ;;
 stop) stop "${2:-}" ;;
+down) down "${2:-}" ;;
+up) up "${2:-}" ;;
 run)
     shift
     [ $# -gt 0 ] || { echo "usage: pg.sh run CMD..." >&2; exit 2; }
     run "$@"
     ;;
 *)
-    echo "usage: pg.sh start | stop DIR | run CMD..." >&2
+    echo "usage: pg.sh start | stop DIR | down DIR | up DIR | run CMD..." >&2
     exit 2
     ;;
 esac
