@@ -162,7 +162,9 @@ int fanout_store(struct store_conn *tx, struct fanout *f, const char *node_id, s
         rc = f->endpoint_ids ? add_listed(tx, f, node_id, e) : add_subscribed(tx, f, node_id);
     if (rc == 0 && f->webhook_url)
         rc = add_delivery(tx, f, NULL, f->webhook_url, node_id);
-    return rc ? rc : store_event_insert(tx, &f->ev);
+    if (rc != 0)
+        return rc;
+    return f->producer_id ? store_event_insert(tx, &f->ev) : store_event_insert_new(tx, &f->ev);
 }
 
 void fanout_hand_off(struct fanout *f, struct engine *eng)

@@ -47,13 +47,7 @@ struct attempt_outcome *outcome_add(struct outcome_batcher *b)
 static int batch_apply(struct store_conn *tx, struct write_job *job)
 {
     struct outcome_batch *batch = (struct outcome_batch *)job;
-    int64_t now = time_now_ms();
-    for (int i = 0; i < batch->count; i++) {
-        int rc = store_delivery_record(tx, &batch->outcomes[i], now);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    return store_delivery_record(tx, batch->outcomes, batch->count, time_now_ms());
 }
 
 static void batch_done(struct write_job *job, bool committed)

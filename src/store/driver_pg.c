@@ -22,6 +22,7 @@
 
 #define STMT_SLOTS 256 /* more than the store has statements */
 #define MAX_PARAMS 32
+#define ROW_SETS_MAX 8 /* statements gathering rows at once in a transaction */
 
 /* Type oids of the parameters (pg_type.h is the server's header) */
 #define OID_BYTEA 17
@@ -42,6 +43,14 @@ struct pg_stmt {
     PGresult *res; /* once executed */
     int row;
     unsigned char *unescaped; /* the last column_bytes */
+    /* rows mode (sql_prepare_rows): each binding adds an element to its parameter's array
+     * literal, "{...}", all sent as one statement before the connection's next other one */
+    bool rows_mode;
+    int rows, mark_rows; /* mark: where the job's savepoint began */
+    struct array_literal {
+        char *text;
+        size_t len, cap, mark_len;
+    } arrays[MAX_PARAMS];
 };
 
 /* A result the writer's pipeline has yet to read, in the order of sending. */
@@ -59,8 +68,15 @@ struct pg_conn {
      * next statement that waits, in one round trip. */
     bool pipeline;
     bool doomed; /* a statement sent without waiting failed: the transaction will not commit */
+    /* the job's SAVEPOINT, not sent while its job has sent nothing but rows: sent (between
+     * the rows before it and the job's own) with the job's first other statement, and with
+     * its RELEASE never sent at all if none comes */
+    bool savepoint_held;
     struct pending *pending;
     int npending, pending_cap;
+    /* statements in rows mode, in the order of their first row */
+    struct pg_stmt *row_sets[ROW_SETS_MAX];
+    int nrow_sets;
     /* statements, keyed by the address of their SQL text */
     const char *stmt_sql[STMT_SLOTS];
     struct pg_stmt *stmts[STMT_SLOTS];
@@ -78,6 +94,8 @@ struct pg_store {
 
 static void stmt_free(struct pg_stmt *s);
 static void forget_prepared(struct pg_conn *c);
+static void rows_discard(struct pg_conn *c);
+static int rows_flush(struct pg_conn *c);
 
 static struct pg_store *as_store(struct store *st)
 {
@@ -141,12 +159,20 @@ static const char *conn_error(PGconn *db, char *buf, size_t size)
     return buf;
 }
 
-static struct pg_conn *conn_open(struct pg_store *st, struct err *e)
+/* The writer's statements each touch a few rows through a key. On a fresh database the
+ * planner takes its tables for ~240 rows until autovacuum first analyzes them (a minute or
+ * more), and a plan cached then joins a batch's rows by hashing a scan of the whole table,
+ * kept as the table grows: 4 ms per outcome batch at 15k rows. Without hash and merge joins
+ * every join is a loop over an index. */
+#define WRITER_OPTIONS "-c enable_hashjoin=off -c enable_mergejoin=off"
+
+static struct pg_conn *conn_open(struct pg_store *st, const char *options, struct err *e)
 {
     /* defaults first: the URL's own parameters override them */
-    const char *const keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
-                                "dbname", NULL};
-    const char *const values[] = {CONNECT_TIMEOUT_S, "hookd", "UTF8", st->url, NULL};
+    const char *const keys[] = {"connect_timeout", "fallback_application_name",
+                                "client_encoding", "options",
+                                "dbname",          NULL};
+    const char *const values[] = {CONNECT_TIMEOUT_S, "hookd", "UTF8", options, st->url, NULL};
     struct pg_conn *c = xcalloc(1, sizeof *c);
     char message[200];
 
@@ -197,8 +223,9 @@ static bool conn_ready(struct pg_conn *c)
     }
     PQreset(c->db);
     forget_prepared(c);
-    c->pipeline = c->doomed = false;
+    c->pipeline = c->doomed = c->savepoint_held = false;
     c->npending = 0;
+    rows_discard(c);
     if (PQstatus(c->db) != CONNECTION_OK) {
         log_error("cannot reconnect to PostgreSQL", "error",
                   json_string(conn_error(c->db, message, sizeof message)), NULL);
@@ -256,7 +283,7 @@ static int pg_open(const char *location, const struct store_options *opts, struc
         err_invalid(e, "db", "a PostgreSQL URL reads postgres://user@host:port/database");
         goto fail;
     }
-    st->writer = conn_open(st, e);
+    st->writer = conn_open(st, WRITER_OPTIONS, e);
     if (st->writer == NULL)
         goto fail;
     st->writer->is_writer = true;
@@ -347,7 +374,7 @@ out:
 static struct store_conn *pg_connect(struct store *base)
 {
     struct err e;
-    struct pg_conn *c = conn_open(as_store(base), &e);
+    struct pg_conn *c = conn_open(as_store(base), "", &e);
     if (c == NULL) {
         log_error("cannot open a read connection", "error", json_string(e.message), NULL);
         return NULL;
@@ -433,6 +460,8 @@ static void stmt_free(struct pg_stmt *s)
         return;
     PQclear(s->res);
     PQfreemem(s->unescaped);
+    for (int i = 0; i < MAX_PARAMS; i++)
+        free(s->arrays[i].text);
     free(s->text);
     free(s);
 }
@@ -445,12 +474,54 @@ static void forget_prepared(struct pg_conn *c)
             c->stmts[i]->prepared = false;
 }
 
+static void array_append(struct array_literal *a, const char *text, size_t len)
+{
+    if (a->len + len + 1 > a->cap) {
+        a->cap = (a->len + len + 1) * 2;
+        a->text = xrealloc(a->text, a->cap);
+    }
+    memcpy(a->text + a->len, text, len);
+    a->len += len;
+    a->text[a->len] = '\0';
+}
+
+/* A value as the next element of an array literal: NULL, or quoted with \ before " and \. */
+static void array_add(struct array_literal *a, const char *value)
+{
+    array_append(a, a->len == 0 ? "{" : ",", 1);
+    if (value == NULL) {
+        array_append(a, "NULL", 4);
+        return;
+    }
+    array_append(a, "\"", 1);
+    for (const char *run = value; *run;) {
+        size_t plain = strcspn(run, "\"\\");
+        array_append(a, run, plain);
+        run += plain;
+        if (*run) {
+            array_append(a, "\\", 1);
+            array_append(a, run++, 1);
+        }
+    }
+    array_append(a, "\"", 1);
+}
+
 static void bind(struct sql_stmt *base, int i, Oid type, const char *value, int length, int format)
 {
     struct pg_stmt *s = as_stmt(base);
+    /* programming errors, caught by the first test that runs the statement */
     if (i < 1 || i > MAX_PARAMS) {
         log_error("statement parameter out of range", "index", json_integer(i), NULL);
-        abort(); /* a programming error, caught by the first test that runs the statement */
+        abort();
+    }
+    if (s->rows_mode && format != 0) {
+        log_error("bytes cannot be sent as rows", "sql", json_string(s->text), NULL);
+        abort();
+    }
+    if (s->rows_mode) {
+        array_add(&s->arrays[i - 1], value);
+        type = 0; /* the statement's cast (?n::bigint[]) names the array's type */
+        value = s->arrays[i - 1].text;
     }
     s->types[i - 1] = type;
     s->values[i - 1] = value;
@@ -721,7 +792,9 @@ static int pipeline_execute(struct pg_conn *c, struct pg_stmt *s)
     int rc;
     if (c->doomed)
         return ERR_FAIL;
-    rc = send_prepared(c, s, false);
+    rc = rows_flush(c);
+    if (rc == 0)
+        rc = send_prepared(c, s, false);
     if (rc == 0)
         rc = read_pending(c, &res);
     if (rc != 0)
@@ -740,11 +813,141 @@ static int pgs_run_later(struct sql_stmt *base)
     int rc;
     if (!c->pipeline)
         return sql_run(base);
-    rc = c->doomed ? ERR_FAIL : send_prepared(c, s, true);
+    rc = c->doomed ? ERR_FAIL : rows_flush(c);
+    if (rc == 0)
+        rc = send_prepared(c, s, true);
     pgs_reset(base); /* libpq has copied the parameters */
     if (rc == 0 && c->npending >= PENDING_MAX)
         rc = read_pending(c, NULL);
     return rc;
+}
+
+/* --- rows sent as arrays (sql_prepare_rows) ---
+ * In the writer's transaction, a set statement gathers rows, across jobs, until another
+ * statement is sent (SAVEPOINT and RELEASE aside) or the transaction ends: its rows are sent
+ * then, before it, as one statement. A job rolled back to its savepoint takes its rows out. */
+
+static void rows_mark(struct pg_conn *c)
+{
+    for (int i = 0; i < c->nrow_sets; i++) {
+        struct pg_stmt *s = c->row_sets[i];
+        s->mark_rows = s->rows;
+        for (int p = 0; p < MAX_PARAMS; p++)
+            s->arrays[p].mark_len = s->arrays[p].len;
+    }
+}
+
+static void rows_back_to_mark(struct pg_conn *c)
+{
+    for (int i = 0; i < c->nrow_sets; i++) {
+        struct pg_stmt *s = c->row_sets[i];
+        s->rows = s->mark_rows;
+        for (int p = 0; p < MAX_PARAMS; p++)
+            if (s->arrays[p].text)
+                s->arrays[p].text[s->arrays[p].len = s->arrays[p].mark_len] = '\0';
+    }
+}
+
+static void rows_unmark(struct pg_conn *c)
+{
+    for (int i = 0; i < c->nrow_sets; i++) {
+        struct pg_stmt *s = c->row_sets[i];
+        s->mark_rows = 0;
+        for (int p = 0; p < MAX_PARAMS; p++)
+            s->arrays[p].mark_len = 0;
+    }
+}
+
+static void rows_leave(struct pg_stmt *s)
+{
+    s->rows_mode = false;
+    s->rows = s->mark_rows = 0;
+    for (int p = 0; p < MAX_PARAMS; p++)
+        s->arrays[p].len = s->arrays[p].mark_len = 0;
+    s->nparams = 0;
+}
+
+static void rows_discard(struct pg_conn *c)
+{
+    for (int i = 0; i < c->nrow_sets; i++)
+        rows_leave(c->row_sets[i]);
+    c->nrow_sets = 0;
+}
+
+/* Sends a set's rows before its mark (head) or from it (tail) as one statement: each array is
+ * the literal's prefix, or the rest with '{' over the comma, closed by '}' in place for as
+ * long as libpq takes to copy it. */
+static int send_rows(struct pg_conn *c, struct pg_stmt *s, bool head)
+{
+    char saved[MAX_PARAMS][3];
+    size_t at[MAX_PARAMS];
+    int rc;
+    if (head ? s->mark_rows == 0 : s->rows == s->mark_rows)
+        return 0;
+    for (int p = 0; p < s->nparams; p++) {
+        struct array_literal *a = &s->arrays[p];
+        array_append(a, "}", 1); /* room for the head's "}\0" below */
+        at[p] = a->mark_len;
+        memcpy(saved[p], a->text + at[p], 2);
+        if (head) {
+            memcpy(a->text + at[p], "}", 2);
+            s->values[p] = a->text;
+        } else {
+            a->text[at[p]] = '{';
+            s->values[p] = a->text + at[p];
+        }
+    }
+    rc = send_prepared(c, s, true);
+    for (int p = 0; p < s->nparams; p++) {
+        struct array_literal *a = &s->arrays[p];
+        if (head)
+            memcpy(a->text + at[p], saved[p], 2);
+        else
+            a->text[at[p]] = at[p] == 0 ? '{' : ',';
+        a->text[--a->len] = '\0'; /* the "}" again */
+    }
+    return rc;
+}
+
+/* Sends the gathered rows, each set as one statement (split around a held savepoint, which
+ * is sent then), before the statement that asked; 0 or ERR_FAIL. */
+static int rows_flush(struct pg_conn *c)
+{
+    int rc = c->doomed && (c->nrow_sets > 0 || c->savepoint_held) ? ERR_FAIL : 0;
+    for (int i = 0; rc == 0 && i < c->nrow_sets; i++)
+        rc = send_rows(c, c->row_sets[i], c->savepoint_held);
+    if (rc == 0 && c->savepoint_held) {
+        c->savepoint_held = false;
+        rc = send_simple(c, "SAVEPOINT job", true);
+        for (int i = 0; rc == 0 && i < c->nrow_sets; i++)
+            rc = send_rows(c, c->row_sets[i], false);
+    }
+    rows_discard(c);
+    if (rc == 0 && c->npending >= PENDING_MAX)
+        rc = read_pending(c, NULL);
+    return rc;
+}
+
+static void pgs_rows_begin(struct sql_stmt *base)
+{
+    struct pg_stmt *s = as_stmt(base);
+    struct pg_conn *c = pg_conn_of(base->conn);
+    if (s->rows_mode || !c->pipeline) /* gathering already, or nothing to gather in */
+        return;
+    if (c->nrow_sets == ROW_SETS_MAX && rows_flush(c) != 0)
+        return; /* its rows run one by one; the transaction is doomed anyway */
+    rows_leave(s);
+    s->rows_mode = true;
+    c->row_sets[c->nrow_sets++] = s;
+}
+
+static int pgs_rows_add(struct sql_stmt *base)
+{
+    struct pg_stmt *s = as_stmt(base);
+    if (!s->rows_mode)
+        return pgs_run_later(base);
+    s->rows++;
+    return 0;
 }
 
 static int pipeline_begin(struct pg_conn *c)
@@ -752,8 +955,9 @@ static int pipeline_begin(struct pg_conn *c)
     if (PQenterPipelineMode(c->db) != 1)
         return log_failure(c, NULL, "enter pipeline mode");
     c->pipeline = true;
-    c->doomed = false;
+    c->doomed = c->savepoint_held = false;
     c->npending = 0;
+    rows_discard(c);
     return send_simple(c, "BEGIN", true);
 }
 
@@ -780,16 +984,34 @@ static int pipeline_control(struct pg_conn *c, enum sql_control what)
 
     switch (what) {
     case SQL_SAVEPOINT:
-        return c->doomed ? ERR_FAIL : send_simple(c, "SAVEPOINT job", true);
+        if (c->doomed)
+            return ERR_FAIL;
+        rows_mark(c);
+        c->savepoint_held = true;
+        return 0;
     case SQL_RELEASE:
-        return c->doomed ? ERR_FAIL : send_simple(c, "RELEASE SAVEPOINT job", true);
+        if (c->doomed)
+            return ERR_FAIL;
+        if (!c->savepoint_held)
+            return send_simple(c, "RELEASE SAVEPOINT job", true);
+        c->savepoint_held = false; /* the job sent rows only: they stay with the others */
+        rows_unmark(c);
+        return 0;
     case SQL_ROLLBACK_TO:
+        rows_back_to_mark(c); /* the job's rows not sent yet */
+        rows_unmark(c);
+        if (c->savepoint_held) {
+            c->savepoint_held = false;
+            return c->doomed ? ERR_FAIL : 0;
+        }
         /* the job's own failure, already read: its savepoint undoes it */
         if (c->doomed || send_simple(c, "ROLLBACK TO SAVEPOINT job", false) != 0 ||
             send_simple(c, "RELEASE SAVEPOINT job", false) != 0)
             return ERR_FAIL;
         return read_pending(c, NULL);
     case SQL_ROLLBACK:
+        rows_discard(c);
+        c->savepoint_held = false;
         if (c->pipeline) {
             c->npending = 0; /* whatever they said is undone */
             pipeline_end(c);
@@ -799,7 +1021,7 @@ static int pipeline_control(struct pg_conn *c, enum sql_control what)
     case SQL_COMMIT:
     case SQL_COMMIT_NOTIFY:
         /* NOTIFY is delivered at commit, and only if the transaction commits */
-        rc = c->doomed ? ERR_FAIL : 0;
+        rc = c->doomed ? ERR_FAIL : rows_flush(c);
         if (rc == 0 && what == SQL_COMMIT_NOTIFY)
             rc = send_simple(c, "NOTIFY hookd_work", true);
         if (rc == 0)
@@ -829,7 +1051,7 @@ static int pg_wake_fd(struct store *base)
     struct pg_store *st = as_store(base);
     struct err e;
     PGresult *res;
-    if (st->listener == NULL && (st->listener = conn_open(st, &e)) == NULL) {
+    if (st->listener == NULL && (st->listener = conn_open(st, "", &e)) == NULL) {
         log_warn("cannot listen for work from other nodes; polling only", "error",
                  json_string(e.message), NULL);
         return -1;
@@ -882,6 +1104,8 @@ const struct sql_driver pg_driver = {
     .bind_null = pgs_bind_null,
     .step = pgs_step,
     .run_later = pgs_run_later,
+    .rows_begin = pgs_rows_begin,
+    .rows_add = pgs_rows_add,
     .changes = pgs_changes,
     .column_null = pgs_column_null,
     .column_text = pgs_column_text,

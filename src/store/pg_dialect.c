@@ -179,4 +179,41 @@ static const char delivery_due[] =
                                          "ON e.org_id = d.org_id AND e.id = d.event_id ORDER BY "
                                          "d.next_attempt_at, d.id";
 
-const struct sql_dialect pg_dialect = {.delivery_due = delivery_due};
+/* The set forms of store_deliveries.c's row statements: each ?n is an array of the rows'
+ * values, read with unnest (integers as bigint, cast back on assignment). */
+static const char event_insert_rows[] =
+    "INSERT INTO events (org_id, id, type, payload, created_at, delivery_count) SELECT * FROM "
+    "unnest(?1::text[], ?2::text[], ?3::text[], ?4::text[], ?5::bigint[], ?6::bigint[]) ON "
+    "CONFLICT DO NOTHING";
+static const char delivery_insert_rows[] =
+    "INSERT INTO deliveries (id, org_id, event_id, endpoint_id, url, event_type, node_id, "
+    "attempt_count, schedule_start, next_attempt_at, created_at) SELECT * FROM "
+    "unnest(?1::text[], ?2::text[], ?3::text[], ?4::text[], ?5::text[], ?6::text[], ?7::text[], "
+    "?8::bigint[], ?9::bigint[], ?10::bigint[], ?11::bigint[]) ON CONFLICT DO NOTHING";
+static const char attempt_insert_rows[] =
+    "INSERT INTO attempts (id, delivery_id, n, started_at, duration_ms, response_status, "
+    "response_body, response_headers, error, request_headers) SELECT * FROM unnest(?1::text[], "
+    "?2::text[], ?3::bigint[], ?4::bigint[], ?5::bigint[], ?6::bigint[], ?7::text[], "
+    "?8::text[], ?9::text[], ?10::text[]) ON CONFLICT DO NOTHING";
+static const char delivery_update_rows[] =
+    "UPDATE deliveries d SET status = v.status, attempt_count = v.n, next_attempt_at = "
+    "v.next_attempt_at, last_attempt_at = v.last_attempt_at, last_response_status = "
+    "v.last_response_status, last_error = v.last_error, delivered_at = v.delivered_at FROM "
+    "unnest(?1::bigint[], ?2::bigint[], ?3::bigint[], ?4::bigint[], ?5::bigint[], ?6::text[], "
+    "?7::bigint[], ?8::text[], ?9::bigint[]) AS v(status, n, next_attempt_at, last_attempt_at, "
+    "last_response_status, last_error, delivered_at, id, pending) WHERE d.id = v.id AND "
+    "d.status = v.pending";
+static const char endpoint_success_rows[] =
+    "UPDATE endpoints e SET consecutive_failures = 0, last_success_at = v.at FROM "
+    "unnest(?1::bigint[], ?2::text[]) AS v(at, id) WHERE e.id = v.id AND e.is_active = 1 AND "
+    "(e.consecutive_failures <> 0 OR e.last_success_at IS NULL OR e.last_success_at < v.at - "
+    "1000)";
+
+const struct sql_dialect pg_dialect = {
+    .delivery_due = delivery_due,
+    .event_insert_rows = event_insert_rows,
+    .delivery_insert_rows = delivery_insert_rows,
+    .attempt_insert_rows = attempt_insert_rows,
+    .delivery_update_rows = delivery_update_rows,
+    .endpoint_success_rows = endpoint_success_rows,
+};

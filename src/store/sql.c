@@ -100,6 +100,23 @@ int sql_run_later(struct sql_stmt *s)
     return sql_run(s) == 0 ? 0 : ERR_FAIL;
 }
 
+struct sql_stmt *sql_prepare_rows(struct store_conn *c, const char *row_sql, const char *set_sql)
+{
+    const struct sql_driver *d = sql_driver_of(c);
+    struct sql_stmt *s;
+    if (set_sql == NULL || d->rows_begin == NULL)
+        return sql_prepare(c, row_sql);
+    s = sql_prepare(c, set_sql);
+    if (s)
+        d->rows_begin(s);
+    return s;
+}
+
+int sql_rows_add(struct sql_stmt *s)
+{
+    return driver(s)->rows_add ? driver(s)->rows_add(s) : sql_run_later(s);
+}
+
 static int run_counting(struct sql_stmt *s, int if_none)
 {
     int rc = step_through(s);

@@ -54,6 +54,11 @@ struct sql_dialect {
      * event_id, endpoint_id, url, event_type, attempt_count, schedule_start, next_attempt_at,
      * payload. */
     const char *delivery_due;
+    /* Set forms of the store's row statements (sql_prepare_rows), NULL where each row runs
+     * alone: store_deliveries.c's inserts of new events, deliveries and attempts, an outcome's
+     * delivery update and an endpoint's success. */
+    const char *event_insert_rows, *delivery_insert_rows, *attempt_insert_rows;
+    const char *delivery_update_rows, *endpoint_success_rows;
 };
 
 struct sql_driver {
@@ -90,6 +95,14 @@ struct sql_driver {
     /* Optional: sends a statement whose outcome the rule does not need, without waiting for
      * it; a failure then fails the whole transaction at commit. 0, or ERR_FAIL. Resets it. */
     int (*run_later)(struct sql_stmt *s);
+    /* Optional, both or neither: a statement of a dialect's set form (sql_prepare_rows)
+     * gathers rows in the writer's transaction, its bindings adding one element per row to
+     * each parameter's array; rows_add ends a row (on a statement not gathering, it is
+     * run_later). The driver sends the gathered rows as run_later would, before the
+     * transaction's next other statement (its savepoints aside) or its commit, and takes a
+     * job's rows out when the job is rolled back to its savepoint. */
+    void (*rows_begin)(struct sql_stmt *s);
+    int (*rows_add)(struct sql_stmt *s);
     /* rows the last statement changed */
     long (*changes)(struct sql_stmt *s);
     bool (*column_null)(struct sql_stmt *s, int col);
@@ -132,6 +145,14 @@ int sql_run(struct sql_stmt *s);
  * PostgreSQL sends it without waiting, in the writer's pipeline; a failure then fails the
  * transaction. 0 or ERR_FAIL. */
 int sql_run_later(struct sql_stmt *s);
+/* A row of a statement whose outcome the rule does not need (an insert of a fresh id, an
+ * update that waits for nothing), run as sql_run_later would run it: where the driver gathers
+ * rows (PostgreSQL, in the writer's transaction) and the dialect gives set_sql, the rows of a
+ * transaction run together as set_sql, each parameter ?n bound to the array of the rows'
+ * values (set_sql reads them with unnest(?1::text[], ?2::bigint[], ...)); elsewhere row_sql
+ * runs per row. Prepare and bind as usual, then sql_rows_add. Text and integers only. */
+struct sql_stmt *sql_prepare_rows(struct store_conn *c, const char *row_sql, const char *set_sql);
+int sql_rows_add(struct sql_stmt *s); /* 0 or ERR_FAIL */
 /* sql_run, then ERR_NOT_FOUND when no row changed. */
 int sql_run_changed(struct sql_stmt *s);
 /* Runs an INSERT ... ON CONFLICT DO NOTHING: ERR_CONFLICT when it inserted nothing, so that a

@@ -349,6 +349,9 @@ int store_endpoint_fanout(struct store_conn *tx, const char *org_id,
 /* --- events, deliveries and attempts (§2.5, §2.6, §4; store_deliveries.c) --- */
 /* ERR_CONFLICT when the org already has an event with this id. */
 int store_event_insert(struct store_conn *tx, const struct event *ev);
+/* An event whose id hookd just made (no producer id): no row can have it, so it is sent with
+ * the transaction's other rows, without waiting for an answer. */
+int store_event_insert_new(struct store_conn *tx, const struct event *ev);
 int store_event_get(struct store_conn *c, const char *org_id, const char *id, struct event *out);
 int store_event_list(struct store_conn *c, const char *org_id, const struct list_filter *f,
                      const struct page *page, struct event *out, int *count);
@@ -362,8 +365,10 @@ int store_delivery_list(struct store_conn *c, const char *org_id, const struct l
                         const struct page *page, struct delivery *out, int *count);
 int store_attempt_list(struct store_conn *c, const char *delivery_id, struct attempt *out, int max,
                        int *count);
-/* Inserts the attempt and moves the delivery and its endpoint on (auto-disable included). */
-int store_delivery_record(struct store_conn *tx, struct attempt_outcome *outcome, int64_t now);
+/* Records outcomes in their order: inserts each attempt and moves its delivery and endpoint on
+ * (auto-disable included). */
+int store_delivery_record(struct store_conn *tx, struct attempt_outcome *outcomes, int count,
+                          int64_t now);
 /* A failed/exhausted delivery back to pending for one more schedule. ERR_CONFLICT in any
  * other state. */
 int store_delivery_retry(struct store_conn *tx, const char *org_id, const char *id,

@@ -27,20 +27,36 @@ static void read_event(struct sql_stmt *s, void *out_ptr)
     ev->delivery_count = sql_col_int(s, 5);
 }
 
-int store_event_insert(struct store_conn *tx, const struct event *ev)
+static const char event_insert[] = "INSERT INTO events (" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, "
+                                   "?4, ?5, ?6) ON CONFLICT DO NOTHING";
+
+static void bind_event(struct sql_stmt *s, const struct event *ev)
 {
-    static const char sql[] = "INSERT INTO events (" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, "
-                              "?5, ?6) ON CONFLICT DO NOTHING";
-    struct sql_stmt *s = sql_prepare(tx, sql);
-    if (s == NULL)
-        return ERR_FAIL;
     sql_text(s, 1, ev->org_id);
     sql_text(s, 2, ev->id);
     sql_text(s, 3, ev->type);
     sql_text(s, 4, ev->payload);
     sql_int(s, 5, ev->created_at);
     sql_int(s, 6, ev->delivery_count);
+}
+
+int store_event_insert(struct store_conn *tx, const struct event *ev)
+{
+    struct sql_stmt *s = sql_prepare(tx, event_insert);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_event(s, ev);
     return sql_insert(s);
+}
+
+int store_event_insert_new(struct store_conn *tx, const struct event *ev)
+{
+    struct sql_stmt *s =
+        sql_prepare_rows(tx, event_insert, sql_driver_of(tx)->dialect->event_insert_rows);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_event(s, ev);
+    return sql_rows_add(s);
 }
 
 int store_event_get(struct store_conn *c, const char *org_id, const char *id, struct event *out)
@@ -126,7 +142,8 @@ int store_delivery_insert(struct store_conn *tx, const struct delivery *d, const
         "INSERT INTO deliveries (id, org_id, event_id, endpoint_id, url, event_type, node_id, "
         "attempt_count, schedule_start, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, "
         "?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING";
-    struct sql_stmt *s = sql_prepare(tx, sql);
+    struct sql_stmt *s =
+        sql_prepare_rows(tx, sql, sql_driver_of(tx)->dialect->delivery_insert_rows);
     int rc;
     if (s == NULL)
         return ERR_FAIL;
@@ -141,7 +158,7 @@ int store_delivery_insert(struct store_conn *tx, const struct delivery *d, const
     sql_int(s, 9, d->schedule_start);
     sql_int(s, 10, d->next_attempt_at);
     sql_int(s, 11, d->created_at);
-    rc = sql_run_later(s); /* a fresh id: nothing to learn from it */
+    rc = sql_rows_add(s); /* a fresh id: nothing to learn from it */
     /* work that no node holds wakes the idle nodes when the transaction commits */
     if (rc == 0 && (node_id == NULL || *node_id == '\0'))
         tx->notify = true;
@@ -222,15 +239,31 @@ int store_attempt_list(struct store_conn *c, const char *delivery_id, struct att
     return sql_read_rows(s, out, sizeof *out, count, read_attempt);
 }
 
-static int insert_attempt(struct store_conn *tx, const struct attempt *a)
+/* --- outcomes --- */
+
+/* The writes of an outcome that wait for no answer: its attempt, its delivery when there is
+ * nothing to decide from the update (delivered, one-shot, ended without an attempt), its
+ * endpoint's success. They gather into one set statement each where the dialect has them
+ * (sql_prepare_rows). */
+static const char attempt_insert[] =
+    "INSERT INTO attempts (id, delivery_id, n, started_at, duration_ms, response_status, "
+    "response_body, response_headers, error, request_headers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+    "?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
+static const char delivery_update[] =
+    "UPDATE deliveries SET status = ?1, attempt_count = ?2, next_attempt_at = ?3, "
+    "last_attempt_at = ?4, last_response_status = ?5, last_error = ?6, delivered_at = ?7 "
+    "WHERE id = ?8 AND status = ?9"; /* a parameter: no plan may take the due index for it */
+/* A success changes the row only if it ends a failure streak or the last one is over a second
+ * old: at thousands of deliveries a second, most would rewrite it for nothing. Only an active
+ * endpoint counts it: the delivery update before it is not waited for, and a delivery already
+ * ended (its endpoint deleted or disabled meanwhile) leaves it as is. */
+static const char endpoint_success[] =
+    "UPDATE endpoints SET consecutive_failures = 0, last_success_at = ?1 WHERE id = ?2 AND "
+    "is_active = 1 AND (consecutive_failures <> 0 OR last_success_at IS NULL OR "
+    "last_success_at < ?1 - 1000)";
+
+static int add_attempt(struct sql_stmt *s, const struct attempt *a)
 {
-    static const char sql[] =
-        "INSERT INTO attempts (id, delivery_id, n, started_at, duration_ms, response_status, "
-        "response_body, response_headers, error, request_headers) VALUES (?1, ?2, ?3, ?4, ?5, "
-        "?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
-    struct sql_stmt *s = sql_prepare(tx, sql);
-    if (s == NULL)
-        return ERR_FAIL;
     sql_text(s, 1, a->id);
     sql_text(s, 2, a->delivery_id);
     sql_int(s, 3, a->n);
@@ -241,7 +274,64 @@ static int insert_attempt(struct store_conn *tx, const struct attempt *a)
     sql_text_or_null(s, 8, a->response_headers);
     sql_text_or_null(s, 9, a->error);
     sql_text_or_null(s, 10, a->request_headers);
-    return sql_run_later(s);
+    return sql_rows_add(s);
+}
+
+/* Binds the delivery's update (its last_error into the caller's buffer). */
+static void bind_delivery_update(struct sql_stmt *s, const struct attempt_outcome *o,
+                                 char last_error[ERROR_BYTES])
+{
+    const struct attempt *a = &o->attempt;
+    if (a->error[0])
+        text_copy(last_error, ERROR_BYTES, a->error);
+    else if (a->response_status < 200 || a->response_status > 299)
+        snprintf(last_error, ERROR_BYTES, "HTTP %d", a->response_status);
+    else
+        last_error[0] = '\0';
+    sql_int(s, 1, (int)o->status);
+    sql_int(s, 2, a->n);
+    sql_int_or_null(s, 3, o->status == DLV_PENDING ? o->next_attempt_at : 0);
+    sql_int(s, 4, a->started_at);
+    sql_int_or_null(s, 5, a->response_status);
+    sql_text_or_null(s, 6, last_error);
+    /* delivered when the receiver answered, not when the writer got to it */
+    sql_int_or_null(s, 7, o->status == DLV_DELIVERED ? a->started_at + a->duration_ms : 0);
+    sql_text(s, 8, a->delivery_id);
+    sql_int(s, 9, DLV_PENDING);
+}
+
+static bool waits_for_nothing(const struct attempt_outcome *o)
+{
+    return o->status == DLV_DELIVERED || o->endpoint_id[0] == '\0' || o->no_attempt;
+}
+
+/* last_success: the endpoint of the batch's last success, whose next one adds nothing */
+static int add_outcome(struct store_conn *tx, const struct attempt_outcome *o, int64_t now,
+                       char last_success[ID_MAX])
+{
+    const struct sql_dialect *d = sql_driver_of(tx)->dialect;
+    char last_error[ERROR_BYTES];
+    struct sql_stmt *s;
+    int rc = 0;
+
+    if (!o->no_attempt) {
+        s = sql_prepare_rows(tx, attempt_insert, d->attempt_insert_rows);
+        rc = s ? add_attempt(s, &o->attempt) : ERR_FAIL;
+    }
+    if (rc != 0 || (s = sql_prepare_rows(tx, delivery_update, d->delivery_update_rows)) == NULL)
+        return ERR_FAIL;
+    bind_delivery_update(s, o, last_error);
+    if ((rc = sql_rows_add(s)) != 0)
+        return rc;
+    if (o->status != DLV_DELIVERED || o->endpoint_id[0] == '\0' || o->no_attempt ||
+        strcmp(last_success, o->endpoint_id) == 0)
+        return 0;
+    text_copy(last_success, ID_MAX, o->endpoint_id);
+    if ((s = sql_prepare_rows(tx, endpoint_success, d->endpoint_success_rows)) == NULL)
+        return ERR_FAIL;
+    sql_int(s, 1, now);
+    sql_text(s, 2, o->endpoint_id);
+    return sql_rows_add(s);
 }
 
 /* Disables the endpoint (§4.3) and ends what it has queued. */
@@ -262,30 +352,19 @@ static int disable_endpoint(struct store_conn *tx, const char *endpoint_id, cons
     return rc ? rc : end_pending(tx, endpoint_id, DLV_FAILED, "endpoint inactive");
 }
 
-/* Counts a terminal outcome on the endpoint (§4.3) and disables it at the threshold. */
-static int count_outcome(struct store_conn *tx, struct attempt_outcome *o, int64_t now)
+/* Counts a failure on the endpoint (§4.3) and disables it at the threshold. */
+static int count_failure(struct store_conn *tx, struct attempt_outcome *o, int64_t now)
 {
-    /* a success changes the row only if it ends a failure streak or the last one is over a
-     * second old: at thousands of deliveries a second, most would rewrite it for nothing. Only
-     * an active endpoint counts it: the delivery update before it is not waited for, and a
-     * delivery already ended (its endpoint deleted or disabled meanwhile) leaves it as is. */
-    static const char success[] =
-        "UPDATE endpoints SET consecutive_failures = 0, last_success_at = ?1 WHERE id = ?2 AND "
-        "is_active = 1 AND (consecutive_failures <> 0 OR last_success_at IS NULL OR "
-        "last_success_at < ?1 - 1000)";
-    static const char failure[] = "UPDATE endpoints SET consecutive_failures = "
-                                  "consecutive_failures + 1, last_failure_at = ?1 WHERE id = ?2 "
-                                  "RETURNING consecutive_failures, is_active";
-    bool delivered = o->status == DLV_DELIVERED;
-    struct sql_stmt *s = sql_prepare(tx, delivered ? success : failure);
+    static const char sql[] = "UPDATE endpoints SET consecutive_failures = "
+                              "consecutive_failures + 1, last_failure_at = ?1 WHERE id = ?2 "
+                              "RETURNING consecutive_failures, is_active";
+    struct sql_stmt *s = sql_prepare(tx, sql);
     int failures = 0, is_active = 0, rc;
 
     if (s == NULL)
         return ERR_FAIL;
     sql_int(s, 1, now);
     sql_text(s, 2, o->endpoint_id);
-    if (delivered)
-        return sql_run_later(s);
     rc = sql_driver_of(tx)->step(s);
     if (rc == SQL_ROW) {
         failures = sql_col_int(s, 0);
@@ -303,59 +382,45 @@ static int count_outcome(struct store_conn *tx, struct attempt_outcome *o, int64
     return rc;
 }
 
-int store_delivery_record(struct store_conn *tx, struct attempt_outcome *o, int64_t now)
+/* A failed attempt of an endpoint's delivery: the update says whether it still counts. */
+static int record_failure(struct store_conn *tx, struct attempt_outcome *o, int64_t now)
 {
-    static const char sql[] =
-        "UPDATE deliveries SET status = ?1, attempt_count = ?2, next_attempt_at = ?3, "
-        "last_attempt_at = ?4, last_response_status = ?5, last_error = ?6, delivered_at = ?7 "
-        "WHERE id = ?8 AND status = ?9"; /* a parameter: no plan may take the due index for it */
     static const char failed_attempt[] = "UPDATE endpoints SET last_failure_at = ?1 WHERE id = ?2";
-    const struct attempt *a = &o->attempt;
     char last_error[ERROR_BYTES];
-    struct sql_stmt *s;
-    int rc = o->no_attempt ? 0 : insert_attempt(tx, a);
+    struct sql_stmt *s = sql_prepare(tx, attempt_insert);
+    int rc = s ? add_attempt(s, &o->attempt) : ERR_FAIL;
 
-    if (rc != 0)
-        return rc;
-    if (a->error[0])
-        text_copy(last_error, sizeof last_error, a->error);
-    else if (a->response_status < 200 || a->response_status > 299)
-        snprintf(last_error, sizeof last_error, "HTTP %d", a->response_status);
-    else
-        last_error[0] = '\0';
-    s = sql_prepare(tx, sql);
-    if (s == NULL)
+    if (rc != 0 || (s = sql_prepare(tx, delivery_update)) == NULL)
         return ERR_FAIL;
-    sql_int(s, 1, (int)o->status);
-    sql_int(s, 2, a->n);
-    sql_int_or_null(s, 3, o->status == DLV_PENDING ? o->next_attempt_at : 0);
-    sql_int(s, 4, a->started_at);
-    sql_int_or_null(s, 5, a->response_status);
-    sql_text_or_null(s, 6, last_error);
-    /* delivered when the receiver answered, not when the writer got to it */
-    sql_int_or_null(s, 7, o->status == DLV_DELIVERED ? a->started_at + a->duration_ms : 0);
-    sql_text(s, 8, a->delivery_id);
-    sql_int(s, 9, DLV_PENDING);
-    if (o->status == DLV_DELIVERED || o->endpoint_id[0] == '\0' || o->no_attempt) {
-        /* nothing to decide from the update: sent without waiting */
-        rc = sql_run_later(s);
-        if (rc != 0 || o->status != DLV_DELIVERED || o->endpoint_id[0] == '\0' || o->no_attempt)
-            return rc;
-        return count_outcome(tx, o, now);
-    }
+    bind_delivery_update(s, o, last_error);
     rc = sql_run_changed(s);
     if (rc == ERR_NOT_FOUND)
         return 0; /* already ended (endpoint deleted or disabled meanwhile): keep the attempt */
     if (rc != 0)
         return rc;
     if (o->status != DLV_PENDING)
-        return count_outcome(tx, o, now);
+        return count_failure(tx, o, now);
     s = sql_prepare(tx, failed_attempt);
     if (s == NULL)
         return ERR_FAIL;
     sql_int(s, 1, now);
     sql_text(s, 2, o->endpoint_id);
     return sql_run_later(s);
+}
+
+int store_delivery_record(struct store_conn *tx, struct attempt_outcome *outcomes, int count,
+                          int64_t now)
+{
+    char last_success[ID_MAX] = "";
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < count; i++) {
+        struct attempt_outcome *o = &outcomes[i];
+        rc = waits_for_nothing(o) ? add_outcome(tx, o, now, last_success)
+                                  : record_failure(tx, o, now);
+        if (!waits_for_nothing(o))
+            last_success[0] = '\0'; /* a failure may come between two successes */
+    }
+    return rc;
 }
 
 int store_delivery_retry(struct store_conn *tx, const char *org_id, const char *id,

@@ -392,6 +392,62 @@ static int insert_event(struct store_conn *tx, void *arg)
     return store_event_insert(tx, arg);
 }
 
+/* New events gather with the batch's other rows (PostgreSQL sends them as one statement at
+ * the next other statement or at commit): a job that fails takes its own rows out, whether it
+ * failed before or after sending something else, and bytes that need quoting in an array
+ * literal arrive as they were sent. */
+struct new_event_job {
+    struct event ev;
+    bool read_first, fail;
+};
+
+static int insert_new_event(struct store_conn *tx, void *arg)
+{
+    struct new_event_job *j = arg;
+    struct event back;
+    int rc = store_event_insert_new(tx, &j->ev);
+    if (rc == 0 && j->read_first) { /* a statement that waits: the rows gathered go first */
+        rc = store_event_get(tx, j->ev.org_id, j->ev.id, &back);
+        if (rc == 0)
+            free(back.payload);
+    }
+    return rc != 0 ? rc : j->fail ? ERR_FAIL : 0;
+}
+
+static void rows_of_a_failed_job_are_taken_out(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    char tricky[] = "{\"q\":\"a\\\"b\\\\c\",\"l\":[1,{\"n\":\"NULL\"}],\"s\":\"caf\xc3\xa9 {,}\"}";
+    char plain[] = "{\"x\":1}";
+    struct new_event_job j[5] = {
+        {.read_first = false, .fail = false}, {.read_first = false, .fail = true},
+        {.read_first = true, .fail = false},  {.read_first = true, .fail = true},
+        {.read_first = false, .fail = false},
+    };
+    struct fn_job jobs[5];
+    new_org(st, &org);
+    for (int i = 0; i < 5; i++) {
+        make_event(&j[i].ev, org.id, "a.b", i == 0 ? tricky : plain);
+        jobs[i] = (struct fn_job){
+            .job = {.apply = fn_apply, .done = fn_done}, .fn = insert_new_event, .arg = &j[i]};
+        if (i > 0)
+            jobs[i - 1].job.next = &jobs[i].job;
+    }
+    assert_int_equal(writer_run_batch(st, &jobs[0].job), 0);
+    struct store_conn *c = store_acquire(st);
+    for (int i = 0; i < 5; i++) {
+        struct event back;
+        int rc = store_event_get(c, org.id, j[i].ev.id, &back);
+        assert_int_equal(rc, j[i].fail ? ERR_NOT_FOUND : 0);
+        if (rc == 0) {
+            assert_string_equal(back.payload, j[i].ev.payload);
+            free(back.payload);
+        }
+    }
+    store_release(c);
+}
+
 static void make_delivery(struct delivery *d, const struct event *ev, const char *endpoint_id,
                           int64_t next_attempt_at)
 {
@@ -535,7 +591,7 @@ struct record_args {
 static int record(struct store_conn *tx, void *arg)
 {
     struct record_args *r = arg;
-    return store_delivery_record(tx, &r->o, r->now);
+    return store_delivery_record(tx, &r->o, 1, r->now);
 }
 
 /* An outcome of attempt n of d: status 0 = no response (error "timeout"). */
@@ -1866,6 +1922,7 @@ int main(void)
         cmocka_unit_test(orgs_round_trip),
         cmocka_unit_test(lists_page_newest_first_without_gaps),
         cmocka_unit_test(a_failing_job_does_not_fail_its_batch),
+        cmocka_unit_test(rows_of_a_failed_job_are_taken_out),
         cmocka_unit_test(the_writer_commits_every_job_of_concurrent_submitters),
         cmocka_unit_test(deleting_an_org_revokes_its_keys),
         cmocka_unit_test(idempotency_records_expire),
