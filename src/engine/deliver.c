@@ -186,15 +186,33 @@ static bool source_load(void *ctx, struct sched_endpoint *ep)
 }
 
 static int source_read_due(void *ctx, int64_t now, int64_t after_ms, const char *after_id,
-                           struct due_delivery *rows, int max, int *count)
+                           bool held, struct due_delivery *rows, int max, int *count)
 {
     struct loop *loop = ctx;
-    int rc;
-    pthread_mutex_lock(&loop->eng->scan_lock);
-    rc = store_delivery_due(loop->conn, loop->eng->node_id, now, after_ms, after_id, rows, max,
-                            count);
-    pthread_mutex_unlock(&loop->eng->scan_lock);
-    return rc;
+    return store_delivery_due(loop->conn, loop->eng->node_id, now, after_ms, after_id, held, rows,
+                              max, count);
+}
+
+static void source_hand_off(void *ctx, struct engine_job *jobs)
+{
+    struct loop *loop = ctx;
+    engine_submit(loop->eng, jobs);
+}
+
+static int source_room(void *ctx)
+{
+    struct loop *loop = ctx;
+    struct engine *eng = loop->eng;
+    int room = 0;
+    for (int i = 0; i < eng->loop_total; i++)
+        room += loop_room(&eng->loops[i]);
+    return room;
+}
+
+static void source_want_scan(void *ctx)
+{
+    struct loop *loop = ctx;
+    engine_kick(loop->eng);
 }
 
 static bool source_owns(void *ctx, const char *queue_key)
@@ -218,11 +236,18 @@ static void source_end_without_attempt(void *ctx, struct engine_job *job, const 
 
 struct sched_source deliver_source(struct loop *loop)
 {
-    return (struct sched_source){
+    struct sched_source src = {
         .ctx = loop,
         .load = source_load,
         .read_due = source_read_due,
         .owns = source_owns,
         .end_without_attempt = source_end_without_attempt,
     };
+    if (loop->eng->loop_total > 1 && loop->index == 0) {
+        src.hand_off = source_hand_off;
+        src.room = source_room;
+    } else if (loop->eng->loop_total > 1) {
+        src.want_scan = source_want_scan;
+    }
+    return src;
 }

@@ -106,7 +106,6 @@ static void engine_destroy(struct engine *eng)
         loop_free(&eng->loops[i]);
     free(eng->loops);
     free(eng->ca_data);
-    pthread_mutex_destroy(&eng->scan_lock);
     free(eng);
 }
 
@@ -117,7 +116,7 @@ struct engine *engine_start(const struct engine_options *opts, struct err *e)
     int count = loop_count_of(cfg), ready = 0;
 
     eng->opts = *opts;
-    pthread_mutex_init(&eng->scan_lock, NULL);
+    eng->loop_total = count;
     text_copy(eng->node_id, sizeof eng->node_id, opts->node_id);
     eng->policy.allow_http = cfg->allow_http;
     eng->policy.allow_private = cfg->allow_private;
@@ -215,7 +214,7 @@ void engine_submit(struct engine *eng, struct engine_job *jobs)
 
 void engine_kick(struct engine *eng)
 {
-    broadcast(eng, MSG_KICK, NULL);
+    loop_post(&eng->loops[0], message_new(MSG_KICK, NULL)); /* the scanning loop */
 }
 
 void engine_endpoint_changed(struct engine *eng, const char *endpoint_id)

@@ -16,19 +16,12 @@
 
 #define WATCHED_FDS 65536 /* sockets a loop tracks in its table */
 
-enum message_kind {
-    MSG_JOBS,
-    MSG_KICK,
-    MSG_SCAN_ON,
-    MSG_ENDPOINT,
-    MSG_ORG,
-    MSG_PING,
-    MSG_RECORDED
-};
+enum message_kind { MSG_JOBS, MSG_KICK, MSG_ENDPOINT, MSG_ORG, MSG_PING, MSG_RECORDED };
 
 struct message {
     enum message_kind kind;
     struct engine_job *jobs;
+    bool stored; /* MSG_RECORDED: the outcomes were committed */
     struct engine_ping *ping;
     char id[ID_MAX]; /* the endpoint or org */
     struct message *next;
@@ -45,6 +38,7 @@ struct loop {
     int store_wake_fd;         /* the store's wake-ups from other nodes (loop 0 only), or -1 */
     int64_t curl_due;          /* when libcurl wants its timeout action, or INT64_MAX */
     struct store_conn *conn;   /* the loop's read connection */
+    atomic_int memory_used;    /* jobs its scheduler holds, for the scanning loop's page size */
     atomic_bool starved;       /* waits for the connection budget */
     atomic_int granted;        /* slots of the budget handed to it by other loops */
 
@@ -65,10 +59,10 @@ struct engine {
     char *ca_data;
     atomic_int connections; /* requests in flight over all loops, at most max_connections */
     atomic_uint next_ping;  /* pings go round the loops */
-    /* one scan of the store at a time: on PostgreSQL a scan claims with SKIP LOCKED, and two
-     * loops of one node scanning together would skip each other's rows */
-    pthread_mutex_t scan_lock;
-    int loop_count;
+    /* Loop 0 scans the store for all of them and hands each loop its rows: a row is read (on
+     * PostgreSQL claimed, a row lock and a write) once, not once per loop. */
+    int loop_total; /* the loops engine_start makes */
+    int loop_count; /* those made so far */
     struct loop *loops;
     bool joined;
 };
@@ -101,5 +95,7 @@ void deliver_ping(struct loop *loop, struct engine_ping *ping);
 void deliver_finished(struct loop *loop, struct transfer *t, CURLcode code, long status);
 /* The scheduler's source over the store for this loop. */
 struct sched_source deliver_source(struct loop *loop);
+/* Jobs a loop can still take in; all loops together. */
+int loop_room(const struct loop *loop);
 
 #endif

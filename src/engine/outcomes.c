@@ -64,7 +64,7 @@ static void batch_done(struct write_job *job, bool committed)
         attempt_clear(&o->attempt);
     }
     if (batch->settled)
-        batch->sink.recorded(batch->sink.ctx, batch->settled);
+        batch->sink.recorded(batch->sink.ctx, batch->settled, stored);
     free(batch->outcomes);
     free(batch);
 }
@@ -74,7 +74,7 @@ void outcome_flush(struct outcome_batcher *b, struct engine_job *settled)
     struct outcome_batch *batch;
     if (b->count == 0) {
         if (settled) /* nothing to store for them (cannot happen today: each has an outcome) */
-            b->sink.recorded(b->sink.ctx, settled);
+            b->sink.recorded(b->sink.ctx, settled, true);
         return;
     }
     batch = xcalloc(1, sizeof *batch);

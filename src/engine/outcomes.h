@@ -12,9 +12,9 @@ struct outcome_sink {
     void *ctx;
     /* An outcome of the batch disabled its endpoint (committed batches only). */
     void (*disabled)(void *ctx, const char *endpoint_id);
-    /* The jobs settled with the batch may leave memory (committed or not: when not, their rows
-     * stay pending in the store). */
-    void (*recorded)(void *ctx, struct engine_job *jobs);
+    /* The jobs settled with the batch may leave memory (committed or not, as stored says: when
+     * not, their rows stay pending in the store). */
+    void (*recorded)(void *ctx, struct engine_job *jobs, bool stored);
 };
 
 struct outcome_batcher {

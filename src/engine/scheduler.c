@@ -16,8 +16,13 @@ void sched_init(struct scheduler *s, const struct sched_limits *limits,
     s->limits = *limits;
     s->src = *src;
     s->scan_rows = xcalloc((size_t)limits->scan_page, sizeof *s->scan_rows);
-    s->scan_needed = true; /* take up what the store holds for this node */
-    s->store_due = limits->shared_scan_ms > 0 ? now : INT64_MAX;
+    s->store_due = INT64_MAX;
+    if (src->want_scan) { /* another loop scans */
+        s->shared_due = INT64_MAX;
+        return;
+    }
+    s->scan_needed = s->scan_held = true; /* take up what the store holds for this node */
+    s->shared_due = limits->shared_scan_ms > 0 ? now + limits->shared_scan_ms : INT64_MAX;
 }
 
 static void target_clear(struct endpoint_target *t)
@@ -189,11 +194,16 @@ void sched_admit(struct scheduler *s, struct engine_job *job, int64_t now)
     queue_job(s, job, now);
 }
 
-void sched_rescan(struct scheduler *s)
+static void cursor_reset(struct scheduler *s)
 {
-    s->scan_needed = true;
     s->scan_after_ms = 0;
     s->scan_after_id[0] = '\0';
+}
+
+void sched_rescan(struct scheduler *s)
+{
+    cursor_reset(s);
+    s->scan_needed = s->scan_held = true;
 }
 
 void sched_scan_on(struct scheduler *s)
@@ -201,38 +211,57 @@ void sched_scan_on(struct scheduler *s)
     s->scan_needed = true;
 }
 
-/* Reads due work of this loop from the store that memory does not hold, a page at a time. */
+static struct engine_job *job_of_row(const struct due_delivery *r, int64_t now)
+{
+    struct payload *p = payload_new(r->payload, strlen(r->payload), r->event_type);
+    struct engine_job *job =
+        engine_job_new(r->id, r->org_id, r->event_id, r->endpoint_id, r->url, p, now);
+    payload_release(p);
+    job->attempt_count = r->attempt_count;
+    job->schedule_start = r->schedule_start;
+    return job;
+}
+
+static int scan_room(const struct scheduler *s)
+{
+    return s->src.room ? s->src.room(s->src.ctx) : s->limits.memory_jobs - s->known.count;
+}
+
+/* Reads due work from the store that memory does not hold, a page at a time: this loop's, and
+ * the other loops' for them when it scans for all. */
 static void scan_store(struct scheduler *s, int64_t now)
 {
     struct due_delivery *rows = s->scan_rows;
-    int room = s->limits.memory_jobs - s->known.count, count = 0;
+    struct engine_job *theirs = NULL;
+    int room = scan_room(s), count = 0;
     char key[JOB_QUEUE_KEY_MAX];
     if (room <= 0)
         return;
     if (room > s->limits.scan_page)
         room = s->limits.scan_page;
-    if (s->src.read_due(s->src.ctx, now, s->scan_after_ms, s->scan_after_id, rows, room, &count) !=
-        0)
+    if (s->src.read_due(s->src.ctx, now, s->scan_after_ms, s->scan_after_id, s->scan_held, rows,
+                        room, &count) != 0)
         return; /* scan_needed stays set: try again on the next turn */
     for (int i = 0; i < count; i++) {
         struct due_delivery *r = &rows[i];
         s->scan_after_ms = r->next_attempt_at;
         memcpy(s->scan_after_id, r->id, sizeof s->scan_after_id);
         queue_key_of(r->endpoint_id, r->org_id, key);
-        if (s->src.owns(s->src.ctx, key) && !job_index_has(&s->known, r->id)) {
-            struct payload *p = payload_new(r->payload, strlen(r->payload), r->event_type);
-            struct engine_job *job =
-                engine_job_new(r->id, r->org_id, r->event_id, r->endpoint_id, r->url, p, now);
-            payload_release(p);
-            job->attempt_count = r->attempt_count;
-            job->schedule_start = r->schedule_start;
-            sched_admit(s, job, now);
+        if (s->src.owns(s->src.ctx, key)) {
+            if (!job_index_has(&s->known, r->id))
+                sched_admit(s, job_of_row(r, now), now);
+        } else if (s->src.hand_off) { /* its loop drops it if it holds it already */
+            struct engine_job *job = job_of_row(r, now);
+            job->next = theirs;
+            theirs = job;
         }
         due_delivery_clear(r);
     }
-    if (count < room) { /* reached the end: the next scan starts over */
-        sched_rescan(s);
-        s->scan_needed = false;
+    if (theirs)
+        s->src.hand_off(s->src.ctx, theirs);
+    if (count < room) { /* reached the end: the next scan starts over, with new rows only */
+        cursor_reset(s);
+        s->scan_needed = s->scan_held = false;
     }
 }
 
@@ -252,11 +281,21 @@ static void fire_timers(struct scheduler *s, int64_t now)
 void sched_turn(struct scheduler *s, int64_t now)
 {
     if (s->store_due <= now) {
-        s->store_due = s->limits.shared_scan_ms > 0 ? now + s->limits.shared_scan_ms : INT64_MAX;
+        s->store_due = INT64_MAX;
+        sched_rescan(s);
+    }
+    if (s->shared_due <= now) {
+        s->shared_due = now + s->limits.shared_scan_ms;
         s->scan_needed = true;
     }
-    if (s->scan_needed)
+    if (s->scan_needed && s->src.want_scan) {
+        if (s->limits.memory_jobs > s->known.count) { /* once it can take them */
+            s->src.want_scan(s->src.ctx);
+            s->scan_needed = s->scan_held = false;
+        }
+    } else if (s->scan_needed) {
         scan_store(s, now);
+    }
     fire_timers(s, now);
 }
 
@@ -320,9 +359,11 @@ struct engine_job *sched_take_settled(struct scheduler *s)
     return list;
 }
 
-void sched_recorded(struct scheduler *s, struct engine_job *jobs)
+void sched_recorded(struct scheduler *s, struct engine_job *jobs, bool stored)
 {
     forget_list(s, jobs);
+    if (!stored) /* their rows stay pending, held by this node: read them again */
+        s->store_due = 0;
 }
 
 /* --- changes --- */
@@ -366,5 +407,7 @@ int sched_wait_ms(const struct scheduler *s, int64_t now, bool can_start)
         wait = timer_due - now;
     if (s->store_due != INT64_MAX && s->store_due - now < wait)
         wait = s->store_due - now;
+    if (s->shared_due != INT64_MAX && s->shared_due - now < wait)
+        wait = s->shared_due - now;
     return wait < 0 ? 0 : (int)wait;
 }

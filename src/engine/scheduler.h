@@ -49,11 +49,21 @@ struct sched_source {
     /* Fills ep's settings (usable, target, max_in_flight, has_rate and bucket), or returns
      * false when the store did not answer (the job is tried again a second later). */
     bool (*load)(void *ctx, struct sched_endpoint *ep);
-    /* Due rows after the cursor, as store_delivery_due; 0 or an ERR_ code. */
-    int (*read_due)(void *ctx, int64_t now, int64_t after_ms, const char *after_id,
+    /* Due rows after the cursor, as store_delivery_due (held: with those this node holds
+     * already); 0 or an ERR_ code. */
+    int (*read_due)(void *ctx, int64_t now, int64_t after_ms, const char *after_id, bool held,
                     struct due_delivery *rows, int max, int *count);
-    /* Whether this loop holds the queue of that key (the others' rows are skipped). */
+    /* Whether this loop holds the queue of that key. */
     bool (*owns)(void *ctx, const char *queue_key);
+    /* Optional, for the one loop of several that scans the store for all: jobs of rows the
+     * others own (a list by ->next), handed to them; without it, their rows are skipped. */
+    void (*hand_off)(void *ctx, struct engine_job *jobs);
+    /* Optional: jobs all loops together have room for (a scan reads no more); without it,
+     * this scheduler's own room. */
+    int (*room)(void *ctx);
+    /* Optional, for the loops that do not scan: asks the scanning loop to scan from the start,
+     * with the rows this node holds (this loop's own may wait there). */
+    void (*want_scan)(void *ctx);
     /* A job ends without an attempt (its endpoint is gone or inactive): record it and call
      * sched_settle, so that it does not come back from the store. */
     void (*end_without_attempt)(void *ctx, struct engine_job *job, const char *why);
@@ -78,11 +88,13 @@ struct scheduler {
     int in_flight;
     /* store scanning */
     bool scan_needed;
+    bool scan_held; /* this pass reads the rows this node holds too, not only new ones */
     int64_t scan_after_ms;
     char scan_after_id[ID_MAX];
     struct due_delivery *scan_rows; /* scan_page rows */
-    int64_t store_due;              /* earliest due time of work left in the store, or INT64_MAX */
-    struct engine_job *settled;     /* outcome on its way to the store */
+    int64_t store_due;  /* earliest due time of this node's work left in the store, or INT64_MAX */
+    int64_t shared_due; /* next look for other nodes' work (shared_scan_ms), or INT64_MAX */
+    struct engine_job *settled; /* outcome on its way to the store */
 };
 
 /* A scheduler that scans the store at its first turn. sched_free releases what it holds. */
@@ -93,9 +105,11 @@ void sched_free(struct scheduler *s);
 /* Takes a job (the scheduler's now) into memory, or leaves it to the store when memory is full
  * or when it is known already. */
 void sched_admit(struct scheduler *s, struct engine_job *job, int64_t now);
-/* New due work in the store: scan it from the start, or go on from where the scan is (work
- * another node added lies ahead of it). */
+/* Work of this node in the store that memory does not hold (a retry or replay through the
+ * API): scan from the start, with the rows this node holds. */
 void sched_rescan(struct scheduler *s);
+/* New work no node holds (another node's commit): go on from where the scan is, as it lies
+ * ahead of it. */
 void sched_scan_on(struct scheduler *s);
 /* One turn's housekeeping: scan the store when needed, queue the jobs whose timer is due. */
 void sched_turn(struct scheduler *s, int64_t now);
@@ -116,8 +130,9 @@ void sched_finished(struct scheduler *s, struct sched_endpoint *ep, struct engin
 void sched_settle(struct scheduler *s, struct engine_job *job);
 /* The settled jobs since the last call (a list by ->next), to hand over with their outcomes. */
 struct engine_job *sched_take_settled(struct scheduler *s);
-/* Those outcomes are committed (or failed: the rows stay pending): the jobs leave memory. */
-void sched_recorded(struct scheduler *s, struct engine_job *jobs);
+/* Those outcomes are committed, or failed (stored false): the jobs leave memory, and a failure
+ * leaves their rows pending for the next scan. */
+void sched_recorded(struct scheduler *s, struct engine_job *jobs, bool stored);
 
 /* Settings changed: reload them before the next use and put the queued jobs through them. */
 void sched_endpoint_changed(struct scheduler *s, const char *key, int64_t now);

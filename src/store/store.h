@@ -379,10 +379,11 @@ int store_delivery_replay(struct store_conn *tx, const char *org_id, const char 
                           int64_t since, int64_t until, unsigned statuses, const char *node_id,
                           int64_t now, long *queued);
 /* Pending deliveries due by `due`, in (next_attempt_at, id) order after the cursor (after_ms,
- * after_id), with their envelopes: where nodes share the database, those node_id holds or
- * that no live node holds, which become node_id's. */
+ * after_id), with their envelopes: where nodes share the database, those that no live node
+ * holds, which become node_id's, and (held) those node_id holds already. */
 int store_delivery_due(struct store_conn *c, const char *node_id, int64_t due, int64_t after_ms,
-                       const char *after_id, struct due_delivery *out, int max, int *count);
+                       const char *after_id, bool held, struct due_delivery *out, int max,
+                       int *count);
 /* Releases the node's pending deliveries (clean stop). */
 int store_delivery_release(struct store_conn *tx, const char *node_id);
 

@@ -542,7 +542,8 @@ static void read_due(struct sql_stmt *s, void *out_ptr)
 }
 
 int store_delivery_due(struct store_conn *c, const char *node_id, int64_t due, int64_t after_ms,
-                       const char *after_id, struct due_delivery *out, int max, int *count)
+                       const char *after_id, bool held, struct due_delivery *out, int max,
+                       int *count)
 {
     struct sql_stmt *s;
 
@@ -558,5 +559,6 @@ int store_delivery_due(struct store_conn *c, const char *node_id, int64_t due, i
     sql_text(s, 4, after_id ? after_id : "");
     sql_int(s, 5, max);
     sql_int(s, 6, sql_lease_cutoff(c, time_now_ms()));
+    sql_int(s, 7, held);
     return sql_read_rows(s, out, sizeof *out, count, read_due);
 }
