@@ -49,7 +49,7 @@ Q := $(if $(V),,@)
 say = $(if $(V),,@echo "  $(1) $(2)")
 
 .PHONY: all run test unit e2e interop install-test examples asan install deps deps-check clean format bench bench-verify fuzz \
-	bench-scale
+	bench-scale bench-nodes
 
 all: $(BUILD)/hookd $(BUILD)/libhookd.a $(BUILD)/libhookd.so $(BUILD)/hookd.pc
 
@@ -188,6 +188,11 @@ bench: deps-check all
 # SCALE_FANOUT="1 10 100 1000", SCALE_DELIVERIES=200000, SCALE_PENDING=1000000, SCALE_SECONDS=5, KEEP=1.
 bench-scale: deps-check all
 	bash bench/scale.sh
+
+# the scale-out curve (bench/nodes.sh): 1, 2 and 3 `--role all` nodes on one PostgreSQL database, make
+# bench's load split among them. NODES_COUNTS="1 2 3", NODES_SECONDS=10, KEEP=1.
+bench-nodes: deps-check all
+	bash bench/nodes.sh
 
 # libhookd's verify throughput on one core (1 KiB body), beside a bare OpenSSL HMAC.
 bench-verify: $(BUILD)/libhookd.a

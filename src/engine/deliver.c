@@ -189,30 +189,16 @@ static int source_read_due(void *ctx, int64_t now, int64_t after_ms, const char 
                            bool held, struct due_delivery *rows, int max, int *count)
 {
     struct loop *loop = ctx;
-    return store_delivery_due(loop->conn, loop->eng->node_id, now, after_ms, after_id, held, rows,
-                              max, count);
-}
-
-static void source_hand_off(void *ctx, struct engine_job *jobs)
-{
-    struct loop *loop = ctx;
-    engine_submit(loop->eng, jobs);
-}
-
-static int source_room(void *ctx)
-{
-    struct loop *loop = ctx;
-    struct engine *eng = loop->eng;
-    int room = 0;
-    for (int i = 0; i < eng->loop_total; i++)
-        room += loop_room(&eng->loops[i]);
-    return room;
-}
-
-static void source_want_scan(void *ctx)
-{
-    struct loop *loop = ctx;
-    engine_kick(loop->eng);
+    struct due_scan scan = {
+        .node_id = loop->eng->node_id,
+        .due = now,
+        .after_ms = after_ms,
+        .after_id = after_id,
+        .held = held,
+        .part = loop->index,
+        .parts = loop->eng->loop_count,
+    };
+    return store_delivery_due(loop->conn, &scan, rows, max, count);
 }
 
 static bool source_owns(void *ctx, const char *queue_key)
@@ -236,18 +222,11 @@ static void source_end_without_attempt(void *ctx, struct engine_job *job, const 
 
 struct sched_source deliver_source(struct loop *loop)
 {
-    struct sched_source src = {
+    return (struct sched_source){
         .ctx = loop,
         .load = source_load,
         .read_due = source_read_due,
         .owns = source_owns,
         .end_without_attempt = source_end_without_attempt,
     };
-    if (loop->eng->loop_total > 1 && loop->index == 0) {
-        src.hand_off = source_hand_off;
-        src.room = source_room;
-    } else if (loop->eng->loop_total > 1) {
-        src.want_scan = source_want_scan;
-    }
-    return src;
 }

@@ -57,7 +57,7 @@ static char *read_ca_bundle(const char *extra, size_t *len)
 
 struct loop *engine_loop_of(struct engine *eng, const char *queue_key)
 {
-    return &eng->loops[text_hash(queue_key) % (unsigned)eng->loop_count];
+    return &eng->loops[queue_key_part(queue_key, eng->loop_count)];
 }
 
 bool engine_connection_take(struct engine *eng, struct loop *loop)
@@ -116,7 +116,6 @@ struct engine *engine_start(const struct engine_options *opts, struct err *e)
     int count = loop_count_of(cfg), ready = 0;
 
     eng->opts = *opts;
-    eng->loop_total = count;
     text_copy(eng->node_id, sizeof eng->node_id, opts->node_id);
     eng->policy.allow_http = cfg->allow_http;
     eng->policy.allow_private = cfg->allow_private;
@@ -214,7 +213,7 @@ void engine_submit(struct engine *eng, struct engine_job *jobs)
 
 void engine_kick(struct engine *eng)
 {
-    loop_post(&eng->loops[0], message_new(MSG_KICK, NULL)); /* the scanning loop */
+    broadcast(eng, MSG_KICK, NULL);
 }
 
 void engine_endpoint_changed(struct engine *eng, const char *endpoint_id)

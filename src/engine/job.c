@@ -74,6 +74,14 @@ void queue_key_of(const char *endpoint_id, const char *org_id, char key[JOB_QUEU
         snprintf(key, JOB_QUEUE_KEY_MAX, "org:%s", org_id);
 }
 
+int queue_key_part(const char *key, int parts)
+{
+    size_t len = strlen(key);
+    unsigned last = len > 0 ? (unsigned char)key[len - 1] : 0;
+    unsigned before = len > 1 ? (unsigned char)key[len - 2] : 0;
+    return parts > 1 ? (int)((last + 31u * before) % (unsigned)parts) : 0;
+}
+
 void engine_job_queue_key(const struct engine_job *job, char key[JOB_QUEUE_KEY_MAX])
 {
     queue_key_of(job->endpoint_id, job->org_id, key);

@@ -54,6 +54,10 @@ void engine_job_free_list(struct engine_job *jobs);
 void engine_job_queue_key(const struct engine_job *job, char key[JOB_QUEUE_KEY_MAX]);
 /* The same from a delivery's endpoint id ("" for one-shot) and org id. */
 void queue_key_of(const char *endpoint_id, const char *org_id, char key[JOB_QUEUE_KEY_MAX]);
+/* The part (0 to parts - 1) a queue key falls in: the delivery loop that holds it. From its
+ * last two characters, the random end of an id, as c[-1] + 31 * c[-2]: the store's scans split
+ * due rows the same way in SQL (the dialects' delivery_due), each loop reading its own. */
+int queue_key_part(const char *key, int parts);
 
 /* The jobs a loop holds, by delivery id (a job is in one index at most). Not thread-safe. */
 #define JOB_INDEX_SLOTS 65536 /* power of two */

@@ -79,6 +79,9 @@ static void handle_messages(struct loop *loop, struct message *list, bool stoppi
         case MSG_KICK:
             sched_rescan(s);
             break;
+        case MSG_SCAN_ON:
+            sched_scan_on(s);
+            break;
         case MSG_ENDPOINT:
             sched_endpoint_changed(s, list->id, now);
             break;
@@ -215,7 +218,7 @@ static int wait_ms(struct loop *loop, int64_t now, bool stopping)
     return wait < 0 ? 0 : (int)wait;
 }
 
-/* Another node committed work no node holds: the scanning loop looks ahead of its scan. */
+/* Another node committed work no node holds: every loop looks ahead of its scan. */
 static void store_woke(struct loop *loop)
 {
     struct engine *eng = loop->eng;
@@ -232,6 +235,13 @@ static void store_woke(struct loop *loop)
     /* go on from where the scan is: new work lies ahead of it, and starting over at every
      * wake-up would only re-read (and re-claim) rows memory holds */
     sched_scan_on(&loop->sched);
+    for (int i = 0; i < eng->loop_count; i++) {
+        if (&eng->loops[i] != loop) {
+            struct message *m = xcalloc(1, sizeof *m);
+            m->kind = MSG_SCAN_ON;
+            loop_post(&eng->loops[i], m);
+        }
+    }
 }
 
 /* Waits for sockets, the wake-up eventfd or a timer, and lets libcurl act on what is ready:
@@ -289,7 +299,6 @@ static void *loop_main(void *arg)
             sched_turn(&loop->sched, now);
             dispatch(loop);
         }
-        atomic_store(&loop->memory_used, loop->sched.known.count);
         read_completions(loop);
         flush_outcomes(loop);
         if (stopping && (loop->pool.in_flight == 0 || now >= stop_deadline))
@@ -302,12 +311,6 @@ static void *loop_main(void *arg)
         log_warn("attempts cut short at stop; their deliveries stay pending", "count",
                  json_integer(loop->pool.in_flight), NULL);
     return NULL;
-}
-
-int loop_room(const struct loop *loop)
-{
-    int room = MEMORY_JOBS - atomic_load(&loop->memory_used);
-    return room > 0 ? room : 0;
 }
 
 /* --- life cycle --- */

@@ -16,7 +16,15 @@
 
 #define WATCHED_FDS 65536 /* sockets a loop tracks in its table */
 
-enum message_kind { MSG_JOBS, MSG_KICK, MSG_ENDPOINT, MSG_ORG, MSG_PING, MSG_RECORDED };
+enum message_kind {
+    MSG_JOBS,
+    MSG_KICK,
+    MSG_SCAN_ON,
+    MSG_ENDPOINT,
+    MSG_ORG,
+    MSG_PING,
+    MSG_RECORDED
+};
 
 struct message {
     enum message_kind kind;
@@ -38,7 +46,6 @@ struct loop {
     int store_wake_fd;         /* the store's wake-ups from other nodes (loop 0 only), or -1 */
     int64_t curl_due;          /* when libcurl wants its timeout action, or INT64_MAX */
     struct store_conn *conn;   /* the loop's read connection */
-    atomic_int memory_used;    /* jobs its scheduler holds, for the scanning loop's page size */
     atomic_bool starved;       /* waits for the connection budget */
     atomic_int granted;        /* slots of the budget handed to it by other loops */
 
@@ -59,10 +66,7 @@ struct engine {
     char *ca_data;
     atomic_int connections; /* requests in flight over all loops, at most max_connections */
     atomic_uint next_ping;  /* pings go round the loops */
-    /* Loop 0 scans the store for all of them and hands each loop its rows: a row is read (on
-     * PostgreSQL claimed, a row lock and a write) once, not once per loop. */
-    int loop_total; /* the loops engine_start makes */
-    int loop_count; /* those made so far */
+    int loop_count;
     struct loop *loops;
     bool joined;
 };
@@ -79,7 +83,7 @@ void loop_free(struct loop *loop);
 void loop_post(struct loop *loop, struct message *m);
 void loop_wake(struct loop *loop);
 
-/* The loop that holds a queue key. */
+/* The loop that holds a queue key (job.h's queue_key_part, as the store's scans split rows). */
 struct loop *engine_loop_of(struct engine *eng, const char *queue_key);
 /* The connection budget: a slot for one request of loop, or false when all are in use. */
 bool engine_connection_take(struct engine *eng, struct loop *loop);
@@ -95,7 +99,5 @@ void deliver_ping(struct loop *loop, struct engine_ping *ping);
 void deliver_finished(struct loop *loop, struct transfer *t, CURLcode code, long status);
 /* The scheduler's source over the store for this loop. */
 struct sched_source deliver_source(struct loop *loop);
-/* Jobs a loop can still take in; all loops together. */
-int loop_room(const struct loop *loop);
 
 #endif

@@ -17,10 +17,6 @@ void sched_init(struct scheduler *s, const struct sched_limits *limits,
     s->src = *src;
     s->scan_rows = xcalloc((size_t)limits->scan_page, sizeof *s->scan_rows);
     s->store_due = INT64_MAX;
-    if (src->want_scan) { /* another loop scans */
-        s->shared_due = INT64_MAX;
-        return;
-    }
     s->scan_needed = s->scan_held = true; /* take up what the store holds for this node */
     s->shared_due = limits->shared_scan_ms > 0 ? now + limits->shared_scan_ms : INT64_MAX;
 }
@@ -222,18 +218,11 @@ static struct engine_job *job_of_row(const struct due_delivery *r, int64_t now)
     return job;
 }
 
-static int scan_room(const struct scheduler *s)
-{
-    return s->src.room ? s->src.room(s->src.ctx) : s->limits.memory_jobs - s->known.count;
-}
-
-/* Reads due work from the store that memory does not hold, a page at a time: this loop's, and
- * the other loops' for them when it scans for all. */
+/* Reads due work of this loop from the store that memory does not hold, a page at a time. */
 static void scan_store(struct scheduler *s, int64_t now)
 {
     struct due_delivery *rows = s->scan_rows;
-    struct engine_job *theirs = NULL;
-    int room = scan_room(s), count = 0;
+    int room = s->limits.memory_jobs - s->known.count, count = 0;
     char key[JOB_QUEUE_KEY_MAX];
     if (room <= 0)
         return;
@@ -247,18 +236,10 @@ static void scan_store(struct scheduler *s, int64_t now)
         s->scan_after_ms = r->next_attempt_at;
         memcpy(s->scan_after_id, r->id, sizeof s->scan_after_id);
         queue_key_of(r->endpoint_id, r->org_id, key);
-        if (s->src.owns(s->src.ctx, key)) {
-            if (!job_index_has(&s->known, r->id))
-                sched_admit(s, job_of_row(r, now), now);
-        } else if (s->src.hand_off) { /* its loop drops it if it holds it already */
-            struct engine_job *job = job_of_row(r, now);
-            job->next = theirs;
-            theirs = job;
-        }
+        if (s->src.owns(s->src.ctx, key) && !job_index_has(&s->known, r->id))
+            sched_admit(s, job_of_row(r, now), now);
         due_delivery_clear(r);
     }
-    if (theirs)
-        s->src.hand_off(s->src.ctx, theirs);
     if (count < room) { /* reached the end: the next scan starts over, with new rows only */
         cursor_reset(s);
         s->scan_needed = s->scan_held = false;
@@ -280,22 +261,16 @@ static void fire_timers(struct scheduler *s, int64_t now)
 
 void sched_turn(struct scheduler *s, int64_t now)
 {
-    if (s->store_due <= now) {
+    if (s->store_due <= now) { /* from where the scan is: it comes round to the start */
         s->store_due = INT64_MAX;
-        sched_rescan(s);
+        s->scan_needed = s->scan_held = true;
     }
     if (s->shared_due <= now) {
         s->shared_due = now + s->limits.shared_scan_ms;
         s->scan_needed = true;
     }
-    if (s->scan_needed && s->src.want_scan) {
-        if (s->limits.memory_jobs > s->known.count) { /* once it can take them */
-            s->src.want_scan(s->src.ctx);
-            s->scan_needed = s->scan_held = false;
-        }
-    } else if (s->scan_needed) {
+    if (s->scan_needed)
         scan_store(s, now);
-    }
     fire_timers(s, now);
 }
 

@@ -49,21 +49,12 @@ struct sched_source {
     /* Fills ep's settings (usable, target, max_in_flight, has_rate and bucket), or returns
      * false when the store did not answer (the job is tried again a second later). */
     bool (*load)(void *ctx, struct sched_endpoint *ep);
-    /* Due rows after the cursor, as store_delivery_due (held: with those this node holds
-     * already); 0 or an ERR_ code. */
+    /* Due rows of this loop's queues after the cursor, as store_delivery_due (held: with those
+     * this node holds already); 0 or an ERR_ code. */
     int (*read_due)(void *ctx, int64_t now, int64_t after_ms, const char *after_id, bool held,
                     struct due_delivery *rows, int max, int *count);
-    /* Whether this loop holds the queue of that key. */
+    /* Whether this loop holds the queue of that key (the others' rows are skipped). */
     bool (*owns)(void *ctx, const char *queue_key);
-    /* Optional, for the one loop of several that scans the store for all: jobs of rows the
-     * others own (a list by ->next), handed to them; without it, their rows are skipped. */
-    void (*hand_off)(void *ctx, struct engine_job *jobs);
-    /* Optional: jobs all loops together have room for (a scan reads no more); without it,
-     * this scheduler's own room. */
-    int (*room)(void *ctx);
-    /* Optional, for the loops that do not scan: asks the scanning loop to scan from the start,
-     * with the rows this node holds (this loop's own may wait there). */
-    void (*want_scan)(void *ctx);
     /* A job ends without an attempt (its endpoint is gone or inactive): record it and call
      * sched_settle, so that it does not come back from the store. */
     void (*end_without_attempt)(void *ctx, struct engine_job *job, const char *why);

@@ -50,9 +50,10 @@ struct sql_stmt {
 /* The statements a dialect spells its own way. */
 struct sql_dialect {
     /* Due pending deliveries by ?2 after (?3, ?4), at most ?5, that no node holds or whose
-     * claims older than ?6 have lapsed, and those node ?1 holds if ?7 is 1; claiming them
-     * where nodes share the database. Columns: id, org_id, event_id, endpoint_id, url,
-     * event_type, attempt_count, schedule_start, next_attempt_at, payload. */
+     * claims older than ?6 have lapsed, and those node ?1 holds if ?7 is 1, of the queue keys
+     * in part ?8 of ?9 (QUEUE_KEY_PART); claiming them where nodes share the database.
+     * Columns: id, org_id, event_id, endpoint_id, url, event_type, attempt_count,
+     * schedule_start, next_attempt_at, payload. */
     const char *delivery_due;
     /* Set forms of the store's row statements (sql_prepare_rows), NULL where each row runs
      * alone: store_deliveries.c's inserts of new events, deliveries and attempts, an outcome's

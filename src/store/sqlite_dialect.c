@@ -180,11 +180,18 @@ const int sqlite_migration_count = (int)(sizeof sqlite_migrations / sizeof sqlit
 
 /* One serving process owns a SQLite file (its lock), so every pending delivery is already
  * this node's: no claim, and no filter on the node. */
+/* engine/job.h's queue_key_part of a row's queue key, its last two characters */
+#define QUEUE_KEY_PART(k) "(unicode(substr(" k ", -1)) + 31 * unicode(substr(" k ", -2, 1)))"
+
 static const char delivery_due[] =
     "SELECT d.id, d.org_id, d.event_id, coalesce(d.endpoint_id, ''), d.url, d.event_type, "
     "d.attempt_count, d.schedule_start, d.next_attempt_at, e.payload FROM deliveries d JOIN "
     "events e ON e.org_id = d.org_id AND e.id = d.event_id WHERE d.status = " SQL_NUM(
         DLV_PENDING_N) " AND d.next_attempt_at <= ?2 AND (d.next_attempt_at, d.id) > (?3, ?4) "
-                       "ORDER BY d.next_attempt_at, d.id LIMIT ?5";
+                       "AND " QUEUE_KEY_PART(
+                           "coalesce(nullif(d.endpoint_id, ''), d.org_id)") " % "
+                                                                            "?9 = ?8 ORDER BY "
+                                                                            "d.next_attempt_at, "
+                                                                            "d.id LIMIT ?5";
 
 const struct sql_dialect sqlite_dialect = {.delivery_due = delivery_due};

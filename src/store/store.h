@@ -378,12 +378,19 @@ int store_delivery_retry(struct store_conn *tx, const char *org_id, const char *
 int store_delivery_replay(struct store_conn *tx, const char *org_id, const char *endpoint_id,
                           int64_t since, int64_t until, unsigned statuses, const char *node_id,
                           int64_t now, long *queued);
-/* Pending deliveries due by `due`, in (next_attempt_at, id) order after the cursor (after_ms,
- * after_id), with their envelopes: where nodes share the database, those that no live node
- * holds, which become node_id's, and (held) those node_id holds already. */
-int store_delivery_due(struct store_conn *c, const char *node_id, int64_t due, int64_t after_ms,
-                       const char *after_id, bool held, struct due_delivery *out, int max,
-                       int *count);
+/* What a delivery loop's scan of the store asks for (store_delivery_due). */
+struct due_scan {
+    const char *node_id; /* the scanning node; NULL reads nothing */
+    int64_t due;         /* due by */
+    int64_t after_ms;    /* the cursor: rows after (after_ms, after_id) */
+    const char *after_id;
+    bool held;       /* also the rows node_id holds already, not only those no live node holds */
+    int part, parts; /* only rows whose queue key is in this part (engine/job.h's queue_key_part) */
+};
+/* Pending deliveries of a scan, in (next_attempt_at, id) order, with their envelopes: where
+ * nodes share the database, those that no live node holds become the scanning node's. */
+int store_delivery_due(struct store_conn *c, const struct due_scan *scan, struct due_delivery *out,
+                       int max, int *count);
 /* Releases the node's pending deliveries (clean stop). */
 int store_delivery_release(struct store_conn *tx, const char *node_id);
 

@@ -541,24 +541,25 @@ static void read_due(struct sql_stmt *s, void *out_ptr)
     d->payload = sql_col_dup(s, 9);
 }
 
-int store_delivery_due(struct store_conn *c, const char *node_id, int64_t due, int64_t after_ms,
-                       const char *after_id, bool held, struct due_delivery *out, int max,
-                       int *count)
+int store_delivery_due(struct store_conn *c, const struct due_scan *scan, struct due_delivery *out,
+                       int max, int *count)
 {
     struct sql_stmt *s;
 
     *count = 0;
-    if (node_id == NULL)
+    if (scan->node_id == NULL)
         return 0;
     s = sql_prepare(c, sql_driver_of(c)->dialect->delivery_due);
     if (s == NULL)
         return ERR_FAIL;
-    sql_text(s, 1, node_id);
-    sql_int(s, 2, due);
-    sql_int(s, 3, after_ms);
-    sql_text(s, 4, after_id ? after_id : "");
+    sql_text(s, 1, scan->node_id);
+    sql_int(s, 2, scan->due);
+    sql_int(s, 3, scan->after_ms);
+    sql_text(s, 4, scan->after_id ? scan->after_id : "");
     sql_int(s, 5, max);
     sql_int(s, 6, sql_lease_cutoff(c, time_now_ms()));
-    sql_int(s, 7, held);
+    sql_int(s, 7, scan->held);
+    sql_int(s, 8, scan->part);
+    sql_int(s, 9, scan->parts > 1 ? scan->parts : 1);
     return sql_read_rows(s, out, sizeof *out, count, read_due);
 }

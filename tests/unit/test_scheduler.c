@@ -28,8 +28,6 @@ struct fake {
     const char *foreign_key; /* a queue key another loop holds */
     int ended;               /* end_without_attempt calls */
     bool last_held;          /* what the last read_due asked for */
-    int handed;              /* jobs given to the other loops (hand_off) */
-    int want_scans;          /* want_scan calls */
 };
 
 static bool fake_load(void *ctx, struct sched_endpoint *ep)
@@ -85,40 +83,15 @@ static void fake_end(void *ctx, struct engine_job *job, const char *why)
 
 static struct fake fake;
 
-static void fake_hand_off(void *ctx, struct engine_job *jobs)
-{
-    struct fake *f = ctx;
-    while (jobs) {
-        struct engine_job *next = jobs->next;
-        f->handed++;
-        engine_job_free(jobs);
-        jobs = next;
-    }
-}
-
-static void fake_want_scan(void *ctx)
-{
-    ((struct fake *)ctx)->want_scans++;
-}
-
-enum role { ALONE, SCANNER, FOLLOWER }; /* the one loop; or the scanning one of several, or not */
-
-static void setup_as(int memory_jobs, int scan_page, enum role role)
+static void setup_with(int memory_jobs, int scan_page)
 {
     struct sched_limits limits = {memory_jobs, 300000, scan_page, 0};
     struct sched_source src = {.ctx = &fake,
                                .load = fake_load,
                                .read_due = fake_read_due,
                                .owns = fake_owns,
-                               .hand_off = role == SCANNER ? fake_hand_off : NULL,
-                               .want_scan = role == FOLLOWER ? fake_want_scan : NULL,
                                .end_without_attempt = fake_end};
     sched_init(&sched, &limits, &src, 0);
-}
-
-static void setup_with(int memory_jobs, int scan_page)
-{
-    setup_as(memory_jobs, scan_page, ALONE);
 }
 
 static int setup(void **state)
@@ -263,6 +236,7 @@ static void memory_full_leaves_new_jobs_to_the_store(void **state)
     assert_int_equal(sched.store_due, 103);
     sched_turn(&sched, 103);
     assert_true(sched.scan_needed);
+    assert_true(sched.scan_held); /* they were this node's when the store got them */
 }
 
 static void retries_beyond_the_horizon_wait_in_the_store(void **state)
@@ -326,48 +300,9 @@ static void rows_of_another_loop_are_skipped(void **state)
     assert_int_equal(sched.known.count, 1);
 }
 
-/* Of several loops, one scans the store for all and hands each the rows of its endpoints. */
-static void the_scanning_loop_hands_the_others_their_rows(void **state)
-{
-    (void)state;
-    sched_free(&sched);
-    setup_as(1000, 8, SCANNER);
-    fake.foreign_key = "ep_b";
-    add_row("dlv_1", "ep_a", 0);
-    add_row("dlv_2", "ep_b", 0);
-    add_row("dlv_3", "ep_b", 0);
-    sched_turn(&sched, 0);
-    assert_int_equal(sched.known.count, 1);
-    assert_int_equal(fake.handed, 2);
-}
-
-/* The others never read the store: with room again after leaving work there, they ask. */
-static void a_loop_that_does_not_scan_asks_the_scanning_one(void **state)
-{
-    struct engine_job *started[4];
-    (void)state;
-    sched_free(&sched);
-    setup_as(1, 8, FOLLOWER);
-    add_row("dlv_1", "ep_a", 0);
-    sched_turn(&sched, 0);
-    assert_int_equal(fake.reads, 0);
-    assert_int_equal(fake.want_scans, 0); /* nothing of its own waits in the store */
-    sched_admit(&sched, job("dlv_1", "ep_a", 0), 0);
-    sched_admit(&sched, job("dlv_2", "ep_a", 5), 0); /* memory is full: left to the store */
-    sched_turn(&sched, 5);
-    assert_int_equal(fake.want_scans, 0); /* not while it has no room */
-    assert_int_equal(start_all(5, started, 4), 1);
-    sched_finished(&sched, endpoint_named("ep_a"), started[0], DLV_DELIVERED, 0, 5);
-    sched_recorded(&sched, sched_take_settled(&sched), true);
-    sched_turn(&sched, 6);
-    assert_int_equal(fake.want_scans, 1);
-    sched_turn(&sched, 7);
-    assert_int_equal(fake.want_scans, 1);
-    assert_int_equal(fake.reads, 0);
-}
-
 /* A scan reads the rows this node holds only when some of them may be missing from memory: at
- * start, on a rescan, after outcomes that did not commit; a look for new work does not. */
+ * start, on a rescan, when work left to the store falls due, after outcomes that did not
+ * commit; a look for new work does not. */
 static void only_a_rescan_reads_the_rows_this_node_holds(void **state)
 {
     struct engine_job *started[4];
@@ -481,10 +416,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_scan_goes_on_from_its_cursor_a_page_at_a_time, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(rows_of_another_loop_are_skipped, setup, teardown),
-        cmocka_unit_test_setup_teardown(the_scanning_loop_hands_the_others_their_rows, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(a_loop_that_does_not_scan_asks_the_scanning_one, setup,
-                                        teardown),
         cmocka_unit_test_setup_teardown(only_a_rescan_reads_the_rows_this_node_holds, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(an_inactive_endpoint_ends_its_jobs_without_an_attempt,

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "engine/job.h"
 #include "store/store.h"
 #include "store/writer.h"
 
@@ -1387,10 +1388,10 @@ static void add_due_window(struct store *st, struct delivery *d, int n, const ch
 static int due_of(struct store *st, const char *node_id, int64_t until, int64_t after_ms,
                   const char *after_id, bool held, struct due_delivery *out, int max)
 {
+    struct due_scan scan = {node_id, until, after_ms, after_id, held, 0, 1};
     int count = -1;
     struct store_conn *c = store_acquire(st);
-    assert_int_equal(
-        store_delivery_due(c, node_id, until, after_ms, after_id, held, out, max, &count), 0);
+    assert_int_equal(store_delivery_due(c, &scan, out, max, &count), 0);
     store_release(c);
     return count;
 }
@@ -1474,6 +1475,47 @@ static void two_nodes_claim_disjoint_batches(void **state)
         due_delivery_clear(&b_rows[j]);
     /* a look for new work only passes over what each holds */
     assert_int_equal(due_of(st, node_a, base + 5, base - 1, "", false, a_rows, 6), 0);
+}
+
+/* Each delivery loop scans its own part of the store: the SQL of both dialects splits due rows
+ * by queue key exactly as the engine routes them (queue_key_part), one-shot rows by org. */
+static void a_scan_reads_the_part_of_its_loop(void **state)
+{
+    struct store *st = *state;
+    enum { ENDPOINTS = 12, PARTS = 3 };
+    struct delivery d[ENDPOINTS + 1];
+    struct due_delivery rows[ENDPOINTS + 2];
+    struct event ev;
+    struct org org;
+    char payload[] = "{}", node[ID_MAX], key[JOB_QUEUE_KEY_MAX];
+    int64_t base = time_now_ms() - 1000;
+    int seen = 0;
+
+    id_new("node_", node);
+    beat(st, node, time_now_ms());
+    new_org(st, &org);
+    make_event(&ev, org.id, "a.b", payload);
+    assert_int_equal(write_one(st, insert_event, &ev), 0);
+    for (int i = 0; i <= ENDPOINTS; i++) {
+        char endpoint_id[ID_MAX];
+        id_new("ep_", endpoint_id);
+        make_delivery(&d[i], &ev, i < ENDPOINTS ? endpoint_id : NULL, base + i);
+        add_delivery(st, &d[i], NULL);
+    }
+    for (int part = 0; part < PARTS; part++) {
+        struct due_scan scan = {node, base + ENDPOINTS, base - 1, "", true, part, PARTS};
+        struct store_conn *c = store_acquire(st);
+        int count = 0;
+        assert_int_equal(store_delivery_due(c, &scan, rows, ENDPOINTS + 2, &count), 0);
+        store_release(c);
+        for (int i = 0; i < count; i++) {
+            queue_key_of(rows[i].endpoint_id, rows[i].org_id, key);
+            assert_int_equal(queue_key_part(key, PARTS), part);
+            due_delivery_clear(&rows[i]);
+        }
+        seen += count;
+    }
+    assert_int_equal(seen, ENDPOINTS + 1);
 }
 
 static void an_expired_lease_is_taken_over(void **state)
@@ -1576,8 +1618,8 @@ static void *race(void *arg)
     struct store_conn *c = store_acquire(r->st);
 
     do {
-        r->rc = store_delivery_due(c, r->node_id, r->base + RACE_ROWS, after_ms, after_id, true,
-                                   rows, RACE_BATCH, &count);
+        struct due_scan scan = {r->node_id, r->base + RACE_ROWS, after_ms, after_id, true, 0, 1};
+        r->rc = store_delivery_due(c, &scan, rows, RACE_BATCH, &count);
         for (int i = 0; r->rc == 0 && i < count; i++) {
             if (r->got < RACE_ROWS)
                 memcpy(r->ids[r->got++], rows[i].id, ID_MAX);
@@ -1950,6 +1992,7 @@ int main(void)
         cmocka_unit_test(sources_and_messages_keep_their_bytes),
         cmocka_unit_test(due_deliveries_come_in_order_with_their_envelope),
         cmocka_unit_test(two_nodes_claim_disjoint_batches),
+        cmocka_unit_test(a_scan_reads_the_part_of_its_loop),
         cmocka_unit_test(an_expired_lease_is_taken_over),
         cmocka_unit_test(a_node_that_stops_releases_its_claims),
         cmocka_unit_test(nodes_scanning_together_share_the_work),
