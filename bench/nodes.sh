@@ -7,7 +7,8 @@
 # the jobs to its own loops) and takes up whatever another node leaves (its claims, §4.5).
 # Per N: ingest req/s (the wrks together), delivered/s while wrk ran (nginx's count), the backlog when
 # wrk stopped and the time to drain it, accept -> delivered p50/p99 (delivered_at - created_at in the
-# store), and the CPU of the nodes, the PostgreSQL server and nginx in % of one core: on two cores the
+# store), statements and transactions per delivered event (pg_stat_statements, pg_stat_database), and
+# the CPU of the nodes, the PostgreSQL server and nginx in % of one core: on two cores the
 # total is bounded by the machine, so what the curve shows is whether a node added lowers it and where
 # the time goes. Checks: no non-202 answer, receiver count == delivered, one delivery per event, one
 # attempt per delivery, nothing pending or failed, clean exits. Prints a table and `NODES {json}`.
@@ -98,6 +99,9 @@ for N in $NODES_COUNTS; do
   api POST /v1/endpoints "$(api POST "/v1/orgs/$ORG_ID/api-keys" "$ADMIN_KEY" '{"name":"w","scopes":["webhooks"]}' | jq -r .key)" \
     "{\"url\":\"http://127.0.0.1:$NGINX_PORT/webhook\",\"max_in_flight\":$MAX_IN_FLIGHT}" >/dev/null
   echo "nodes: pids ${NODE_PIDS[*]}, ports ${NODE_PORTS[*]}; org $ORG_ID"
+  q "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+  q "SELECT pg_stat_statements_reset()" >/dev/null
+  x0=$(q "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
 
   r0=$(receiver); h0=$(sum_ticks "${NODE_PIDS[@]}"); p0=$(pg_ticks); n0=$(ticks "$NGINX_WORKER_PID")
   t0=$(now_ms)
@@ -123,13 +127,21 @@ for N in $NODES_COUNTS; do
   deadline=$((SECONDS + 120))
   until [ "$(q "SELECT count(*) FROM deliveries WHERE status = 0")" = 0 ] || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
   t2=$(now_ms)
+  # what the server did per delivered event: statements (pg_stat_statements, this database's, the
+  # nodes' scans and heartbeats included) and committed transactions
+  read -r stmts xacts < <(q "SELECT (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d
+      ON d.oid = s.dbid WHERE d.datname = current_database()),
+      (SELECT xact_commit - $x0 FROM pg_stat_database WHERE datname = current_database())" | tr '|' ' ')
+  delivered_now=$(q "SELECT count(*) FROM deliveries WHERE status = 1")
+  per_stmt=$(div "$stmts" "$delivered_now"); per_xact=$(div "$xacts" "$delivered_now")
   read -r lat_n p50 p99 < <(q "SELECT delivered_at - created_at FROM deliveries WHERE status = 1 ORDER BY 1" |
     awk '{ v[NR] = $1 } function pct(p, i) { i = int(p / 100 * NR); if (i < p / 100 * NR) i++; if (i < 1) i = 1; return v[i] }
       END { if (NR == 0) print 0, "null", "null"; else print NR, pct(50), pct(99) }')
   hookd_cpu=$(cpu_pct "$h0" "$h1" "$secs"); pg_cpu=$(cpu_pct "$p0" "$p1" "$secs"); nginx_cpu=$(cpu_pct "$n0" "$n1" "$secs")
   drain_s=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
   echo "ingest $rps req/s, delivered $delivered_rate/s while wrk ran; backlog $backlog when it stopped, drained in ${drain_s}s;" \
-    "accept->delivered p50 ${p50} ms, p99 ${p99} ms; CPU: hookd x$N $hookd_cpu, postgres $pg_cpu, nginx $nginx_cpu"
+    "accept->delivered p50 ${p50} ms, p99 ${p99} ms; CPU: hookd x$N $hookd_cpu, postgres $pg_cpu, nginx $nginx_cpu;" \
+    "per delivered event: $per_stmt statements, $per_xact transactions"
 
   for k in $(seq "$N"); do
     HOOKD_PID=${NODE_PIDS[k - 1]}
@@ -148,15 +160,16 @@ for N in $NODES_COUNTS; do
   check "$N nodes: failed + exhausted" "$not_ok" -eq 0
   check "$N nodes: receiver count == delivered" "$(($(receiver) - r0))" -eq "$delivered"
   check "$N nodes: one attempt per delivery" "$attempts" -eq "$delivered"
-  ROWS+=("$N $rps $delivered_rate $backlog $drain_s $p50 $p99 $hookd_cpu $pg_cpu $nginx_cpu")
-  JSON+=("{\"nodes\":$N,\"ingest_rps\":$rps,\"delivered_per_s\":$delivered_rate,\"backlog\":$backlog,\"drain_s\":$drain_s,\"p50_ms\":$p50,\"p99_ms\":$p99,\"cpu\":{\"hookd\":\"$hookd_cpu\",\"postgres\":\"$pg_cpu\",\"nginx\":\"$nginx_cpu\"}}")
+  ROWS+=("$N $rps $delivered_rate $backlog $drain_s $p50 $p99 $hookd_cpu $pg_cpu $nginx_cpu $per_stmt $per_xact")
+  JSON+=("{\"nodes\":$N,\"ingest_rps\":$rps,\"delivered_per_s\":$delivered_rate,\"backlog\":$backlog,\"drain_s\":$drain_s,\"p50_ms\":$p50,\"p99_ms\":$p99,\"cpu\":{\"hookd\":\"$hookd_cpu\",\"postgres\":\"$pg_cpu\",\"nginx\":\"$nginx_cpu\"},\"statements_per_delivered\":$per_stmt,\"transactions_per_delivered\":$per_xact}")
 done
 
 log "hookd --role all nodes on one PostgreSQL database (${NODES_SECONDS}s of wrk -c$CONNECTIONS in all; CPU in % of one core of $(nproc))"
-printf '%-6s %10s %12s %8s %8s %8s %8s %8s %9s %7s\n' nodes "ingest/s" "delivered/s" backlog "drain s" "p50 ms" "p99 ms" hookd postgres nginx
+printf '%-6s %10s %12s %8s %8s %8s %8s %8s %9s %7s %8s %8s\n' nodes "ingest/s" "delivered/s" backlog "drain s" "p50 ms" \
+  "p99 ms" hookd postgres nginx "stmts/ev" "xacts/ev"
 for r in "${ROWS[@]}"; do
   # shellcheck disable=SC2086 # the row's fields
-  printf '%-6s %10s %12s %8s %8s %8s %8s %8s %9s %7s\n' $r
+  printf '%-6s %10s %12s %8s %8s %8s %8s %8s %9s %7s %8s %8s\n' $r
 done
 echo "NODES {\"seconds\":$NODES_SECONDS,\"curve\":[$(IFS=,; echo "${JSON[*]}")],\"checks_passed\":$([ ${#FAILED[@]} -eq 0 ] && echo true || echo false)}"
 if [ ${#FAILED[@]} -gt 0 ]; then
