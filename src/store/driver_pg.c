@@ -159,12 +159,17 @@ static const char *conn_error(PGconn *db, char *buf, size_t size)
     return buf;
 }
 
+/* Every statement of hookd's is short, and compiling one (JIT) costs more than running it: a
+ * claim whose LIMIT the planner cannot cost well (its rows are split among the loops by an
+ * expression) was estimated above jit_optimize_above_cost, and spent ~50 ms compiling each
+ * time (drain: 1,700 deliveries/s). */
+#define SESSION_OPTIONS "-c jit=off"
 /* The writer's statements each touch a few rows through a key. On a fresh database the
  * planner takes its tables for ~240 rows until autovacuum first analyzes them (a minute or
  * more), and a plan cached then joins a batch's rows by hashing a scan of the whole table,
  * kept as the table grows: 4 ms per outcome batch at 15k rows. Without hash and merge joins
  * every join is a loop over an index. */
-#define WRITER_OPTIONS "-c enable_hashjoin=off -c enable_mergejoin=off"
+#define WRITER_OPTIONS SESSION_OPTIONS " -c enable_hashjoin=off -c enable_mergejoin=off"
 
 static struct pg_conn *conn_open(struct pg_store *st, const char *options, struct err *e)
 {
@@ -374,7 +379,7 @@ out:
 static struct store_conn *pg_connect(struct store *base)
 {
     struct err e;
-    struct pg_conn *c = conn_open(as_store(base), "", &e);
+    struct pg_conn *c = conn_open(as_store(base), SESSION_OPTIONS, &e);
     if (c == NULL) {
         log_error("cannot open a read connection", "error", json_string(e.message), NULL);
         return NULL;
@@ -1051,7 +1056,7 @@ static int pg_wake_fd(struct store *base)
     struct pg_store *st = as_store(base);
     struct err e;
     PGresult *res;
-    if (st->listener == NULL && (st->listener = conn_open(st, "", &e)) == NULL) {
+    if (st->listener == NULL && (st->listener = conn_open(st, SESSION_OPTIONS, &e)) == NULL) {
         log_warn("cannot listen for work from other nodes; polling only", "error",
                  json_string(e.message), NULL);
         return -1;
