@@ -8,6 +8,10 @@
 #include <string.h>
 
 #define RELOAD_RETRY_MS 1000 /* a job whose endpoint could not be read is tried again after */
+/* A look for new work (sched_scan_on) after a pass reached the end goes on from this long
+ * before that pass began: rows come due when they are made, and commit a little later. What is
+ * older and missed, the periodic full pass of a shared store finds. */
+#define NEW_WORK_MARGIN_MS 200
 
 void sched_init(struct scheduler *s, const struct sched_limits *limits,
                 const struct sched_source *src, int64_t now)
@@ -194,6 +198,7 @@ static void cursor_reset(struct scheduler *s)
 {
     s->scan_after_ms = 0;
     s->scan_after_id[0] = '\0';
+    s->pass_started = 0;
 }
 
 void sched_rescan(struct scheduler *s)
@@ -228,6 +233,8 @@ static void scan_store(struct scheduler *s, int64_t now)
         return;
     if (room > s->limits.scan_page)
         room = s->limits.scan_page;
+    if (s->pass_started == 0)
+        s->pass_started = now;
     if (s->src.read_due(s->src.ctx, now, s->scan_after_ms, s->scan_after_id, s->scan_held, rows,
                         room, &count) != 0)
         return; /* scan_needed stays set: try again on the next turn */
@@ -240,8 +247,10 @@ static void scan_store(struct scheduler *s, int64_t now)
             sched_admit(s, job_of_row(r, now), now);
         due_delivery_clear(r);
     }
-    if (count < room) { /* reached the end: the next scan starts over, with new rows only */
+    if (count < room) { /* reached the end: the next look is for new rows only */
+        int64_t from = s->pass_started - NEW_WORK_MARGIN_MS;
         cursor_reset(s);
+        s->scan_after_ms = from > 0 ? from : 0;
         s->scan_needed = s->scan_held = false;
     }
 }
@@ -261,12 +270,14 @@ static void fire_timers(struct scheduler *s, int64_t now)
 
 void sched_turn(struct scheduler *s, int64_t now)
 {
-    if (s->store_due <= now) { /* from where the scan is: it comes round to the start */
+    if (s->store_due <= now) {
         s->store_due = INT64_MAX;
-        s->scan_needed = s->scan_held = true;
+        sched_rescan(s);
     }
-    if (s->shared_due <= now) {
+    if (s->shared_due <= now) { /* all that no live node holds, from the start */
         s->shared_due = now + s->limits.shared_scan_ms;
+        if (!s->scan_held)
+            cursor_reset(s);
         s->scan_needed = true;
     }
     if (s->scan_needed)

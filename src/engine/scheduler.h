@@ -79,7 +79,8 @@ struct scheduler {
     int in_flight;
     /* store scanning */
     bool scan_needed;
-    bool scan_held; /* this pass reads the rows this node holds too, not only new ones */
+    bool scan_held;       /* this pass reads the rows this node holds too, not only new ones */
+    int64_t pass_started; /* when the pass under way read its first page, or 0 */
     int64_t scan_after_ms;
     char scan_after_id[ID_MAX];
     struct due_delivery *scan_rows; /* scan_page rows */
@@ -99,8 +100,8 @@ void sched_admit(struct scheduler *s, struct engine_job *job, int64_t now);
 /* Work of this node in the store that memory does not hold (a retry or replay through the
  * API): scan from the start, with the rows this node holds. */
 void sched_rescan(struct scheduler *s);
-/* New work no node holds (another node's commit): go on from where the scan is, as it lies
- * ahead of it. */
+/* New work no node holds (another node's commit): go on from where the scan is, or after a
+ * pass that reached the end, from a little before that pass began: new work lies ahead. */
 void sched_scan_on(struct scheduler *s);
 /* One turn's housekeeping: scan the store when needed, queue the jobs whose timer is due. */
 void sched_turn(struct scheduler *s, int64_t now);

@@ -280,14 +280,19 @@ static void the_scan_goes_on_from_its_cursor_a_page_at_a_time(void **state)
     assert_true(sched.scan_needed);
     assert_string_equal(sched.scan_after_id, "dlv_03");
     sched_turn(&sched, 100); /* page 2 */
-    sched_turn(&sched, 100); /* page 3: 2 rows, the end: the next scan starts over */
+    sched_turn(&sched, 100); /* page 3: 2 rows, the end */
     assert_int_equal(sched.known.count, 10);
     assert_false(sched.scan_needed);
     assert_string_equal(sched.scan_after_id, "");
+    assert_int_equal(sched.scan_after_ms, 0); /* a look for new work: from before the pass */
     assert_int_equal(fake.reads, 3);
     assert_int_equal(start_all(100, started, 32), 10);
     sched_turn(&sched, 101); /* nothing asked for a scan: none */
     assert_int_equal(fake.reads, 3);
+    sched_rescan(&sched);
+    for (int64_t now = 5000; sched.scan_needed; now++) /* a pass that began at 5000 */
+        sched_turn(&sched, now);
+    assert_int_equal(sched.scan_after_ms, 4800); /* new work comes due from then on */
 }
 
 static void rows_of_another_loop_are_skipped(void **state)
