@@ -3,6 +3,7 @@
 
 #include "core/timeutil.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,8 @@ void log_kv(enum log_level level, const char *msg, ...)
     }
     va_end(ap);
 
-    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* 15 digits: a value rounded as log_ms rounds prints as such (17 show its binary tail) */
+    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(line);
     if (text == NULL)
         return;
@@ -68,4 +70,9 @@ void log_kv(enum log_level level, const char *msg, ...)
     ssize_t unused = write(STDERR_FILENO, text, len + 1);
     (void)unused;
     free(text);
+}
+
+json_t *log_ms(double ms)
+{
+    return json_real(round(ms * 1000) / 1000);
 }

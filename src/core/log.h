@@ -19,6 +19,9 @@ bool log_parse_level(const char *text, enum log_level *level);
  * each value is stolen (a NULL value is written as null). Never log secrets. */
 void log_kv(enum log_level level, const char *msg, ...);
 
+/* A duration for a log line: milliseconds, at most three decimals. */
+json_t *log_ms(double ms);
+
 #define log_info(msg, ...) log_kv(LOG_INFO, msg, __VA_ARGS__)
 #define log_warn(msg, ...) log_kv(LOG_WARN, msg, __VA_ARGS__)
 #define log_error(msg, ...) log_kv(LOG_ERROR, msg, __VA_ARGS__)

@@ -396,9 +396,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         log_kv(LOG_INFO, "request", "method", json_string(req->method), "path",
                json_string(req->path), "status",
                req->state == REQ_QUEUED ? json_integer(req->status) : json_null(), "duration_ms",
-               json_real((double)(long long)(ms * 100) / 100), "key_id",
-               req->log_key[0] ? json_string(req->log_key) : json_null(), "completed",
-               json_boolean(why == MHD_REQUEST_TERMINATED_COMPLETED_OK), NULL);
+               log_ms(ms), "key_id", req->log_key[0] ? json_string(req->log_key) : json_null(),
+               "completed", json_boolean(why == MHD_REQUEST_TERMINATED_COMPLETED_OK), NULL);
     }
     request_free(req);
     *con_cls = NULL;

@@ -62,7 +62,7 @@ int writer_run_batch(struct store *st, struct write_job *jobs)
         log_error("write transaction failed", "jobs", json_integer(count), NULL);
     else if (log_enabled(LOG_DEBUG))
         log_kv(LOG_DEBUG, "write batch", "jobs", json_integer(count), "ms",
-               json_real((double)(time_mono_ns() - start_ns) / 1e6), NULL);
+               log_ms((double)(time_mono_ns() - start_ns) / 1e6), NULL);
     for (job = jobs; job; job = next) {
         next = job->next; /* done() may free the job */
         job->done(job, committed);

@@ -54,6 +54,23 @@ describe('logs', () => {
     assert.ok(line.duration_ms >= 0);
   });
 
+  it('milliseconds are written with at most three decimals (issue 18)', async () => {
+    const debug = await startHookd({ args: ['--log-level', 'debug'] });
+    try {
+      const res = await api(debug, 'POST', '/v1/orgs', { key: debug.adminKey, body: { name: 'ms' } });
+      assert.equal(res.status, 201);
+      await waitForLog(debug, (l) => l.msg === 'request' && l.path === '/v1/orgs');
+      const timed = debug.stderrLines.filter((l) => /"(duration_ms|ms)":/.test(l));
+      assert.ok(timed.some((l) => l.includes('"write batch"')), 'a write batch line');
+      assert.ok(timed.some((l) => l.includes('"duration_ms"')), 'a request line');
+      for (const line of timed)
+        for (const [, value] of line.matchAll(/"(?:duration_ms|ms)":([^,}]+)/g))
+          assert.match(value, /^\d+(\.\d{1,3})?$/, line);
+    } finally {
+      await debug.cleanup();
+    }
+  });
+
   it('a write answered later (POST /v1/orgs) is logged with its 201 and the admin key id', async () => {
     const adminId = server.adminKey.split('.')[0];
     const isCreate = (l) => l.msg === 'request' && l.method === 'POST' && l.path === '/v1/orgs';
