@@ -161,9 +161,50 @@ static bool parse_log_level(struct config *cfg, const struct option_def *opt, co
     return log_parse_level(text, &cfg->log_level);
 }
 
+/* A duration in the largest unit that writes it whole: "1s", "1h", "250ms". */
+static void duration_text(int64_t ms, char *out, size_t size)
+{
+    if (ms % 3600000 == 0)
+        snprintf(out, size, "%lldh", (long long)(ms / 3600000));
+    else if (ms % 1000 == 0)
+        snprintf(out, size, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(out, size, "%lldms", (long long)ms);
+}
+
+/* The rule a value of opt keeps, said in its error. */
+static void value_rule(const struct option_def *opt, char *out, size_t size)
+{
+    char at_least[32];
+    if (opt->parse == parse_long) {
+        snprintf(out, size, "a whole number from %ld to %ld", opt->min, opt->max);
+    } else if (opt->parse == parse_bytes) {
+        snprintf(out, size, "a size from %ld KiB to %ld MiB (bytes, or a number with KiB or MiB)",
+                 opt->min / 1024, opt->max / (1024 * 1024));
+    } else if (opt->parse == parse_duration) {
+        duration_text(opt->min, at_least, sizeof at_least);
+        snprintf(out, size, "a duration of at least %s (a number with ms, s, m, h or d)", at_least);
+    } else if (opt->parse == parse_schedule) {
+        snprintf(out, size, "1 to %d delays above 0, separated by commas (ms, s, m, h)",
+                 CONFIG_MAX_RETRIES);
+    } else if (opt->parse == parse_bool) {
+        snprintf(out, size, "true or false");
+    } else if (opt->parse == parse_sqlite_sync) {
+        snprintf(out, size, "normal or full");
+    } else if (opt->parse == parse_role) {
+        snprintf(out, size, "all, api or worker");
+    } else if (opt->parse == parse_log_level) {
+        snprintf(out, size, "debug, info, warn or error");
+    } else if (opt->parse == parse_string) {
+        snprintf(out, size, "at most %zu characters", opt->size - 1);
+    } else {
+        out[0] = '\0';
+    }
+}
+
 static const struct option_def options[] = {
-    {"listen", "ADDR:PORT", "127.0.0.1:8080", "API, ingest and dashboard address (port 0: any)",
-     parse_string, FIELD(listen), 0, 0, false, NULL},
+    {"listen", "ADDR:PORT", "127.0.0.1:8080", "API and ingest address (port 0: any)", parse_string,
+     FIELD(listen), 0, 0, false, NULL},
     {"db", "URL", "sqlite:hookd.db", "database: sqlite:PATH or postgres://...", parse_string,
      FIELD(db), 0, 0, false, NULL},
     {"admin-key", "KEY", NULL, "fixed admin key (else one is minted and printed on first start)",
@@ -242,9 +283,12 @@ static const char *origin_text(enum config_origin origin)
 static int apply(struct config *cfg, const struct option_def *opt, const char *text,
                  enum config_origin origin, struct err *e)
 {
-    if (!opt->parse(cfg, opt, text))
-        return err_invalid(e, opt->name, "option --%s (from the %s): invalid value '%.60s'",
-                           opt->name, origin_text(origin), text);
+    if (!opt->parse(cfg, opt, text)) {
+        char rule[128];
+        value_rule(opt, rule, sizeof rule);
+        return err_invalid(e, opt->name, "option --%s (from the %s): invalid value '%.40s'%s%s",
+                           opt->name, origin_text(origin), text, rule[0] ? ": " : "", rule);
+    }
     cfg->origin[opt - options] = origin;
     return 0;
 }

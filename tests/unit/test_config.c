@@ -101,6 +101,33 @@ static void config_flag_names_the_file(void **state)
     assert_int_equal(cfg.max_body, 4096);
 }
 
+/* An invalid value's error says the rule it broke (issue 18). */
+static void bad_values_say_the_rule(void **state)
+{
+    struct config cfg;
+    struct err e;
+    char *none[] = {NULL};
+    struct {
+        const char *flag, *value, *rule;
+    } cases[] = {
+        {"--max-body", "10", "from 1 KiB to 64 MiB"},
+        {"--disable-after", "0", "a whole number from 1 to"},
+        {"--lease", "10ms", "at least 1s"},
+        {"--retry-schedule", "1s,,2s", "separated by commas"},
+        {"--role", "boss", "all, api or worker"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[] = {(char *)cases[i].flag, (char *)cases[i].value};
+        assert_int_not_equal(load(&cfg, 2, argv, none, &e), 0);
+        if (strstr(e.message, cases[i].rule) == NULL)
+            fail_msg("%s %s: %s", cases[i].flag, cases[i].value, e.message);
+    }
+    char *env[] = {"HOOKD_ALLOW_HTTP=maybe", NULL};
+    assert_int_not_equal(load(&cfg, 0, NULL, env, &e), 0);
+    assert_non_null(strstr(e.message, "true or false"));
+}
+
 static void bad_values_name_the_option_and_source(void **state)
 {
     struct config cfg;
@@ -256,6 +283,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(defaults_match_the_spec, teardown),
+        cmocka_unit_test_teardown(bad_values_say_the_rule, teardown),
         cmocka_unit_test_teardown(flags_beat_env_beat_file_beat_defaults, teardown),
         cmocka_unit_test_teardown(config_flag_names_the_file, teardown),
         cmocka_unit_test_teardown(bad_values_name_the_option_and_source, teardown),
