@@ -342,7 +342,8 @@ static int check_scope(struct api_call *call, struct err *e)
     if (r->scope == SCOPE_ADMIN && !call->who.is_admin)
         return err_set(e, 403, "forbidden", NULL, "this needs an admin key");
     if ((call->who.scopes & r->scope) != r->scope)
-        return err_set(e, 403, "forbidden", NULL, "this key lacks the scope this needs");
+        return err_set(e, 403, "forbidden", NULL, "this key lacks the %s scope",
+                       scope_missing(call->who.scopes, r->scope));
     return 0;
 }
 

@@ -242,6 +242,14 @@ int scopes_from_json(const json_t *array, bool is_org_key, unsigned *out, struct
     return 0;
 }
 
+const char *scope_missing(unsigned held, unsigned needed)
+{
+    for (unsigned i = 0; i < sizeof scope_names / sizeof scope_names[0]; i++)
+        if ((needed & (1u << i)) && !(held & (1u << i)))
+            return scope_names[i];
+    return NULL;
+}
+
 json_t *scopes_to_json(unsigned scopes)
 {
     json_t *array = json_array();

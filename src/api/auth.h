@@ -34,5 +34,7 @@ bool scope_from_name(const char *name, unsigned *bit);
 /* A JSON array of scope names (at least one; no "admin" for org keys) into a bit set. */
 int scopes_from_json(const json_t *array, bool is_org_key, unsigned *out, struct err *e);
 json_t *scopes_to_json(unsigned scopes);
+/* The name of the first scope of needed that held lacks, or NULL. */
+const char *scope_missing(unsigned held, unsigned needed);
 
 #endif

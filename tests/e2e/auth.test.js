@@ -163,6 +163,16 @@ describe('authorization', () => {
     );
   });
 
+  it('the 403 names the scope the key lacks (issue 18)', async () => {
+    const { key } = await createOrgWithKey(server, ['sources']);
+    const events = await api(server, 'POST', '/v1/events', { key, body: { type: 'a.b', data: {} } });
+    assertError(events, 403, 'forbidden');
+    assert.match(events.json.message, /\bevents scope\b/);
+    const endpoints = await api(server, 'GET', '/v1/endpoints', { key });
+    assertError(endpoints, 403, 'forbidden');
+    assert.match(endpoints.json.message, /\bwebhooks scope\b/);
+  });
+
   it('a sources-only key cannot change the org secret', async () => {
     const { org, key } = await createOrgWithKey(server, ['sources']);
     const before = await api(server, 'GET', '/v1/org', { key });
