@@ -362,6 +362,11 @@ void inbound_receive(struct api_call *call)
         reject(call, r, 400, "invalid_json", "the body is not valid JSON");
         return;
     }
+    if (!json_is_object(payload)) { /* as /v1/events: an event is an object */
+        json_decref(payload);
+        reject(call, r, 400, "invalid_json", "the body must be a JSON object");
+        return;
+    }
     /* Stripe names its events in the payload: that id is the message id */
     json_t *stripe_id = json_object_get(payload, "id");
     if (strcmp(r->scheme, "stripe") == 0 && json_is_string(stripe_id))

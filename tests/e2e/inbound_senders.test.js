@@ -360,6 +360,16 @@ describe('inbound: senders signing with their own libraries', () => {
         assert.equal(res.json.error, 'invalid_json');
       });
 
+      it('a JSON body that is not an object (an array, a string), correctly signed → 400 invalid_json', async () => {
+        for (const bodyText of ['[{"type": "x.y"}]', '"x.y"', '42']) {
+          const r = await request(null, { bodyText });
+          const res = await sendIn(fx.server, src.id, r.body, r.headers);
+          assert.equal(res.status, 400, `${bodyText}: ${res.text}`);
+          assert.equal(res.json.error, 'invalid_json');
+          assert.match(res.json.message, /object/);
+        }
+      });
+
       it('Content-Type text/plain, correctly signed → 415; no Content-Type or a charset parameter → JSON', async () => {
         const r = await request(sender.payload());
         const res = await sendIn(fx.server, src.id, r.body, r.headers, { contentType: 'text/plain' });
