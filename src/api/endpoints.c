@@ -37,6 +37,13 @@ static const struct jsonv_field endpoint_fields[] = {
     {"signature_scheme", JSONV_STRING, false, false, 16, 0},
     {"metadata", JSONV_OBJECT, false, false, 0, 0},
     {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
+    JSONV_SET_BY_HOOKD,
+    {"verified_at", JSONV_READ_ONLY, false, false, 0, 0},
+    {"last_success_at", JSONV_READ_ONLY, false, false, 0, 0},
+    {"last_failure_at", JSONV_READ_ONLY, false, false, 0, 0},
+    {"consecutive_failures", JSONV_READ_ONLY, false, false, 0, 0},
+    {"disabled_at", JSONV_READ_ONLY, false, false, 0, 0},
+    {"disabled_reason", JSONV_READ_ONLY, false, false, 0, 0},
     {NULL, 0, false, false, 0, 0},
 };
 

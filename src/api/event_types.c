@@ -29,6 +29,8 @@ static const struct jsonv_field create_fields[] = {
 static const struct jsonv_field update_fields[] = {
     {"description", JSONV_STRING, false, false, LIMIT_DESCRIPTION_CHARS, 0},
     {"schema", JSONV_OBJECT, false, true, 0, 0},
+    {"name", JSONV_READ_ONLY, false, false, 0, 0}, /* the type's name is its key */
+    JSONV_SET_BY_HOOKD,
     {NULL, 0, false, false, 0, 0},
 };
 

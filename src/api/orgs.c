@@ -154,6 +154,8 @@ void org_self_get(struct api_call *call)
 static const struct jsonv_field org_patch_fields[] = {
     {"signature_scheme", JSONV_STRING, false, false, 16, 0},
     {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
+    {"primary_secret", JSONV_READ_ONLY, false, false, 0, 0}, /* rotate-secret changes it */
+    JSONV_SET_BY_HOOKD,
     {NULL, 0, false, false, 0, 0},
 };
 

@@ -28,6 +28,8 @@ static const struct jsonv_field source_fields[] = {
     {"is_active", JSONV_BOOL, false, false, 0, 0},
     {"tolerance_seconds", JSONV_INTEGER, false, false, 0, 0},
     {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
+    JSONV_SET_BY_HOOKD,
+    {"ingest_url", JSONV_READ_ONLY, false, false, 0, 0},
     {NULL, 0, false, false, 0, 0},
 };
 

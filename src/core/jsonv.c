@@ -135,6 +135,7 @@ static const char *type_name(enum jsonv_type type)
     case JSONV_STRING_ARRAY:
         return "an array of strings";
     case JSONV_ANY:
+    case JSONV_READ_ONLY:
         break;
     }
     return "a JSON value";
@@ -154,6 +155,9 @@ static int check_string(const json_t *value, const struct jsonv_field *f, struct
 static int check_field(const json_t *value, const struct jsonv_field *f, struct err *e)
 {
     bool ok;
+    if (f->type == JSONV_READ_ONLY)
+        return err_set(e, 400, "read_only_field", f->name,
+                       "%s is set by hookd and cannot be written", f->name);
     if (json_is_null(value))
         return f->nullable ? 0
                            : err_invalid(e, f->name, "%s must be %s, not null", f->name,

@@ -23,6 +23,7 @@ enum jsonv_type {
     JSONV_OBJECT,
     JSONV_STRING_ARRAY,
     JSONV_ANY,
+    JSONV_READ_ONLY, /* shown by hookd, never written: refused with read_only_field */
 };
 
 struct jsonv_field {
@@ -33,6 +34,14 @@ struct jsonv_field {
     size_t max_chars; /* strings (and each string of an array): code points; 0 = no limit */
     size_t max_items; /* arrays: 0 = no limit */
 };
+
+/* The read-only fields every resource shows (a GET's body sent back is refused by name). */
+#define JSONV_SET_BY_HOOKD                                                                         \
+    {"id", JSONV_READ_ONLY, false, false, 0, 0},                                                   \
+        {"created_at", JSONV_READ_ONLY, false, false, 0, 0},                                       \
+    {                                                                                              \
+        "updated_at", JSONV_READ_ONLY, false, false, 0, 0                                          \
+    }
 
 /* Parses a request body. An empty body reads as {} when empty_is_object, else is an error.
  * Returns the object (caller owns it) or NULL with e filled (400 invalid_json). */

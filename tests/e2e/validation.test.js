@@ -539,3 +539,56 @@ describe('--max-body', () => {
     assert.equal(JSON.parse(text).name, name);
   });
 });
+
+describe('read-only fields (issue 18)', () => {
+  let server;
+  before(async () => {
+    server = await startHookd({ args: ['--allow-http', '--allow-private', '--no-ping'] });
+  });
+  after(async () => {
+    await server?.cleanup();
+  });
+
+  it('a GET body sent back by PATCH is refused with read_only_field, naming it, and changes nothing', async () => {
+    const { key } = await createOrgWithKey(server, ['webhooks']);
+    const created = await api(server, 'POST', '/v1/endpoints', {
+      key,
+      body: { url: 'http://127.0.0.1:9/hook', name: 'before' },
+    });
+    assert.equal(created.status, 201, created.text);
+    const url = `/v1/endpoints/${created.json.id}`;
+    const got = (await api(server, 'GET', url, { key })).json;
+    assertError(await api(server, 'PATCH', url, { key, body: { ...got, name: 'after' } }), 400, 'read_only_field', 'id');
+    for (const field of ['created_at', 'updated_at', 'verified_at', 'consecutive_failures', 'disabled_reason']) {
+      const res = await api(server, 'PATCH', url, { key, body: { name: 'after', [field]: got[field] } });
+      assertError(res, 400, 'read_only_field', field);
+    }
+    assert.equal((await api(server, 'GET', url, { key })).json.name, 'before');
+    const writable = { ...got, name: 'after' };
+    for (const field of ['id', 'org_id', 'created_at', 'updated_at', 'verified_at', 'last_success_at',
+      'last_failure_at', 'consecutive_failures', 'disabled_at', 'disabled_reason'])
+      delete writable[field];
+    const ok = await api(server, 'PATCH', url, { key, body: writable });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.name, 'after');
+  });
+
+  it('the org and an event type refuse their read-only fields too', async () => {
+    const { key } = await createOrgWithKey(server, ['webhooks', 'sources']);
+    const org = (await api(server, 'GET', '/v1/org', { key })).json;
+    assertError(await api(server, 'PATCH', '/v1/org', { key, body: { created_at: org.created_at } }), 400, 'read_only_field', 'created_at');
+    assertError(await api(server, 'PATCH', '/v1/org', { key, body: { primary_secret: 'x' } }), 400, 'read_only_field', 'primary_secret');
+    const admin = server.adminKey;
+    const type = await api(server, 'POST', '/v1/event-types', { key: admin, body: { name: 'invoice.paid' } });
+    assert.equal(type.status, 201, type.text);
+    assertError(
+      await api(server, 'PATCH', '/v1/event-types/invoice.paid', {
+        key: admin,
+        body: { name: 'invoice.paid', description: 'd' },
+      }),
+      400,
+      'read_only_field',
+      'name'
+    );
+  });
+});
