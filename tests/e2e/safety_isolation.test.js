@@ -168,7 +168,9 @@ describe('isolation (§4.2)', { timeout: 60000 }, () => {
     const got = await rx.waitFor((l) => l.length >= N, { timeoutMs: 15000, what: `${N} rate-limited deliveries` });
     const at = got.map((r) => r.at).sort((a, b) => a - b);
     // every window [at[i], at[j]]: j - i + 1 arrivals in (at[j] - at[i]) ms
-    const SLACK_MS = 60; // arrival jitter on a loaded machine
+    // arrival jitter on a loaded machine: under ASAN the first burst has been seen to arrive
+    // ~90 ms late against the next tokens; a limiter that does not hold sends all 30 at once
+    const SLACK_MS = 150;
     let worst = null;
     for (let i = 0; i < at.length; i++) {
       for (let j = i; j < at.length; j++) {
