@@ -11,12 +11,14 @@ void ops_readyz(struct api_call *call)
     struct store_conn *conn = api_conn(call);
     if (conn == NULL)
         return;
-    bool reachable = store_ping(conn) == 0;
-    if (!reachable || writer_failing(call->app->writer)) {
+    bool stopping = atomic_load(&call->app->stopping);
+    bool reachable = stopping || store_ping(conn) == 0;
+    if (stopping || !reachable || writer_failing(call->app->writer)) {
         struct err e;
         err_set(&e, 503, "unavailable", NULL,
-                reachable ? "the store cannot commit (disk full, database away)"
-                          : "the store is not reachable");
+                stopping    ? "the server is stopping"
+                : reachable ? "the store cannot commit (disk full, database away)"
+                            : "the store is not reachable");
         api_fail(call, &e);
         return;
     }

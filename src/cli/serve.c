@@ -245,8 +245,9 @@ static int run(const struct config *cfg)
         submit_upkeep(app.writer, node_id);
     }
     log_kv(LOG_ALWAYS, "stopping", "signal", json_integer(sig), NULL);
+    /* the listener stays open through the grace: new requests get 503, as load balancers
+     * expect, and /readyz says so, instead of a refused connection */
     atomic_store(&app.stopping, true);
-    http_quiesce(srv);
     engine_stop(app.engine); /* attempts in flight finish (10 s at most); results queued */
     writer_stop(app.writer); /* commits what is queued and answers every waiting request */
     http_stop(srv);

@@ -491,18 +491,10 @@ int http_port(const struct http_server *srv)
     return srv->port;
 }
 
-void http_quiesce(struct http_server *srv)
-{
-    if (srv && srv->listen_fd >= 0 && MHD_quiesce_daemon(srv->daemon) >= 0) {
-        close(srv->listen_fd);
-        srv->listen_fd = -1;
-    }
-}
-
 void http_stop(struct http_server *srv)
 {
     if (srv == NULL)
         return;
-    MHD_stop_daemon(srv->daemon); /* closes the listen socket unless quiesced */
+    MHD_stop_daemon(srv->daemon); /* closes the listen socket too */
     free(srv);
 }

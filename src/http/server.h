@@ -29,8 +29,6 @@ struct http_server;
 struct http_server *http_start(const struct http_options *opts, struct err *e);
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *srv);
-/* Stops accepting new connections (requests in progress go on). */
-void http_quiesce(struct http_server *srv);
 /* Closes every connection and frees srv; NULL is a no-op. */
 void http_stop(struct http_server *srv);
 
