@@ -46,12 +46,11 @@ void deliver_start(struct loop *loop, struct sched_endpoint *ep, struct engine_j
 void deliver_ping(struct loop *loop, struct engine_ping *ping)
 {
     struct transfer *t = transfer_get(&loop->pool);
-    char delivery_id[ID_MAX];
     char *custom = header_lines_from_json(ping->headers_json);
     struct sign_input in = {
         .event_id = ping->event_id,
         .event_type = ping->payload->event_type,
-        .delivery_id = delivery_id,
+        .delivery_id = NULL, /* not a delivery: no id the delivery log would not know */
         .attempt = 1,
         .timestamp = t->started_ms / 1000,
         .body = ping->payload->data,
@@ -60,7 +59,6 @@ void deliver_ping(struct loop *loop, struct engine_ping *ping)
         .secret = ping->secret,
         .custom_lines = custom,
     };
-    id_new("dlv_", delivery_id);
     t->ping = ping;
     t->headers = request_headers(&in, &t->header_block);
     free(custom);

@@ -93,7 +93,8 @@ struct curl_slist *request_headers(const struct sign_input *in, struct header_bl
     add_header(b, "Content-Type", "application/json");
     add_header(b, "User-Agent", "hookd/" HOOKD_VERSION_STRING);
     add_header(b, "X-Webhook-Event", in->event_type);
-    add_header(b, "X-Webhook-Delivery", in->delivery_id);
+    if (in->delivery_id)
+        add_header(b, "X-Webhook-Delivery", in->delivery_id);
     snprintf(number, sizeof number, "%d", in->attempt);
     add_header(b, "X-Webhook-Attempt", number);
     snprintf(number, sizeof number, "%lld", in->timestamp);

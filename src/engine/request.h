@@ -9,7 +9,7 @@
 
 /* The fixed and signature headers of one request (§3), as "Name: value" lines. */
 struct sign_input {
-    const char *event_id, *event_type, *delivery_id;
+    const char *event_id, *event_type, *delivery_id; /* delivery_id NULL: a ping, no header */
     int attempt;
     long long timestamp;
     const char *body;

@@ -109,6 +109,8 @@ describe('pipeline: catalog, endpoints and fan-out', () => {
       assert.equal(ping.headers['x-webhook-event'], 'webhook.ping');
       assert.equal(ping.headers['content-type'], 'application/json');
       assert.equal(ping.headers['webhook-id'], env.id);
+      // a ping is not a delivery: no id that the delivery log could not find (issue 18)
+      assert.equal(ping.headers['x-webhook-delivery'], undefined);
       assert.equal(
         standardSignatures(ping.headers['webhook-signature'])[0],
         signStandard(ok.json.secret, env.id, ping.headers['webhook-timestamp'], ping.body)
