@@ -1,6 +1,7 @@
 /* Endpoints (§2.4): subscribers with their secret, filter and delivery settings. Creating one
  * (or changing its URL) first pings it through the engine while the request waits. */
 #include "api/api.h"
+#include "core/log.h"
 
 #include "core/eventname.h"
 #include "core/mem.h"
@@ -271,6 +272,16 @@ static void notify_engine(struct api_call *call)
         engine_endpoint_changed(call->app->engine, ep->id);
 }
 
+/* An operator enabled or disabled the endpoint: said in the log, as an automatic disable is. */
+static void notify_switched(struct api_call *call)
+{
+    struct endpoint *ep = call->data;
+    log_warn(ep->is_active ? "endpoint enabled" : "endpoint disabled", "endpoint",
+             json_string(ep->id), "org", json_string(ep->org_id), "reason",
+             ep->is_active ? NULL : json_string(ep->disabled_reason), NULL);
+    notify_engine(call);
+}
+
 /* --- create, with the ping --- */
 
 /* The ping in flight for a request; freed when the request ends. */
@@ -481,7 +492,8 @@ static int update_apply(struct store_conn *tx, struct api_call *call)
         return rc;
     call->reply_status = 200;
     call->reply = endpoint_json(ep);
-    call->after_commit = notify_engine;
+    if (call->after_commit == NULL)
+        call->after_commit = notify_engine;
     return 0;
 }
 
@@ -519,6 +531,8 @@ void endpoints_update(struct api_call *call)
         snprintf(ep->disabled_reason, sizeof ep->disabled_reason, "manual");
     }
     ep->updated_at = time_now_ms();
+    if (ep->is_active != was_active)
+        call->after_commit = notify_switched;
     if (url_changed)
         ping_then_write(call, update_apply); /* the new URL must answer, with the old secret */
     else

@@ -50,6 +50,32 @@ static int batch_apply(struct store_conn *tx, struct write_job *job)
     return store_delivery_record(tx, batch->outcomes, batch->count, time_now_ms());
 }
 
+/* What an operator wants to hear of (warn: an endpoint disabled, a delivery out of attempts)
+ * and, at debug, every attempt that did not deliver. */
+static void log_outcome(const struct attempt_outcome *o)
+{
+    const struct attempt *a = &o->attempt;
+    json_t *endpoint = o->endpoint_id[0] ? json_string(o->endpoint_id) : NULL;
+    if (o->disabled)
+        log_warn("endpoint disabled", "endpoint", json_string(o->endpoint_id), "org",
+                 json_string(o->org_id), "reason",
+                 json_string(o->disable_gone ? "gone" : "consecutive_failures"), "delivery",
+                 json_string(a->delivery_id), NULL);
+    if (o->status == DLV_EXHAUSTED)
+        log_warn("delivery exhausted", "delivery", json_string(a->delivery_id), "endpoint",
+                 json_incref(endpoint), "org", json_string(o->org_id), "attempts",
+                 json_integer(a->n), "status",
+                 a->response_status ? json_integer(a->response_status) : NULL, "error",
+                 a->error[0] ? json_string(a->error) : NULL, NULL);
+    if (o->status != DLV_DELIVERED && !o->no_attempt && log_enabled(LOG_DEBUG))
+        log_kv(LOG_DEBUG, "attempt failed", "delivery", json_string(a->delivery_id), "endpoint",
+               json_incref(endpoint), "attempt", json_integer(a->n), "status",
+               a->response_status ? json_integer(a->response_status) : NULL, "error",
+               a->error[0] ? json_string(a->error) : NULL, "next_attempt_at",
+               o->status == DLV_PENDING ? json_integer(o->next_attempt_at) : NULL, NULL);
+    json_decref(endpoint);
+}
+
 static void batch_done(struct write_job *job, bool committed)
 {
     struct outcome_batch *batch = (struct outcome_batch *)job;
@@ -59,6 +85,8 @@ static void batch_done(struct write_job *job, bool committed)
                   json_integer(batch->count), NULL);
     for (int i = 0; i < batch->count; i++) {
         struct attempt_outcome *o = &batch->outcomes[i];
+        if (stored)
+            log_outcome(o);
         if (stored && o->disabled)
             batch->sink.disabled(batch->sink.ctx, o->endpoint_id);
         attempt_clear(&o->attempt);

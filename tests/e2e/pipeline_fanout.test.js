@@ -330,6 +330,12 @@ describe('pipeline: catalog, endpoints and fan-out', () => {
       assert.equal(e.disabled_reason, 'consecutive_failures');
       assert.match(e.disabled_at, TIME_RE);
       assert.equal(e.consecutive_failures, DISABLE_AFTER);
+      // said in the log, with the ids and the reason (issue 18)
+      const disabled = server.logs().filter((l) => l.msg === 'endpoint disabled' && l.endpoint === ep.id);
+      assert.equal(disabled.length, 1, JSON.stringify(disabled));
+      assert.equal(disabled[0].level, 'warn');
+      assert.equal(disabled[0].reason, 'consecutive_failures');
+      assert.equal(disabled[0].org, ep.org_id);
       const none = await emit(server, key, { type, data: {} });
       assert.equal(none.deliveries, 0);
       // re-enable
@@ -339,8 +345,36 @@ describe('pipeline: catalog, endpoints and fan-out', () => {
       assert.equal(re.json.consecutive_failures, 0);
       assert.equal(re.json.disabled_at, null);
       assert.equal(re.json.disabled_reason, null);
+      assert.ok(
+        server.logs().some((l) => l.msg === 'endpoint enabled' && l.endpoint === ep.id && l.level === 'warn'),
+        'the re-enable is logged'
+      );
       ok = true;
       assert.equal((await one()).status, 'delivered');
+    } finally {
+      rx.handler = null;
+    }
+  });
+
+  it('a delivery out of attempts is logged at warn with its ids, attempts and last status (issue 18)', async () => {
+    const { server, rx } = fx;
+    const { key } = await createOrgWithKey(server);
+    const ep = await createEndpoint(server, key, { url: rx.url('/gone-wrong') });
+    rx.handler = (r) => (r.url === '/gone-wrong' ? 503 : 200);
+    try {
+      const evt = await emit(server, key, { type: uniqueType('ex'), data: {} });
+      const [d] = await waitEventSettled(server, key, evt.id, evt.deliveries);
+      assert.equal(d.status, 'exhausted');
+      let line;
+      for (let i = 0; i < 100 && !line; i++) {
+        line = server.logs().find((l) => l.msg === 'delivery exhausted' && l.delivery === d.id);
+        if (!line) await sleep(20);
+      }
+      assert.ok(line, 'the exhausted delivery is logged');
+      assert.equal(line.level, 'warn');
+      assert.equal(line.endpoint, ep.id);
+      assert.equal(line.attempts, 3);
+      assert.equal(line.status, 503);
     } finally {
       rx.handler = null;
     }
