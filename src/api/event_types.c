@@ -180,9 +180,49 @@ void event_types_update(struct api_call *call)
         api_write(call, update_apply);
 }
 
+#define SUBSCRIBERS_NAMED 5 /* endpoints a refused delete names */
+
+/* The endpoints that hold name in their events, by the name itself or by a wildcard that
+ * matches no other type: 409 naming them, as the type cannot go while they need it. */
+static int check_unsubscribed(struct store_conn *tx, const char *name, struct err *e)
+{
+    char pattern[EVENT_NAME_MAX + 2], list[SUBSCRIBERS_NAMED * (ID_MAX + 2)] = "";
+    struct endpoint_ref refs[SUBSCRIBERS_NAMED];
+    int found = 0;
+    text_copy(pattern, sizeof pattern, name);
+    for (const char *dot = name; pattern[0] && found == 0; dot = strchr(dot + 1, '.')) {
+        int count = 0, rc;
+        long others = 0;
+        if (dot != name) { /* "a.*" for the prefix up to this dot, if no other type is under it */
+            if (dot == NULL)
+                break;
+            snprintf(pattern, sizeof pattern, "%.*s", (int)(dot - name + 1), name);
+            if ((rc = store_event_type_count_prefix(tx, pattern, &others)) != 0)
+                return rc;
+            if (others > 1)
+                continue;
+            strcat(pattern, "*");
+        }
+        if ((rc = store_endpoint_subscribers(tx, pattern, refs, SUBSCRIBERS_NAMED, &count)) != 0)
+            return rc;
+        for (int i = 0; i < count; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     refs[i].id);
+        found = count;
+    }
+    if (found == 0)
+        return 0;
+    return err_set(e, 409, "conflict", "name",
+                   "endpoints subscribe to %s (%s%s); take it out of their events first", name,
+                   list, found == SUBSCRIBERS_NAMED ? ", ..." : "");
+}
+
 static int delete_apply(struct store_conn *tx, struct api_call *call)
 {
-    int rc = store_event_type_delete(tx, call->params.value[0]);
+    int rc = check_unsubscribed(tx, call->params.value[0], &call->error);
+    if (rc != 0)
+        return rc;
+    rc = store_event_type_delete(tx, call->params.value[0]);
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such event type");
     if (rc != 0)

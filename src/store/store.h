@@ -331,6 +331,13 @@ int store_event_type_update(struct store_conn *tx, const struct event_type *et);
 int store_event_type_delete(struct store_conn *tx, const char *name);
 /* How many names start with prefix ("" counts all). */
 int store_event_type_count_prefix(struct store_conn *c, const char *prefix, long *count);
+/* Endpoints (not deleted, of any org) whose events list holds pattern as one of its entries,
+ * at most max ids into ids; *count gets how many were read. */
+struct endpoint_ref {
+    char id[ID_MAX];
+};
+int store_endpoint_subscribers(struct store_conn *c, const char *pattern, struct endpoint_ref *ids,
+                               int max, int *count);
 
 int store_endpoint_insert(struct store_conn *tx, const struct endpoint *ep);
 int store_endpoint_get(struct store_conn *c, const char *org_id, const char *id,

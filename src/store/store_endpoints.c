@@ -3,6 +3,7 @@
 #include "store/sql.h"
 #include "store/store_internal.h"
 
+#include "core/eventname.h"
 #include "core/mem.h"
 #include "core/text.h"
 
@@ -97,6 +98,40 @@ int store_event_type_count_prefix(struct store_conn *c, const char *prefix, long
         return ERR_FAIL;
     sql_text(s, 1, prefix);
     return sql_read_count(s, count);
+}
+
+static void read_endpoint_ref(struct sql_stmt *s, void *out)
+{
+    struct endpoint_ref *ref = out;
+    sql_col_copy(s, 0, ref->id, sizeof ref->id);
+}
+
+int store_endpoint_subscribers(struct store_conn *c, const char *pattern, struct endpoint_ref *ids,
+                               int max, int *count)
+{
+    /* the list is stored as compact JSON: an entry is "pattern" between quotes; LIKE's
+     * wildcards (and its escape) in the pattern are escaped */
+    static const char sql[] = "SELECT id FROM endpoints WHERE deleted_at IS NULL AND events LIKE "
+                              "?1 ESCAPE '\\' ORDER BY created_at, id LIMIT ?2";
+    char like[2 * EVENT_NAME_MAX + 8], *o = like;
+    struct sql_stmt *s;
+
+    *count = 0;
+    if (strlen(pattern) > EVENT_NAME_MAX)
+        return 0;
+    *o++ = '%';
+    *o++ = '"';
+    for (const char *p = pattern; *p; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\')
+            *o++ = '\\';
+        *o++ = *p;
+    }
+    memcpy(o, "\"%", 3);
+    if ((s = sql_prepare(c, sql)) == NULL)
+        return ERR_FAIL;
+    sql_text(s, 1, like);
+    sql_int(s, 2, max);
+    return sql_read_rows(s, ids, sizeof *ids, count, read_endpoint_ref);
 }
 
 /* --- endpoints --- */

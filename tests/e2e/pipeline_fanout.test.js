@@ -65,6 +65,35 @@ describe('pipeline: catalog, endpoints and fan-out', () => {
     assert.equal((await api(server, 'GET', `/v1/event-types/${p}.b`, { key })).status, 404);
   });
 
+  it('an event type that endpoints subscribe to cannot be deleted: 409 naming them (issue 18)', async () => {
+    const { server, rx } = fx;
+    const admin = server.adminKey;
+    const { key } = await createOrgWithKey(server);
+    const p = uniqueType('sub');
+    await createEventType(server, `${p}.created`, 'c');
+    await createEventType(server, `${p}.paid`, 'p');
+    const exact = await createEndpoint(server, key, { url: rx.url('/sub-a'), events: [`${p}.created`] });
+    const wild = await createEndpoint(server, key, { url: rx.url('/sub-b'), events: [`${p}.*`] });
+    const refused = await api(server, 'DELETE', `/v1/event-types/${p}.created`, { key: admin });
+    assert.equal(refused.status, 409, refused.text);
+    assert.equal(refused.json.error, 'conflict');
+    assert.ok(refused.json.message.includes(exact.id), refused.text);
+    assert.ok(!refused.json.message.includes(wild.id), 'the wildcard still matches p.paid');
+    assert.equal((await api(server, 'GET', `/v1/event-types/${p}.created`, { key })).status, 200);
+    // taken out of the endpoint's events, the type can go
+    const patched = await api(server, 'PATCH', `/v1/endpoints/${exact.id}`, { key, body: { events: [`${p}.paid`] } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal((await api(server, 'DELETE', `/v1/event-types/${p}.created`, { key: admin })).status, 200);
+    // the last type under a wildcard is held by it too
+    assert.equal((await api(server, 'DELETE', `/v1/endpoints/${exact.id}`, { key })).status, 200);
+    const last = await api(server, 'DELETE', `/v1/event-types/${p}.paid`, { key: admin });
+    assert.equal(last.status, 409, last.text);
+    assert.ok(last.json.message.includes(wild.id), last.text);
+    // and what is left stays consistent: the wildcard endpoint can be saved again as it is
+    const resave = await api(server, 'PATCH', `/v1/endpoints/${wild.id}`, { key, body: { events: [`${p}.*`] } });
+    assert.equal(resave.status, 200, resave.text);
+  });
+
   it('ping: a failing ping (non-2xx or no answer) saves nothing; a good one sets verified_at', async () => {
     const { server } = fx;
     const { key } = await createOrgWithKey(server);

@@ -377,6 +377,34 @@ static int insert_endpoint(struct store_conn *tx, void *arg)
     return store_endpoint_insert(tx, arg);
 }
 
+/* An event type's subscribers: endpoints whose events list holds the pattern as an entry,
+ * `_` and `%` in it taken as themselves. */
+static void subscribers_are_found_by_their_exact_entry(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct endpoint ep;
+    struct endpoint_ref refs[4];
+    const char *const found[] = {"a_b.x", "c.*"}, *const not_found[] = {"aXb.x", "c", "a_b", "%"};
+    int count;
+
+    new_org(st, &org);
+    make_endpoint(&ep, org.id);
+    ep.events = "[\"a_b.x\",\"c.*\"]";
+    assert_int_equal(write_one(st, insert_endpoint, &ep), 0);
+    struct store_conn *c = store_acquire(st);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(store_endpoint_subscribers(c, found[i], refs, 4, &count), 0);
+        assert_int_equal(count, 1);
+        assert_string_equal(refs[0].id, ep.id);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(store_endpoint_subscribers(c, not_found[i], refs, 4, &count), 0);
+        assert_int_equal(count, 0);
+    }
+    store_release(c);
+}
+
 static void make_event(struct event *ev, const char *org_id, const char *type, char *payload)
 {
     memset(ev, 0, sizeof *ev);
@@ -1974,6 +2002,7 @@ int main(void)
         cmocka_unit_test(lists_page_newest_first_without_gaps),
         cmocka_unit_test(a_failing_job_does_not_fail_its_batch),
         cmocka_unit_test(rows_of_a_failed_job_are_taken_out),
+        cmocka_unit_test(subscribers_are_found_by_their_exact_entry),
         cmocka_unit_test(the_writer_commits_every_job_of_concurrent_submitters),
         cmocka_unit_test(deleting_an_org_revokes_its_keys),
         cmocka_unit_test(idempotency_records_expire),
