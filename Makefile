@@ -21,8 +21,10 @@ CC ?= gcc
 BUILD ?= build
 PKGS := libmicrohttpd libcurl jansson sqlite3 libpq libcrypto
 TEST_PKGS := cmocka
-DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
-	libsqlite3-dev libpq-dev libssl-dev libcmocka-dev postgresql wrk nginx-light curl \
+# what building and `make run` need; the rest is for the tests and the benchmark
+RUN_DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev \
+	libjansson-dev libsqlite3-dev libpq-dev libssl-dev
+DEB_PACKAGES := $(RUN_DEB_PACKAGES) libcmocka-dev postgresql wrk nginx-light curl \
 	sqlite3 jq procps redis-server clang libclang-rt-dev gnuplot-nox
 
 OPT ?= -O2 -g
@@ -48,7 +50,8 @@ SONAME := libhookd.so.$(VERSION_MAJOR)
 Q := $(if $(V),,@)
 say = $(if $(V),,@echo "  $(1) $(2)")
 
-.PHONY: all run test unit e2e interop install-test examples asan install deps deps-check clean format bench bench-verify fuzz \
+.PHONY: all run test unit e2e interop install-test examples asan install deps deps-check deps-run \
+	deps-check-run clean format bench bench-verify fuzz \
 	bench-scale bench-nodes
 
 all: $(BUILD)/hookd $(BUILD)/libhookd.a $(BUILD)/libhookd.so $(BUILD)/hookd.pc
@@ -104,18 +107,28 @@ deps-check:
 	[ node_modules/.installed -nt package-lock.json ] || missing=1; \
 	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
 
-deps:
-	@SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \
+# `make run` needs only the build's libraries: not the tests' and the benchmark's world
+deps-check-run:
+	@pkg-config --exists $(PKGS) || $(MAKE) --no-print-directory deps-run
+
+# apt_install PACKAGES: those of them not installed yet, with sudo unless root
+apt_install = SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	if ! dpkg -s $(1) >/dev/null 2>&1; then \
 		echo "deps: installing Debian packages"; \
 		$$SUDO apt-get update -qq || true; \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PACKAGES); \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(1); \
 	fi
+
+deps-run:
+	@$(call apt_install,$(RUN_DEB_PACKAGES))
+
+deps:
+	@$(call apt_install,$(DEB_PACKAGES))
 	@command -v node >/dev/null || { echo "deps: Node.js 20 is needed (it comes with the machine)" >&2; exit 1; }
 	@[ node_modules/.installed -nt package-lock.json ] || \
 		{ npm ci --no-audit --no-fund && mkdir -p node_modules && touch node_modules/.installed; }
 
-run: deps-check all
+run: deps-check-run all
 	@mkdir -p $(BUILD)
 	./$(BUILD)/hookd serve --db sqlite:hookd.db --allow-http --allow-private $(RUN_FLAGS)
 

@@ -168,9 +168,18 @@ static int run(const struct config *cfg)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    app.store = cli_open_store(cfg->db, true, cfg->sqlite_sync == SQLITE_SYNC_FULL, cfg->lease_ms);
-    if (app.store == NULL)
+    /* first: a port in use stops the start before a database is created or a key minted */
+    http_opts.listen_fd = http_bind(cfg->listen, &http_opts.listen_port, &e);
+    if (http_opts.listen_fd < 0) {
+        fprintf(stderr, "hookd: %s\n", e.message);
         return 1;
+    }
+    http_opts.bound = true;
+    app.store = cli_open_store(cfg->db, true, cfg->sqlite_sync == SQLITE_SYNC_FULL, cfg->lease_ms);
+    if (app.store == NULL) {
+        close(http_opts.listen_fd);
+        return 1;
+    }
     if (cfg->admin_key[0] != '\0') {
         app.has_admin_key = true;
         auth_hash(cfg->admin_key, strlen(cfg->admin_key), app.admin_key_hash);
@@ -225,6 +234,7 @@ static int run(const struct config *cfg)
     http_opts.app = &app;
     http_opts.threads = 2;
     srv = http_start(&http_opts, &e);
+    http_opts.bound = false; /* the socket is the server's now, or closed */
     if (srv == NULL) {
         fprintf(stderr, "hookd: %s\n", e.message);
         goto out;
@@ -260,6 +270,8 @@ static int run(const struct config *cfg)
     log_kv(LOG_ALWAYS, "stopped", "node", json_string(node_id), NULL);
     status = 0;
 out:
+    if (srv == NULL && http_opts.bound)
+        close(http_opts.listen_fd); /* bound, never served */
     http_stop(srv);
     engine_stop(app.engine); /* no-ops when already stopped */
     writer_stop(app.writer);

@@ -453,6 +453,12 @@ static int bind_listen(const char *listen_addr, int *port_out, struct err *e)
     return fd;
 }
 
+int http_bind(const char *listen, int *port, struct err *e)
+{
+    int fd = bind_listen(listen, port, e);
+    return fd < 0 ? -1 : fd;
+}
+
 struct http_server *http_start(const struct http_options *opts, struct err *e)
 {
     struct http_server *srv = xcalloc(1, sizeof *srv);
@@ -461,7 +467,12 @@ struct http_server *http_start(const struct http_options *opts, struct err *e)
                      MHD_USE_TURBO;
 
     srv->opts = *opts;
-    srv->listen_fd = bind_listen(opts->listen, &srv->port, e);
+    if (opts->bound) {
+        srv->listen_fd = opts->listen_fd;
+        srv->port = opts->listen_port;
+    } else {
+        srv->listen_fd = bind_listen(opts->listen, &srv->port, e);
+    }
     if (srv->listen_fd < 0) {
         free(srv);
         return NULL;

@@ -21,11 +21,16 @@ struct http_options {
     http_dispatch_fn dispatch;
     void *app;
     unsigned threads;
+    bool bound; /* listen_fd was bound by http_bind, at listen_port; else http_start binds */
+    int listen_fd, listen_port;
 };
 
 struct http_server;
 
-/* Binds and starts serving; NULL with e filled on failure. */
+/* Binds listen ("ADDR:PORT") ahead of http_start, so that a port in use is known before the
+ * server creates anything: the socket, with *port the port bound, or -1 with e filled. */
+int http_bind(const char *listen, int *port, struct err *e);
+/* Binds (unless opts->bound) and starts serving; NULL with e filled on failure. */
 struct http_server *http_start(const struct http_options *opts, struct err *e);
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *srv);

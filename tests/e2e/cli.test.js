@@ -260,6 +260,24 @@ describe('bad option values are refused at start', () => {
     assert.match(r.stderr, /listen|in use/i);
   });
 
+  it('a port in use stops the start before a database is created or an admin key minted (issue 18)', async (t) => {
+    const net = require('node:net');
+    const blocker = net.createServer();
+    await new Promise((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => blocker.close(resolve)));
+    const dir = tempDir(t);
+    const db = path.join(dir, 'hookd.db');
+    const args = ['serve', '--listen', `127.0.0.1:${blocker.address().port}`, '--db', `sqlite:${db}`];
+    const r = await runHookdAsync(args, { cwd: dir, timeout: 5000 });
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr + r.stdout, /admin key/i, 'no key printed for a server that never served');
+    assert.equal(fs.existsSync(db), false, 'no database created');
+    // once the port is free, the first start that serves prints the key
+    await new Promise((resolve) => blocker.close(resolve));
+    const server = await serverFor(t, { dir, adminKey: null });
+    assert.match(server.stderr, /"admin key created"/);
+  });
+
   it('--max-body 1024, the minimum, is accepted', async (t) => {
     const server = await serverFor(t, { args: ['--max-body', '1024'] });
     assert.equal((await postOfSize(server, 1024)).status, 201);
