@@ -101,7 +101,8 @@ describe('endpoints on one host do not wait on each other (§4.2)', { timeout: 1
       for (const d of fastDs) assert.ok(Date.parse(d.delivered_at) <= firstSlowAnswer, `${d.id} delivered after a slow response`);
 
       const fastLog = ng.requests().filter((r) => r.uri === '/fast');
-      assert.equal(fastLog.length, FAST_N, 'nginx answered each fast delivery once');
+      // once each, and once more for a delivery retried above (at least once: §4)
+      assert.equal(fastLog.length, FAST_N + retried.length, 'nginx answered each fast delivery once');
       assert.ok(fastLog.every((r) => r.protocol === tr.protocol), `every request went over ${tr.protocol}`);
       const connections = new Set(fastLog.map((r) => r.connection));
       t.diagnostic(`${tr.name}: ${FAST_N} fast deliveries over ${connections.size} connection(s)`);
