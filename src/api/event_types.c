@@ -188,30 +188,22 @@ static int check_unsubscribed(struct store_conn *tx, const char *name, struct er
 {
     char pattern[EVENT_NAME_MAX + 2], list[SUBSCRIBERS_NAMED * (ID_MAX + 2)] = "";
     struct endpoint_ref refs[SUBSCRIBERS_NAMED];
-    int found = 0;
-    text_copy(pattern, sizeof pattern, name);
-    for (const char *dot = name; pattern[0] && found == 0; dot = strchr(dot + 1, '.')) {
-        int count = 0, rc;
+    int found = 0, rc = store_endpoint_subscribers(tx, name, refs, SUBSCRIBERS_NAMED, &found);
+    for (const char *dot = strchr(name, '.'); rc == 0 && found == 0 && dot;
+         dot = strchr(dot + 1, '.')) {
         long others = 0;
-        if (dot != name) { /* "a.*" for the prefix up to this dot, if no other type is under it */
-            if (dot == NULL)
-                break;
-            snprintf(pattern, sizeof pattern, "%.*s", (int)(dot - name + 1), name);
-            if ((rc = store_event_type_count_prefix(tx, pattern, &others)) != 0)
-                return rc;
-            if (others > 1)
-                continue;
+        snprintf(pattern, sizeof pattern, "%.*s", (int)(dot - name + 1), name);
+        rc = store_event_type_count_prefix(tx, pattern, &others);
+        if (rc == 0 && others == 1) { /* name alone under this prefix: "prefix.*" holds it */
             strcat(pattern, "*");
+            rc = store_endpoint_subscribers(tx, pattern, refs, SUBSCRIBERS_NAMED, &found);
         }
-        if ((rc = store_endpoint_subscribers(tx, pattern, refs, SUBSCRIBERS_NAMED, &count)) != 0)
-            return rc;
-        for (int i = 0; i < count; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
-                     refs[i].id);
-        found = count;
     }
-    if (found == 0)
-        return 0;
+    if (rc != 0 || found == 0)
+        return rc;
+    for (int i = 0; i < found; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                 refs[i].id);
     return err_set(e, 409, "conflict", "name",
                    "endpoints subscribe to %s (%s%s); take it out of their events first", name,
                    list, found == SUBSCRIBERS_NAMED ? ", ..." : "");

@@ -837,13 +837,15 @@ static int pgs_run_later(struct sql_stmt *base)
  * statement is sent (SAVEPOINT and RELEASE aside) or the transaction ends: its rows are sent
  * then, before it, as one statement. A job rolled back to its savepoint takes its rows out. */
 
-static void rows_mark(struct pg_conn *c)
+/* Marks where the job's savepoint begins in every set: at its rows so far (a savepoint), or
+ * at its start (none held: all its rows stand with the transaction). */
+static void rows_mark(struct pg_conn *c, bool here)
 {
     for (int i = 0; i < c->nrow_sets; i++) {
         struct pg_stmt *s = c->row_sets[i];
-        s->mark_rows = s->rows;
+        s->mark_rows = here ? s->rows : 0;
         for (int p = 0; p < MAX_PARAMS; p++)
-            s->arrays[p].mark_len = s->arrays[p].len;
+            s->arrays[p].mark_len = here ? s->arrays[p].len : 0;
     }
 }
 
@@ -855,16 +857,6 @@ static void rows_back_to_mark(struct pg_conn *c)
         for (int p = 0; p < MAX_PARAMS; p++)
             if (s->arrays[p].text)
                 s->arrays[p].text[s->arrays[p].len = s->arrays[p].mark_len] = '\0';
-    }
-}
-
-static void rows_unmark(struct pg_conn *c)
-{
-    for (int i = 0; i < c->nrow_sets; i++) {
-        struct pg_stmt *s = c->row_sets[i];
-        s->mark_rows = 0;
-        for (int p = 0; p < MAX_PARAMS; p++)
-            s->arrays[p].mark_len = 0;
     }
 }
 
@@ -996,7 +988,7 @@ static int pipeline_control(struct pg_conn *c, enum sql_control what)
     case SQL_SAVEPOINT:
         if (c->doomed)
             return ERR_FAIL;
-        rows_mark(c);
+        rows_mark(c, true);
         c->savepoint_held = true;
         return 0;
     case SQL_RELEASE:
@@ -1005,11 +997,11 @@ static int pipeline_control(struct pg_conn *c, enum sql_control what)
         if (!c->savepoint_held)
             return send_simple(c, "RELEASE SAVEPOINT job", true);
         c->savepoint_held = false; /* the job sent rows only: they stay with the others */
-        rows_unmark(c);
+        rows_mark(c, false);
         return 0;
     case SQL_ROLLBACK_TO:
         rows_back_to_mark(c); /* the job's rows not sent yet */
-        rows_unmark(c);
+        rows_mark(c, false);
         if (c->savepoint_held) {
             c->savepoint_held = false;
             return c->doomed ? ERR_FAIL : 0;

@@ -415,10 +415,12 @@ int store_delivery_record(struct store_conn *tx, struct attempt_outcome *outcome
     int rc = 0;
     for (int i = 0; rc == 0 && i < count; i++) {
         struct attempt_outcome *o = &outcomes[i];
-        rc = waits_for_nothing(o) ? add_outcome(tx, o, now, last_success)
-                                  : record_failure(tx, o, now);
-        if (!waits_for_nothing(o))
+        if (waits_for_nothing(o)) {
+            rc = add_outcome(tx, o, now, last_success);
+        } else {
+            rc = record_failure(tx, o, now);
             last_success[0] = '\0'; /* a failure may come between two successes */
+        }
     }
     return rc;
 }
