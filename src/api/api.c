@@ -414,6 +414,21 @@ static int check_idempotency(struct api_call *call, struct err *e)
     return 0;
 }
 
+/* An unknown query parameter is refused as an unknown body field is, so that a mistyped filter
+ * (?page_size=) does not silently answer everything. */
+static int check_query(struct api_call *call, struct err *e)
+{
+    const char *known = call->route->query ? call->route->query : "";
+    const char *name = http_query_unknown(call->http, known);
+    if (name == NULL)
+        return 0;
+    if (*known == '\0')
+        return err_set(e, 400, "unknown_field", name,
+                       "unknown query parameter '%.100s' (this route takes none)", name);
+    return err_set(e, 400, "unknown_field", name,
+                   "unknown query parameter '%.100s' (this route takes: %s)", name, known);
+}
+
 static int read_body(struct api_call *call, struct err *e)
 {
     size_t len;
@@ -472,7 +487,7 @@ void api_dispatch(struct http_request *req, void *app_ptr)
         if (auth_authenticate(app, conn, req, &call->who, &e) != 0)
             goto fail;
         http_set_log_key(req, call->who.key_id);
-        if (check_scope(call, &e) != 0 || check_rate(call, &e) != 0)
+        if (check_scope(call, &e) != 0 || check_rate(call, &e) != 0 || check_query(call, &e) != 0)
             goto fail;
     }
     if (read_body(call, &e) != 0)

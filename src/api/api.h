@@ -60,6 +60,7 @@ struct api_route {
     api_handler handler;
     unsigned scope; /* SCOPE_* the key needs (admin keys hold every scope) */
     unsigned flags;
+    const char *query; /* the query parameters it takes, space-separated; NULL: none */
 };
 
 struct api_call {

@@ -25,4 +25,16 @@ static inline unsigned text_hash(const char *s)
     return h;
 }
 
+/* True if word is one of the space-separated words of list ("limit cursor org_id"). */
+static inline int text_word_in(const char *word, const char *list)
+{
+    size_t len = strlen(word);
+    if (len == 0)
+        return 0;
+    for (const char *at = list; (at = strstr(at, word)) != NULL; at += len)
+        if ((at == list || at[-1] == ' ') && (at[len] == ' ' || at[len] == '\0'))
+            return 1;
+    return 0;
+}
+
 #endif

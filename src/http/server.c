@@ -85,6 +85,30 @@ const char *http_query(const struct http_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_check {
+    const char *known;
+    const char *unknown;
+};
+
+static enum MHD_Result find_unknown_name(void *arg, enum MHD_ValueKind kind, const char *name,
+                                         const char *value)
+{
+    struct query_check *q = arg;
+    (void)kind;
+    (void)value;
+    if (text_word_in(name, q->known))
+        return MHD_YES;
+    q->unknown = name;
+    return MHD_NO;
+}
+
+const char *http_query_unknown(const struct http_request *req, const char *known)
+{
+    struct query_check q = {known, NULL};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, find_unknown_name, &q);
+    return q.unknown;
+}
+
 bool http_body_too_large(const struct http_request *req)
 {
     return req->too_large;

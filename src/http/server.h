@@ -42,6 +42,9 @@ const char *http_method(const struct http_request *req);
 const char *http_path(const struct http_request *req);
 const char *http_header(const struct http_request *req, const char *name);
 const char *http_query(const struct http_request *req, const char *name);
+/* The first query parameter whose name is not one of the space-separated words of known, or
+ * NULL when every one is. */
+const char *http_query_unknown(const struct http_request *req, const char *known);
 const char *http_body(const struct http_request *req, size_t *len);
 /* The body was over the limit and dropped (the answer is already a 413 unless replaced). */
 bool http_body_too_large(const struct http_request *req);

@@ -592,3 +592,60 @@ describe('read-only fields (issue 18)', () => {
     );
   });
 });
+
+describe('query parameters (issue 18)', () => {
+  let server;
+  before(async () => {
+    server = await startHookd({ args: ['--allow-http', '--allow-private', '--no-ping'] });
+  });
+  after(async () => {
+    await server?.cleanup();
+  });
+
+  it('an unknown query parameter is refused as an unknown field, naming it and what the route takes', async () => {
+    const admin = server.adminKey;
+    await createOrg(server);
+    await createOrg(server);
+    const typo = await api(server, 'GET', '/v1/orgs?page_size=1', { key: admin });
+    assertError(typo, 400, 'unknown_field', 'page_size');
+    assert.match(typo.json.message, /limit, cursor|limit cursor/);
+    const paged = await api(server, 'GET', '/v1/orgs?limit=1', { key: admin });
+    assert.equal(paged.status, 200, paged.text);
+    assert.equal(paged.json.data.length, 1);
+    const org = paged.json.data[0];
+    assertError(await api(server, 'GET', `/v1/orgs/${org.id}?limit=1`, { key: admin }), 400, 'unknown_field', 'limit');
+    assertError(await api(server, 'GET', '/v1/deliveries?status=failed&statuss=failed', { key: admin }), 400, 'unknown_field', 'statuss');
+  });
+
+  it('each list takes its own filters, and an admin key names the org in the query', async () => {
+    const admin = server.adminKey;
+    const { org, key } = await createOrgWithKey(server, ['events', 'webhooks', 'sources']);
+    const lists = [
+      '/v1/events?limit=5&cursor=&since=2020-01-01T00:00:00Z&until=2099-01-01T00:00:00Z&type=a.b',
+      '/v1/deliveries?limit=5&status=failed&endpoint_id=x&event_id=y&since=2020-01-01T00:00:00Z',
+      '/v1/endpoints?limit=5&is_active=true',
+      '/v1/sources?limit=5',
+    ];
+    for (const path of lists) {
+      const res = await api(server, 'GET', path.replace('cursor=&', ''), { key });
+      assert.equal(res.status, 200, `${path}: ${res.text}`);
+      const asAdmin = await api(server, 'GET', `${path.replace('cursor=&', '')}&org_id=${org.id}`, { key: admin });
+      assert.equal(asAdmin.status, 200, `${path} as admin: ${asAdmin.text}`);
+    }
+    assertError(await api(server, 'GET', '/v1/events?is_active=true', { key }), 400, 'unknown_field', 'is_active');
+    // event types are shared by every org: there is no org to name
+    assert.equal((await api(server, 'GET', '/v1/event-types?limit=5', { key })).status, 200);
+    assertError(await api(server, 'GET', `/v1/event-types?org_id=${org.id}`, { key: admin }), 400, 'unknown_field', 'org_id');
+  });
+
+  it('a write with an unknown query parameter changes nothing; health checks take any query', async () => {
+    const { key } = await createOrgWithKey(server, ['webhooks']);
+    const res = await api(server, 'POST', '/v1/endpoints?dry_run=1', {
+      key,
+      body: { url: 'http://127.0.0.1:9/hook' },
+    });
+    assertError(res, 400, 'unknown_field', 'dry_run');
+    assert.equal((await api(server, 'GET', '/v1/endpoints', { key })).json.data.length, 0);
+    assert.equal((await api(server, 'GET', '/healthz?t=1')).status, 200);
+  });
+});

@@ -38,6 +38,21 @@ static void text_hash_is_fnv_1a(void **state)
     assert_int_equal(text_hash("foobar"), 0xbf9cf968u);
 }
 
+static void a_word_matches_whole_words_only(void **state)
+{
+    (void)state;
+    assert_true(text_word_in("limit", "limit cursor"));
+    assert_true(text_word_in("cursor", "limit cursor"));
+    assert_true(text_word_in("org_id", "org_id"));
+    assert_false(text_word_in("lim", "limit cursor"));
+    assert_false(text_word_in("org", "org_id"));
+    assert_false(text_word_in("id", "org_id"));
+    assert_false(text_word_in("t c", "limit cursor"));
+    assert_false(text_word_in("", "limit cursor"));
+    assert_false(text_word_in("limit", ""));
+    assert_true(text_word_in("cursor", "cursors cursor"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -45,6 +60,7 @@ int main(void)
         cmocka_unit_test(null_reads_as_empty),
         cmocka_unit_test(a_buffer_may_copy_its_own_tail),
         cmocka_unit_test(text_hash_is_fnv_1a),
+        cmocka_unit_test(a_word_matches_whole_words_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
