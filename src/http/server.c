@@ -22,6 +22,11 @@
 
 #define MAX_RESPONSE_HEADERS 8
 #define DISCARD_MAX (16u * 1024 * 1024) /* over-limit bytes read and dropped before a 413 */
+/* Headers over HEADERS_MAX get hookd's JSON 431. libmicrohttpd keeps them in a connection's
+ * memory, whose end it answers with its own HTML 431: CONNECTION_MEMORY leaves it room to hold
+ * headers well over the limit for us to refuse. */
+#define HEADERS_MAX (32 * 1024)
+#define CONNECTION_MEMORY ((size_t)128 * 1024)
 
 enum request_state {
     REQ_READING,  /* the body is arriving */
@@ -332,17 +337,43 @@ static bool is_token(const char *s)
     return true;
 }
 
-static enum MHD_Result check_header_name(void *arg, enum MHD_ValueKind kind, const char *name,
-                                         const char *value)
+struct header_scan {
+    bool bad_name;
+    size_t bytes; /* "Name: value\r\n" of every header */
+};
+
+static enum MHD_Result scan_header(void *arg, enum MHD_ValueKind kind, const char *name,
+                                   const char *value)
 {
-    bool *bad = arg;
+    struct header_scan *scan = arg;
     (void)kind;
-    (void)value;
     if (!is_token(name)) {
-        *bad = true;
+        scan->bad_name = true;
         return MHD_NO;
     }
+    scan->bytes += strlen(name) + (value ? strlen(value) : 0) + 4;
     return MHD_YES;
+}
+
+/* The first look at a request's line and headers: a 400 for a header name that is not a token
+ * (RFC 9112 §5.1: no whitespace before the colon, a smuggling trick) and a 431 for headers over
+ * HEADERS_MAX, both as JSON. Returns non-zero when it answered. */
+static int check_headers(struct http_request *req, struct MHD_Connection *conn, const char *url)
+{
+    struct header_scan scan = {false, strlen(url)};
+    struct err e;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_header, &scan);
+    if (scan.bad_name)
+        err_set(&e, 400, "bad_request", NULL, "a header name is not a token");
+    else if (scan.bytes > HEADERS_MAX)
+        err_set(&e, 431, "headers_too_large", NULL,
+                "the request line and headers are %zu bytes; the limit is %d", scan.bytes,
+                HEADERS_MAX);
+    else
+        return 0;
+    http_reply_error(req, &e);
+    http_add_header(req, "Connection", "close");
+    return 1;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -356,18 +387,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req == NULL) {
         const char *length =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        bool bad_header = false;
         req = request_new(srv, conn, url, method);
         *con_cls = req;
-        /* RFC 9112 §5.1: no whitespace between a field name and its colon (a smuggling trick) */
-        MHD_get_connection_values(conn, MHD_HEADER_KIND, check_header_name, &bad_header);
-        if (bad_header) {
-            struct err e;
-            err_set(&e, 400, "bad_request", NULL, "a header name is not a token");
-            http_reply_error(req, &e);
-            http_add_header(req, "Connection", "close");
+        if (check_headers(req, conn, url) != 0)
             return queue_answer(req);
-        }
         if (length != NULL) {
             unsigned long long declared = strtoull(length, NULL, 10);
             if (declared > srv->opts.max_body + DISCARD_MAX) {
@@ -507,8 +530,9 @@ struct http_server *http_start(const struct http_options *opts, struct err *e)
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, opts->threads ? opts->threads : 2u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_STRICT_FOR_CLIENT, 1, /* RFC 9112 to the letter: no space before ':' etc. */
+        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_STRICT_FOR_CLIENT,
+        1, /* RFC 9112 to the letter: no space before ':' etc. */
         opts->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, opts->tls_cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, opts->tls_key_pem, MHD_OPTION_END);
     if (srv->daemon == NULL) {

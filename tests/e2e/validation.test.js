@@ -649,3 +649,37 @@ describe('query parameters (issue 18)', () => {
     assert.equal((await api(server, 'GET', '/healthz?t=1')).status, 200);
   });
 });
+
+describe('large headers (issue 18)', () => {
+  let server;
+  before(async () => {
+    server = await startHookd();
+  });
+  after(async () => {
+    await server?.cleanup();
+  });
+
+  it('headers over 32 KiB get the JSON 431, on any route, and change nothing', async () => {
+    const before = (await allOrgs(server)).length;
+    for (const size of [40 * 1024, 96 * 1024]) {
+      const res = await api(server, 'POST', '/v1/orgs', {
+        key: server.adminKey,
+        body: { name: uniqueName('big') },
+        headers: { 'X-Big': 'a'.repeat(size) },
+      });
+      assertError(res, 431, 'headers_too_large');
+      assert.match(res.json.message, /limit is 32768/);
+    }
+    const inbound = await api(server, 'POST', '/in/src_nope', { body: {}, headers: { Cookie: 'c'.repeat(40 * 1024) } });
+    assertError(inbound, 431, 'headers_too_large');
+    assert.equal((await allOrgs(server)).length, before);
+  });
+
+  it('headers under the limit pass', async () => {
+    const res = await api(server, 'GET', '/v1/orgs?limit=1', {
+      key: server.adminKey,
+      headers: { 'X-Big': 'a'.repeat(30 * 1024) },
+    });
+    assert.equal(res.status, 200, res.text);
+  });
+});

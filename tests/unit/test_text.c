@@ -56,10 +56,8 @@ static void a_word_matches_whole_words_only(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(copies_what_fits_and_terminates),
-        cmocka_unit_test(null_reads_as_empty),
-        cmocka_unit_test(a_buffer_may_copy_its_own_tail),
-        cmocka_unit_test(text_hash_is_fnv_1a),
+        cmocka_unit_test(copies_what_fits_and_terminates), cmocka_unit_test(null_reads_as_empty),
+        cmocka_unit_test(a_buffer_may_copy_its_own_tail),  cmocka_unit_test(text_hash_is_fnv_1a),
         cmocka_unit_test(a_word_matches_whole_words_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
