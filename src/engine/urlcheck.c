@@ -91,6 +91,24 @@ static char *url_part(CURLU *u, CURLUPart part)
     return value;
 }
 
+/* What libcurl's parser found wrong, as the rule the URL broke. */
+static const char *parse_failure(CURLUcode rc)
+{
+    switch (rc) {
+    case CURLUE_BAD_PORT_NUMBER:
+        return "has a bad port: it must be a number from 1 to 65535";
+    case CURLUE_UNSUPPORTED_SCHEME:
+        return "must be an http(s) URL";
+    case CURLUE_NO_HOST:
+    case CURLUE_BAD_HOSTNAME:
+        return "has no usable host";
+    case CURLUE_BAD_IPV6:
+        return "has a malformed IPv6 address";
+    default:
+        return "is not an absolute http(s) URL";
+    }
+}
+
 /* Parses url and copies its host (brackets removed) into host. */
 static int parse(const char *url, const struct url_policy *policy, const char *field, char *host,
                  size_t host_size, struct err *e)
@@ -109,8 +127,11 @@ static int parse(const char *url, const struct url_policy *policy, const char *f
                            "%s must not hold spaces, control characters, '\\' or a fragment",
                            field);
     u = curl_url();
-    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-        rc = err_set(e, 400, "invalid_url", field, "%s is not an absolute http(s) URL", field);
+    if (u == NULL)
+        return err_internal(e, "out of memory");
+    CURLUcode parsed = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (parsed != CURLUE_OK) {
+        rc = err_set(e, 400, "invalid_url", field, "%s %s", field, parse_failure(parsed));
         goto out;
     }
     scheme = url_part(u, CURLUPART_SCHEME);
@@ -127,6 +148,12 @@ static int parse(const char *url, const struct url_policy *policy, const char *f
         rc = err_set(e, 400, "invalid_url", field, "%s must not carry credentials", field);
         goto out;
     }
+    if ((part = url_part(u, CURLUPART_PORT)) != NULL && strtol(part, NULL, 10) == 0) {
+        rc = err_set(e, 400, "invalid_url", field, "%s %s", field,
+                     parse_failure(CURLUE_BAD_PORT_NUMBER)); /* libcurl takes port 0 */
+        goto out;
+    }
+    curl_free(part);
     part = url_part(u, CURLUPART_HOST);
     if (part == NULL || part[0] == '\0' || strlen(part) >= host_size) {
         rc = err_set(e, 400, "invalid_url", field, "%s has no usable host", field);

@@ -139,6 +139,30 @@ static void over_long_urls_are_refused(void **state)
     assert_string_equal(e.code, "invalid_url");
 }
 
+/* The message names the rule that was broken (issue 18.11). */
+static void a_refusal_says_the_rule(void **state)
+{
+    const struct {
+        const char *url, *says;
+    } rows[] = {
+        {"https://example.com:99999/", "bad port: it must be a number from 1 to 65535"},
+        {"https://example.com:12ab/", "bad port"},
+        {"https://example.com:0/", "bad port"},
+        {"ftp://example.com/", "must be an http(s) URL"},
+        {"https://[::1/", "malformed IPv6"},
+        {"https://", "no usable host"},
+        {"example.com", "not an absolute http(s) URL"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct err e = {0};
+        assert_int_not_equal(url_check_syntax(rows[i].url, &strict, "url", &e), 0);
+        if (strstr(e.message, rows[i].says) == NULL)
+            fail_msg("%s: expected \"%s\" in \"%s\"", rows[i].url, rows[i].says, e.message);
+        assert_string_equal(e.code, "invalid_url");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +171,7 @@ int main(void)
         cmocka_unit_test(public_addresses_pass),
         cmocka_unit_test(relaxations_allow_what_they_say),
         cmocka_unit_test(over_long_urls_are_refused),
+        cmocka_unit_test(a_refusal_says_the_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
