@@ -12,7 +12,8 @@ int cli_migrate(int argc, char **argv);
 int cli_sign(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 
+struct store_options;
 /* Opens the database of url and brings its schema up to date; prints errors. NULL on failure. */
-struct store *cli_open_store(const char *url, bool exclusive, bool full_sync, int64_t lease_ms);
+struct store *cli_open_store(const char *url, const struct store_options *opts);
 
 #endif

@@ -112,7 +112,8 @@ int cli_keys(int argc, char **argv)
                 usage);
         return 2;
     }
-    st = cli_open_store(db ? db : "sqlite:hookd.db", false, false, 0);
+    /* a mistyped path must not get a key printed for a database nobody serves */
+    st = cli_open_store(db ? db : "sqlite:hookd.db", &(struct store_options){.must_exist = true});
     if (st == NULL)
         return 1;
     auth_mint_key(org, name, admin ? SCOPE_ADMIN : scopes, &kj.key, text);

@@ -21,15 +21,13 @@ static const char usage[] =
     "\n"
     "Each command takes --help.\n";
 
-struct store *cli_open_store(const char *url, bool exclusive, bool full_sync, int64_t lease_ms)
+struct store *cli_open_store(const char *url, const struct store_options *opts)
 {
-    struct store_options opts = {
-        .exclusive = exclusive, .sqlite_full_sync = full_sync, .lease_ms = lease_ms};
     struct store *st = NULL;
     struct err e;
     int applied, current, latest;
 
-    if (store_open(url, &opts, &st, &e) != 0) {
+    if (store_open(url, opts, &st, &e) != 0) {
         fprintf(stderr, "hookd: %s\n", e.message);
         return NULL;
     }

@@ -30,7 +30,7 @@ int cli_migrate(int argc, char **argv)
         fprintf(stderr, "hookd migrate: unknown option '%s'\n\n%s", argv[i], usage);
         return 2;
     }
-    st = cli_open_store(db ? db : "sqlite:hookd.db", false, false, 0);
+    st = cli_open_store(db ? db : "sqlite:hookd.db", &(struct store_options){0});
     if (st == NULL)
         return 1;
     if (store_schema_version(st, &current, &latest) != 0) {

@@ -175,7 +175,10 @@ static int run(const struct config *cfg)
         return 1;
     }
     http_opts.bound = true;
-    app.store = cli_open_store(cfg->db, true, cfg->sqlite_sync == SQLITE_SYNC_FULL, cfg->lease_ms);
+    app.store = cli_open_store(
+        cfg->db, &(struct store_options){.exclusive = true,
+                                         .sqlite_full_sync = cfg->sqlite_sync == SQLITE_SYNC_FULL,
+                                         .lease_ms = cfg->lease_ms});
     if (app.store == NULL) {
         close(http_opts.listen_fd);
         return 1;

@@ -370,6 +370,12 @@ static int sqlite_open(const char *location, const struct store_options *opts, s
         err_invalid(e, "db", "the database path is too long");
         goto fail;
     }
+    if (opts->must_exist && access(location, F_OK) != 0) {
+        err_invalid(e, "db",
+                    "SQLite database %s does not exist (hookd serve or hookd migrate creates it)",
+                    location);
+        goto fail;
+    }
     if (opts->exclusive && lock_file(st, e) != 0)
         goto fail;
     st->writer = conn_open(st, true, e);

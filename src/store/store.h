@@ -252,6 +252,7 @@ struct store_options {
     bool exclusive;        /* this process serves: refuse a second server on the same file */
     int64_t lease_ms;      /* claims of a node whose heartbeat is older are free (§4.5);
                             * 0 = 30 s */
+    bool must_exist;       /* refuse a database that does not exist yet instead of creating it */
 };
 
 struct store;

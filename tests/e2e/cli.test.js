@@ -408,6 +408,7 @@ describe('hookd keys create', () => {
   it('--admin prints one working admin key on stdout', async (t) => {
     const dir = tempDir(t);
     const db = path.join(dir, 'hookd.db');
+    assert.equal(runHookd(['migrate', '--db', `sqlite:${db}`], { cwd: dir }).code, 0);
     const r = runHookd(['keys', 'create', '--db', `sqlite:${db}`, '--name', 'ops', '--admin'], {
       cwd: dir,
     });
@@ -466,16 +467,30 @@ describe('hookd keys create', () => {
   it('HOOKD_DB names the database of keys create', async (t) => {
     const dir = tempDir(t);
     const db = path.join(dir, 'env.db');
-    const r = runHookd(['keys', 'create', '--name', 'x', '--admin'], {
-      cwd: dir,
-      env: { HOOKD_DB: `sqlite:${db}` },
-    });
+    const env = { HOOKD_DB: `sqlite:${db}` };
+    assert.equal(runHookd(['keys', 'create', '--name', 'x', '--admin'], { cwd: dir, env }).code, 1);
+    assert.equal(runHookd(['migrate'], { cwd: dir, env }).code, 0);
+    const r = runHookd(['keys', 'create', '--name', 'x', '--admin'], { cwd: dir, env });
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(fs.existsSync(db));
+    assert.match(r.stdout.trim(), KEY_RE);
+  });
+
+  it('a database that does not exist is refused, named, and not created; no key is printed (issue 18)', (t) => {
+    const dir = tempDir(t);
+    const db = path.join(dir, 'hokd.db');
+    const r = runHookd(['keys', 'create', '--db', `sqlite:${db}`, '--name', 'ops', '--admin'], { cwd: dir });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /hokd\.db does not exist/);
+    assert.equal(r.stdout, '');
+    assert.ok(!fs.existsSync(db), 'no database was created');
+    const inMissingDir = runHookd(['keys', 'create', '--db', `sqlite:${dir}/nope/x.db`, '--name', 'o', '--admin'], { cwd: dir });
+    assert.equal(inMissingDir.code, 1);
+    assert.equal(inMissingDir.stdout, '');
   });
 
   it('an org key for an unknown org fails with a non-zero exit', (t) => {
     const dir = tempDir(t);
+    assert.equal(runHookd(['migrate', '--db', `sqlite:${path.join(dir, 'h.db')}`], { cwd: dir }).code, 0);
     const r = runHookd(
       [
         'keys',
@@ -492,6 +507,7 @@ describe('hookd keys create', () => {
       { cwd: dir }
     );
     assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /org/);
     assert.equal(r.stdout.trim(), '', 'no key is printed');
   });
 
