@@ -44,11 +44,13 @@ static const struct jsonv_field verification_fields[] = {
     {NULL, 0, false, false, 0, 0},
 };
 
-static json_t *source_json(const struct source *src)
+/* A source as the API shows it; its ingest_url is absolute when hookd knows its public base
+ * (--public-url), relative otherwise. */
+static json_t *source_json(const struct api_call *call, const struct source *src)
 {
-    char url[ID_MAX + 8];
+    char url[sizeof call->app->cfg->public_url + ID_MAX + 8];
     json_t *verification = json_loads(src->verification ? src->verification : "{}", 0, NULL);
-    snprintf(url, sizeof url, "/in/%s", src->id);
+    snprintf(url, sizeof url, "%s/in/%s", call->app->cfg->public_url, src->id);
     json_t *obj = json_pack("{s:s, s:s, s:s, s:o, s:o, s:b, s:b, s:i, s:s}", "id", src->id,
                             "org_id", src->org_id, "name", src->name, "verification",
                             verification ? verification : json_object(), "event_type",
@@ -172,7 +174,7 @@ static int create_apply(struct store_conn *tx, struct api_call *call)
     if (rc != 0)
         return rc;
     call->reply_status = 201;
-    call->reply = source_json(src);
+    call->reply = source_json(call, src);
     call->idem_reply = json_deep_copy(call->reply); /* a replay never shows the secret */
     json_object_set_new(call->reply, "secret", json_string(src->secret));
     return 0;
@@ -238,7 +240,7 @@ void sources_get(struct api_call *call)
 {
     struct source *src = load_source(call);
     if (src)
-        api_reply(call, 200, source_json(src));
+        api_reply(call, 200, source_json(call, src));
 }
 
 void sources_list(struct api_call *call)
@@ -257,7 +259,7 @@ void sources_list(struct api_call *call)
     } else {
         json_t *data = json_array();
         for (int i = 0; i < count; i++)
-            json_array_append_new(data, source_json(&items[i]));
+            json_array_append_new(data, source_json(call, &items[i]));
         int last = count > page.limit ? page.limit - 1 : 0;
         api_reply(call, 200, api_list(data, count, &page, items[last].created_at, items[last].id));
     }
@@ -277,7 +279,7 @@ static int update_apply(struct store_conn *tx, struct api_call *call)
     if (rc != 0)
         return rc;
     call->reply_status = 200;
-    call->reply = source_json(src);
+    call->reply = source_json(call, src);
     return 0;
 }
 

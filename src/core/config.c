@@ -38,6 +38,24 @@ static bool parse_string(struct config *cfg, const struct option_def *opt, const
     return true;
 }
 
+/* An absolute http(s) base without query or fragment; its trailing '/' is dropped. */
+static bool parse_base_url(struct config *cfg, const struct option_def *opt, const char *text)
+{
+    size_t len = strlen(text);
+    size_t scheme = strncmp(text, "https://", 8) == 0  ? 8
+                    : strncmp(text, "http://", 7) == 0 ? 7
+                                                       : 0;
+    if (scheme == 0 || len == scheme || text[scheme] == '/' || strpbrk(text, "?# \t\r\n") != NULL)
+        return false;
+    while (len > scheme && text[len - 1] == '/')
+        len--;
+    if (len >= opt->size)
+        return false;
+    memcpy((char *)cfg + opt->offset, text, len);
+    ((char *)cfg + opt->offset)[len] = '\0';
+    return true;
+}
+
 static bool parse_bool(struct config *cfg, const struct option_def *opt, const char *text)
 {
     bool *out = (bool *)((char *)cfg + opt->offset);
@@ -195,6 +213,10 @@ static void value_rule(const struct option_def *opt, char *out, size_t size)
         snprintf(out, size, "all, api or worker");
     } else if (opt->parse == parse_log_level) {
         snprintf(out, size, "debug, info, warn or error");
+    } else if (opt->parse == parse_base_url) {
+        snprintf(out, size,
+                 "an absolute http(s) URL without query or fragment, at most %zu characters",
+                 opt->size - 1);
     } else if (opt->parse == parse_string) {
         snprintf(out, size, "at most %zu characters", opt->size - 1);
     } else {
@@ -242,6 +264,9 @@ static const struct option_def options[] = {
      parse_string, FIELD(ca_file), 0, 0, false, NULL},
     {"proxy", "URL", NULL, "egress proxy for deliveries (proxy env variables are ignored)",
      parse_string, FIELD(proxy), 0, 0, false, NULL},
+    {"public-url", "URL", NULL,
+     "how senders reach hookd (https://hooks.example.com): absolute ingest URLs", parse_base_url,
+     FIELD(public_url), 0, 0, false, NULL},
     {"sqlite-sync", "MODE", "normal", "normal (crash-safe) or full (also power-loss-safe)",
      parse_sqlite_sync, 0, 0, 0, 0, false, NULL},
     {"role", "ROLE", "all", "all, api (accept and store) or worker (dispatch)", parse_role, 0, 0, 0,

@@ -33,6 +33,7 @@ struct config {
     int64_t retention_ms;
     int64_t lease_ms;
     char tls_cert[1024], tls_key[1024], ca_file[1024], proxy[1024];
+    char public_url[512]; /* how clients reach hookd, without a trailing '/'; "" if not told */
     enum config_sqlite_sync sqlite_sync;
     enum config_role role;
     enum log_level log_level;

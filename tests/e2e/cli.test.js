@@ -221,6 +221,10 @@ describe('bad option values are refused at start', () => {
     [['--role', 'boss'], '--role'],
     [['--db', 'mysql://localhost/x'], '--db'],
     [['--tls-cert', '/etc/hosts'], '--tls-'],
+    [['--public-url', 'hooks.example.com'], 'absolute http(s) URL'],
+    [['--public-url', 'https://'], '--public-url'],
+    [['--public-url', 'https://hooks.example.com/?a=1'], 'without query'],
+    [['--public-url', 'ftp://hooks.example.com'], '--public-url'],
   ];
   for (const [args, mention] of cases) {
     it(`${args.join(' ')} exits 2 naming ${mention}`, async (t) => {

@@ -7,7 +7,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { api, createOrgWithKey, createKey, sleep, TIME_RE, SECRET_RE } = require('./lib/hookd');
+const { startHookd, api, createOrgWithKey, createKey, sleep, TIME_RE, SECRET_RE } = require('./lib/hookd');
 const { pipelineFixture, createEndpoint, createEventType, getJson } = require('./lib/pipeline');
 const {
   nowSeconds,
@@ -630,5 +630,25 @@ describe('inbound: sources API, basic/none, forwarding, message log', () => {
     // unknown and malformed ids
     assert.equal((await api(server, 'GET', '/v1/inbound/in_01AAAAAAAAAAAAAAAAAAAAAAAA', { key })).status, 404);
     assert.equal((await api(server, 'GET', '/v1/inbound/nope', { key })).status, 404);
+  });
+});
+
+describe('inbound: ingest_url with --public-url (issue 18)', () => {
+  let server;
+  before(async () => {
+    server = await startHookd({ args: ['--public-url', 'https://hooks.example.com/base/'] });
+  });
+  after(async () => {
+    await server?.cleanup();
+  });
+
+  it('is absolute on the public base, trailing slash dropped, in create, get and list', async () => {
+    const { key } = await createOrgWithKey(server, ['sources']);
+    const res = await api(server, 'POST', '/v1/sources', { key, body: { name: 'gh', verification: { scheme: 'none' } } });
+    assert.equal(res.status, 201, res.text);
+    const want = `https://hooks.example.com/base/in/${res.json.id}`;
+    assert.equal(res.json.ingest_url, want);
+    assert.equal((await api(server, 'GET', `/v1/sources/${res.json.id}`, { key })).json.ingest_url, want);
+    assert.equal((await api(server, 'GET', '/v1/sources', { key })).json.data[0].ingest_url, want);
   });
 });
