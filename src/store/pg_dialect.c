@@ -169,41 +169,28 @@ const int pg_migration_count = (int)(sizeof pg_migrations / sizeof pg_migrations
 /* engine/job.h's queue_key_part of a row's queue key, its last two characters */
 #define QUEUE_KEY_PART(k) "(ascii(right(" k ", 1)) + 31 * ascii(left(right(" k ", 2), 1)))"
 
+/* clang-format off */
 static const char delivery_due[] =
-    "WITH picked AS (SELECT q.id, q.org_id, q.event_id, q.endpoint_id, q.url, "
-    "q.event_type, "
-    "q.attempt_count, q.schedule_start, q.next_attempt_at, q.node_id FROM deliveries q "
-    "WHERE "
-    "q.status = " SQL_NUM(DLV_PENDING_N) " AND q.next_attempt_at <= ?2 AND "
-                                         "(q.next_attempt_at, "
-                                         "q.id) > (?3, ?4) AND " QUEUE_KEY_PART(
-                                             "coalesce(nullif(q.endpoint_id, ''), "
-                                             "q.org_id)") " % "
-                                                          "?9 = ?8 AND (q.node_id IS NULL "
-                                                          "OR (?7 = 1 AND q.node_id = ?1) "
-                                                          "OR NOT EXISTS (SELECT 1 FROM "
-                                                          "nodes n WHERE n.id = q.node_id "
-                                                          "AND n.heartbeat_at >= ?6)) "
-                                                          "ORDER BY q.next_attempt_at, "
-                                                          "q.id "
-                                                          "LIMIT ?5 FOR UPDATE OF q SKIP "
-                                                          "LOCKED), "
-                                                          "claimed AS (UPDATE deliveries "
-                                                          "SET node_id = ?1 FROM picked "
-                                                          "WHERE deliveries.id = picked.id "
-                                                          "AND picked.node_id IS DISTINCT "
-                                                          "FROM ?1) "
-                                                          "SELECT d.id, d.org_id, "
-                                                          "d.event_id, "
-                                                          "coalesce(d.endpoint_id, ''), "
-                                                          "d.url, d.event_type, "
-                                                          "d.attempt_count, "
-                                                          "d.schedule_start, "
-                                                          "d.next_attempt_at, e.payload "
-                                                          "FROM picked d JOIN events e "
-                                                          "ON e.org_id = d.org_id AND e.id "
-                                                          "= d.event_id ORDER BY "
-                                                          "d.next_attempt_at, d.id";
+    "WITH picked AS ("
+    "  SELECT q.id, q.org_id, q.event_id, q.endpoint_id, q.url, q.event_type, q.attempt_count,"
+    "    q.schedule_start, q.next_attempt_at, q.node_id"
+    "  FROM deliveries q"
+    "  WHERE q.status = " SQL_NUM(DLV_PENDING_N) " AND q.next_attempt_at <= ?2"
+    "    AND (q.next_attempt_at, q.id) > (?3, ?4)"
+    "    AND " QUEUE_KEY_PART("coalesce(nullif(q.endpoint_id, ''), q.org_id)") " % ?9 = ?8"
+    /* a row this node holds is passed over before the look-up of its holder: a look for new
+     * work goes over many of them */
+    "    AND (q.node_id IS NULL OR (?7 = 1 AND q.node_id = ?1)"
+    "      OR (q.node_id <> ?1 AND NOT EXISTS (SELECT 1 FROM nodes n"
+    "        WHERE n.id = q.node_id AND n.heartbeat_at >= ?6)))"
+    "  ORDER BY q.next_attempt_at, q.id LIMIT ?5 FOR UPDATE OF q SKIP LOCKED),"
+    " claimed AS (UPDATE deliveries SET node_id = ?1 FROM picked"
+    "  WHERE deliveries.id = picked.id AND picked.node_id IS DISTINCT FROM ?1)"
+    " SELECT d.id, d.org_id, d.event_id, coalesce(d.endpoint_id, ''), d.url, d.event_type,"
+    "   d.attempt_count, d.schedule_start, d.next_attempt_at, e.payload"
+    " FROM picked d JOIN events e ON e.org_id = d.org_id AND e.id = d.event_id"
+    " ORDER BY d.next_attempt_at, d.id";
+/* clang-format on */
 
 /* The set forms of store_deliveries.c's row statements: each ?n is an array of the rows'
  * values, read with unnest (integers as bigint, cast back on assignment). */
