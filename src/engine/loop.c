@@ -80,7 +80,7 @@ static void handle_messages(struct loop *loop, struct message *list, bool stoppi
             sched_rescan(s);
             break;
         case MSG_SCAN_ON:
-            sched_scan_on(s);
+            sched_scan_on(s, list->from);
             break;
         case MSG_ENDPOINT:
             sched_endpoint_changed(s, list->id, now);
@@ -222,7 +222,8 @@ static int wait_ms(struct loop *loop, int64_t now, bool stopping)
 static void store_woke(struct loop *loop)
 {
     struct engine *eng = loop->eng;
-    int woken = store_wake_drain(eng->opts.store);
+    int64_t from;
+    int woken = store_wake_drain(eng->opts.store, &from);
     if (woken < 0) { /* lost: the periodic scan goes on alone */
         epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, loop->store_wake_fd, NULL);
         loop->store_wake_fd = -1;
@@ -232,13 +233,14 @@ static void store_woke(struct loop *loop)
     }
     if (woken == 0)
         return;
-    /* go on from where the scan is: new work lies ahead of it, and starting over at every
-     * wake-up would only re-read (and re-claim) rows memory holds */
-    sched_scan_on(&loop->sched);
+    /* go on from where the work is due: starting over at every wake-up would only re-read
+     * (and re-claim) rows memory holds */
+    sched_scan_on(&loop->sched, from);
     for (int i = 0; i < eng->loop_count; i++) {
         if (&eng->loops[i] != loop) {
             struct message *m = xcalloc(1, sizeof *m);
             m->kind = MSG_SCAN_ON;
+            m->from = from;
             loop_post(&eng->loops[i], m);
         }
     }

@@ -29,7 +29,8 @@ enum message_kind {
 struct message {
     enum message_kind kind;
     struct engine_job *jobs;
-    bool stored; /* MSG_RECORDED: the outcomes were committed */
+    bool stored;  /* MSG_RECORDED: the outcomes were committed */
+    int64_t from; /* MSG_SCAN_ON: the new work is due from then */
     struct engine_ping *ping;
     char id[ID_MAX]; /* the endpoint or org */
     struct message *next;

@@ -8,11 +8,6 @@
 #include <string.h>
 
 #define RELOAD_RETRY_MS 1000 /* a job whose endpoint could not be read is tried again after */
-/* A look for new work (sched_scan_on) after a pass reached the end goes on from this long
- * before that pass began: rows come due when they are made, and commit a little later. What is
- * older and missed, the periodic full pass of a shared store finds. */
-#define NEW_WORK_MARGIN_MS 200
-
 void sched_init(struct scheduler *s, const struct sched_limits *limits,
                 const struct sched_source *src, int64_t now)
 {
@@ -207,9 +202,13 @@ void sched_rescan(struct scheduler *s)
     s->scan_needed = s->scan_held = true;
 }
 
-void sched_scan_on(struct scheduler *s)
+void sched_scan_on(struct scheduler *s, int64_t from)
 {
     s->scan_needed = true;
+    if (from <= s->scan_after_ms) { /* behind the scan: go back there */
+        s->scan_after_ms = from;
+        s->scan_after_id[0] = '\0';
+    }
 }
 
 static struct engine_job *job_of_row(const struct due_delivery *r, int64_t now)
@@ -248,9 +247,10 @@ static void scan_store(struct scheduler *s, int64_t now)
         due_delivery_clear(r);
     }
     if (count < room) { /* reached the end: the next look is for new rows only */
-        int64_t from = s->pass_started - NEW_WORK_MARGIN_MS;
+        /* what commits later, due earlier, says from when in its wake-up (sched_scan_on) */
+        int64_t from = s->pass_started;
         cursor_reset(s);
-        s->scan_after_ms = from > 0 ? from : 0;
+        s->scan_after_ms = from;
         s->scan_needed = s->scan_held = false;
     }
 }

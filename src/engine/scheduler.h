@@ -100,9 +100,10 @@ void sched_admit(struct scheduler *s, struct engine_job *job, int64_t now);
 /* Work of this node in the store that memory does not hold (a retry or replay through the
  * API): scan from the start, with the rows this node holds. */
 void sched_rescan(struct scheduler *s);
-/* New work no node holds (another node's commit): go on from where the scan is, or after a
- * pass that reached the end, from a little before that pass began: new work lies ahead. */
-void sched_scan_on(struct scheduler *s);
+/* New work no node holds, due from from (another node's commit): go on from where the scan
+ * is, or from from if that is behind it. After a pass that reached the end, the scan is where
+ * that pass began: what commits later with an earlier due time wakes the node with it. */
+void sched_scan_on(struct scheduler *s, int64_t from);
 /* One turn's housekeeping: scan the store when needed, queue the jobs whose timer is due. */
 void sched_turn(struct scheduler *s, int64_t now);
 

@@ -796,6 +796,20 @@ static int send_simple(struct pg_conn *c, const char *sql, bool deferred)
     return s ? send_prepared(c, as_stmt(s), deferred) : ERR_FAIL;
 }
 
+/* NOTIFY, delivered at commit and only if the transaction commits, with the time the work it
+ * made is due from: where the other nodes' looks begin (pg_wake_drain). */
+static int send_wake_up(struct pg_conn *c)
+{
+    static const char sql[] = "SELECT pg_notify('hookd_work', ?1)";
+    struct sql_stmt *s = pgs_prepare(&c->base, sql);
+    char due[24];
+    if (s == NULL)
+        return ERR_FAIL;
+    snprintf(due, sizeof due, "%lld", (long long)c->base.notify_from);
+    pgs_bind_text(s, 1, due, strlen(due));
+    return send_prepared(c, as_stmt(s), true); /* sends now: the text is copied */
+}
+
 static int pipeline_execute(struct pg_conn *c, struct pg_stmt *s)
 {
     PGresult *res = NULL;
@@ -1025,7 +1039,7 @@ static int pipeline_control(struct pg_conn *c, enum sql_control what)
         /* NOTIFY is delivered at commit, and only if the transaction commits */
         rc = c->doomed ? ERR_FAIL : rows_flush(c);
         if (rc == 0 && what == SQL_COMMIT_NOTIFY)
-            rc = send_simple(c, "NOTIFY hookd_work", true);
+            rc = send_wake_up(c);
         if (rc == 0)
             rc = send_simple(c, "COMMIT", false);
         if (rc == 0)
@@ -1070,7 +1084,7 @@ static int pg_wake_fd(struct store *base)
     return PQsocket(st->listener->db);
 }
 
-static int pg_wake_drain(struct store *base)
+static int pg_wake_drain(struct store *base, int64_t *from)
 {
     struct pg_store *st = as_store(base);
     PGnotify *note;
@@ -1078,6 +1092,12 @@ static int pg_wake_drain(struct store *base)
     if (st->listener == NULL || PQconsumeInput(st->listener->db) != 1)
         return -1;
     while ((note = PQnotifies(st->listener->db)) != NULL) {
+        char *end;
+        long long due = strtoll(note->extra, &end, 10);
+        if (end == note->extra || *end != '\0')
+            due = 0; /* a wake-up without a time (an older node's): look from the start */
+        if (due < *from)
+            *from = due;
         count++;
         PQfreemem(note);
     }

@@ -116,9 +116,10 @@ struct sql_driver {
     void (*reset)(struct sql_stmt *s);
 
     /* SQL_WAKE: a socket that becomes readable when another node's commit made work no node
-     * holds; -1 if it cannot be made. drain: > 0 a wake-up came, 0 none, -1 connection lost. */
+     * holds; -1 if it cannot be made. drain: > 0 a wake-up came (*from lowered to the earliest
+     * due time the commits gave), 0 none, -1 connection lost. */
     int (*wake_fd)(struct store *st);
-    int (*wake_drain)(struct store *st);
+    int (*wake_drain)(struct store *st, int64_t *from);
 };
 
 static inline const struct sql_driver *sql_driver_of(struct store_conn *c)

@@ -116,7 +116,7 @@ struct store_conn *store_tx_begin(struct store *st)
     struct store_conn *tx = st->driver->writer(st);
     if (tx == NULL || control(tx, SQL_BEGIN) != 0)
         return NULL;
-    tx->notify = false;
+    tx->notify_from = STORE_NO_NOTIFY;
     if (store_is_shared(st))
         fanout_cache_forget(tx); /* other nodes change endpoints: a list lasts one transaction */
     return tx;
@@ -126,15 +126,16 @@ struct store_conn *store_tx_begin(struct store *st)
  * commit, and only if it commits. */
 int store_tx_commit(struct store_conn *tx)
 {
-    bool notify = tx->notify && (tx->store->driver->caps & SQL_WAKE);
-    tx->notify = false;
-    return control(tx, notify ? SQL_COMMIT_NOTIFY : SQL_COMMIT);
+    bool notify = tx->notify_from != STORE_NO_NOTIFY && (tx->store->driver->caps & SQL_WAKE);
+    int rc = control(tx, notify ? SQL_COMMIT_NOTIFY : SQL_COMMIT);
+    tx->notify_from = STORE_NO_NOTIFY;
+    return rc;
 }
 
 void store_tx_rollback(struct store_conn *tx)
 {
     control(tx, SQL_ROLLBACK);
-    tx->notify = false;
+    tx->notify_from = STORE_NO_NOTIFY;
     fanout_cache_forget(tx); /* it may hold what the rollback undid */
 }
 
@@ -160,9 +161,16 @@ int store_wake_fd(struct store *st)
     return st->driver->wake_fd ? st->driver->wake_fd(st) : -1;
 }
 
-int store_wake_drain(struct store *st)
+int store_wake_drain(struct store *st, int64_t *from)
 {
-    return st->driver->wake_drain ? st->driver->wake_drain(st) : -1;
+    *from = STORE_NO_NOTIFY;
+    return st->driver->wake_drain ? st->driver->wake_drain(st, from) : -1;
+}
+
+void store_notify_from(struct store_conn *tx, int64_t due)
+{
+    if (due < tx->notify_from)
+        tx->notify_from = due;
 }
 
 void endpoint_clear(struct endpoint *ep)

@@ -289,9 +289,10 @@ int store_savepoint_rollback(struct store_conn *tx);
  * connection of its own). Called once; only the engine's thread uses it. -1 also if the
  * listening connection cannot be made (the engine then only polls). */
 int store_wake_fd(struct store *st);
-/* Consumes what made wake_fd readable: > 0 a wake-up came, 0 none, -1 the connection was
- * lost (the engine falls back to polling). */
-int store_wake_drain(struct store *st);
+/* Consumes what made wake_fd readable: > 0 a wake-up came, and *from is the earliest due time
+ * of the work the commits behind it made; 0 none, -1 the connection was lost (the engine falls
+ * back to polling). */
+int store_wake_drain(struct store *st, int64_t *from);
 
 /* --- orgs, keys, idempotency, nodes (store_orgs.c) --- */
 int store_org_insert(struct store_conn *tx, const struct org *org);
@@ -422,6 +423,8 @@ int store_inbound_list(struct store_conn *c, const char *org_id, const char *sou
 int store_inbound_seen(struct store_conn *tx, const char *source_id, const char *dedupe_key,
                        int64_t since);
 
+#define STORE_NO_NOTIFY INT64_MAX
+
 /* The common heads of every driver's handles (their own structs begin with these). */
 struct fanout_cache;
 struct store {
@@ -432,7 +435,8 @@ struct store {
 };
 struct store_conn {
     struct store *store;
-    bool notify;                       /* the open transaction made work no node holds */
+    int64_t notify_from; /* the open transaction made work no node holds, due from this time;
+                          * STORE_NO_NOTIFY if none */
     struct fanout_cache *fanout_cache; /* fan-out lists by org (store_endpoints.c) */
     struct store_conn *next_free;      /* in the pool */
 };

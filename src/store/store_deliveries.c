@@ -161,7 +161,7 @@ int store_delivery_insert(struct store_conn *tx, const struct delivery *d, const
     rc = sql_rows_add(s); /* a fresh id: nothing to learn from it */
     /* work that no node holds wakes the idle nodes when the transaction commits */
     if (rc == 0 && (node_id == NULL || *node_id == '\0'))
-        tx->notify = true;
+        store_notify_from(tx, d->next_attempt_at);
     return rc;
 }
 
@@ -446,7 +446,7 @@ int store_delivery_retry(struct store_conn *tx, const char *org_id, const char *
     sql_text(s, 4, org_id);
     rc = sql_run_changed(s);
     if (rc == 0 && (node_id == NULL || *node_id == '\0'))
-        tx->notify = true;
+        store_notify_from(tx, now);
     if (rc != ERR_NOT_FOUND)
         return rc;
     /* absent, or in a state that cannot be retried */
@@ -523,7 +523,7 @@ int store_delivery_release(struct store_conn *tx, const char *node_id)
     sql_text(s, 1, node_id);
     rc = sql_run(s);
     if (rc == 0)
-        tx->notify = true; /* the other nodes take it up */
+        store_notify_from(tx, 0); /* the other nodes take it up, whenever it was due */
     return rc;
 }
 

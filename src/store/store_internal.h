@@ -14,4 +14,8 @@ void store_conn_clear(struct store_conn *c);
 int end_pending(struct store_conn *tx, const char *endpoint_id, enum delivery_status status,
                 const char *error);
 
+/* The open transaction makes work no node holds, due from due: the other nodes are woken when
+ * it commits, and look from there. */
+void store_notify_from(struct store_conn *tx, int64_t due);
+
 #endif

@@ -284,7 +284,7 @@ static void the_scan_goes_on_from_its_cursor_a_page_at_a_time(void **state)
     assert_int_equal(sched.known.count, 10);
     assert_false(sched.scan_needed);
     assert_string_equal(sched.scan_after_id, "");
-    assert_int_equal(sched.scan_after_ms, 0); /* a look for new work: from before the pass */
+    assert_int_equal(sched.scan_after_ms, 100); /* a look for new work: from where the pass began */
     assert_int_equal(fake.reads, 3);
     assert_int_equal(start_all(100, started, 32), 10);
     sched_turn(&sched, 101); /* nothing asked for a scan: none */
@@ -292,7 +292,16 @@ static void the_scan_goes_on_from_its_cursor_a_page_at_a_time(void **state)
     sched_rescan(&sched);
     for (int64_t now = 5000; sched.scan_needed; now++) /* a pass that began at 5000 */
         sched_turn(&sched, now);
-    assert_int_equal(sched.scan_after_ms, 4800); /* new work comes due from then on */
+    assert_int_equal(sched.scan_after_ms, 5000); /* new work comes due from then on */
+    sched_scan_on(&sched, 6000);                 /* ahead: the look goes on from here */
+    assert_int_equal(sched.scan_after_ms, 5000);
+    strcpy(sched.scan_after_id, "dlv_09");
+    sched_scan_on(&sched, 4990); /* a commit with earlier work: from there, every id */
+    assert_int_equal(sched.scan_after_ms, 4990);
+    assert_string_equal(sched.scan_after_id, "");
+    assert_true(sched.scan_needed);
+    sched_scan_on(&sched, 0); /* released claims: from the start */
+    assert_int_equal(sched.scan_after_ms, 0);
 }
 
 static void rows_of_another_loop_are_skipped(void **state)
@@ -316,7 +325,7 @@ static void only_a_rescan_reads_the_rows_this_node_holds(void **state)
     sched_turn(&sched, 0);
     assert_int_equal(fake.reads, 1);
     assert_true(fake.last_held);
-    sched_scan_on(&sched);
+    sched_scan_on(&sched, 0);
     sched_turn(&sched, 1);
     assert_int_equal(fake.reads, 2);
     assert_false(fake.last_held);

@@ -1701,22 +1701,24 @@ static void nodes_scanning_together_share_the_work(void **state)
         assert_string_not_equal(all[i - 1], all[i]);
 }
 
-/* Work that no node holds wakes the idle nodes: NOTIFY hookd_work, delivered at commit. */
-static bool notified_within(PGconn *listener, int ms)
+/* Work that no node holds wakes the idle nodes at commit (NOTIFY hookd_work), with the time
+ * it is due from: where their looks for new work begin. The wake-up time, or -1 if none came. */
+static int64_t woken_within(struct store *st, int fd, int ms)
 {
-    int64_t until = time_now_ms() + ms;
-    bool seen = false;
-    PGnotify *n;
-    while (!seen && time_now_ms() < until) {
-        struct pollfd pfd = {.fd = PQsocket(listener), .events = POLLIN};
+    int64_t until = time_now_ms() + ms, from = -1;
+    while (from < 0 && time_now_ms() < until) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int64_t got;
         poll(&pfd, 1, 20);
-        PQconsumeInput(listener);
-        while ((n = PQnotifies(listener)) != NULL) {
-            seen = seen || strcmp(n->relname, "hookd_work") == 0;
-            PQfreemem(n);
-        }
+        if (store_wake_drain(st, &got) > 0)
+            from = got;
     }
-    return seen;
+    return from;
+}
+
+static int release_claims(struct store_conn *tx, void *node_id)
+{
+    return store_delivery_release(tx, node_id);
 }
 
 static void unclaimed_work_notifies_the_nodes(void **state)
@@ -1726,24 +1728,25 @@ static void unclaimed_work_notifies_the_nodes(void **state)
     struct event ev;
     struct delivery held, free_work;
     char payload[] = "{}", node[ID_MAX];
-    PGconn *listener;
+    int64_t now = time_now_ms();
+    int fd;
 
     if (!is_postgres(st))
         skip();
-    listener = PQconnectdb(getenv("HOOKD_TEST_DB"));
-    assert_int_equal(PQstatus(listener), CONNECTION_OK);
-    PQclear(PQexec(listener, "LISTEN hookd_work"));
+    fd = store_wake_fd(st);
+    assert_true(fd >= 0);
     new_org(st, &org);
     make_event(&ev, org.id, "a.b", payload);
     assert_int_equal(write_one(st, insert_event, &ev), 0);
     id_new("node_", node);
-    make_delivery(&held, &ev, NULL, time_now_ms());
+    make_delivery(&held, &ev, NULL, now);
     add_delivery(st, &held, node); /* its node has it in memory: no need to wake anyone */
-    assert_false(notified_within(listener, 200));
-    make_delivery(&free_work, &ev, NULL, time_now_ms());
+    assert_int_equal(woken_within(st, fd, 200), -1);
+    make_delivery(&free_work, &ev, NULL, now - 1234);
     add_delivery(st, &free_work, NULL);
-    assert_true(notified_within(listener, 3000));
-    PQfinish(listener);
+    assert_int_equal(woken_within(st, fd, 3000), now - 1234);
+    assert_int_equal(write_one(st, release_claims, node), 0); /* due whenever: from the start */
+    assert_int_equal(woken_within(st, fd, 3000), 0);
 }
 
 /* --- schema and opening --- */
