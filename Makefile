@@ -25,7 +25,7 @@ TEST_PKGS := cmocka
 RUN_DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev \
 	libjansson-dev libsqlite3-dev libpq-dev libssl-dev
 DEB_PACKAGES := $(RUN_DEB_PACKAGES) libcmocka-dev postgresql wrk nginx-light curl \
-	sqlite3 jq procps redis-server clang libclang-rt-dev gnuplot-nox
+	sqlite3 jq procps redis-server clang libclang-rt-dev gnuplot-nox prometheus
 
 OPT ?= -O2 -g
 SAN ?=
@@ -100,7 +100,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(BUILD)/libhookd.a
 
 # Install what is missing (Debian packages, npm test tools) before building.
 # what `make deps` provides that run, test and bench call: any of it missing runs `make deps`
-DEP_COMMANDS := wrk nginx redis-server gnuplot sqlite3 jq curl
+DEP_COMMANDS := wrk nginx redis-server gnuplot sqlite3 jq curl promtool
 deps-check:
 	@missing=; pkg-config --exists $(PKGS) $(TEST_PKGS) || missing=1; \
 	for c in $(DEP_COMMANDS); do command -v $$c >/dev/null || missing=1; done; \

@@ -5,6 +5,7 @@
 #include "api/limits.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/metrics.h"
 #include "core/timeutil.h"
 #include "engine/engine.h"
 #include "core/text.h"
@@ -22,6 +23,8 @@
 static void call_free(void *ptr)
 {
     struct api_call *call = ptr;
+    if (http_status(call->http) != 0)
+        metrics_http(call->route ? (int)(call->route - api_routes) : -1, http_status(call->http));
     json_decref(call->body);
     json_decref(call->reply);
     free(call->reply_text);

@@ -160,6 +160,7 @@ json_t *api_time(int64_t ms);
 /* Handlers, one file per resource. */
 void ops_healthz(struct api_call *call);
 void ops_readyz(struct api_call *call);
+void ops_metrics(struct api_call *call);
 void orgs_create(struct api_call *call);
 void orgs_list(struct api_call *call);
 void orgs_get(struct api_call *call);

@@ -5,6 +5,7 @@
 #include "core/eventname.h"
 #include "core/jsonspan.h"
 #include "core/mem.h"
+#include "core/metrics.h"
 #include "core/timeutil.h"
 #include "engine/fanout.h"
 #include "engine/urlcheck.h"
@@ -35,6 +36,8 @@ const char *api_engine_node(const struct app *app)
 
 static void hand_off(struct api_call *call)
 {
+    if (call->reply_status == 202) /* not a producer id's replay */
+        metrics_events_accepted(1);
     fanout_hand_off(call->data, call->app->engine);
 }
 

@@ -7,6 +7,7 @@
 #include "engine/fanout.h"
 #include "core/eventname.h"
 #include "core/mem.h"
+#include "core/metrics.h"
 #include "core/timeutil.h"
 #include "hookd/hookd.h"
 #include "core/text.h"
@@ -278,8 +279,11 @@ static int record_apply(struct store_conn *tx, struct api_call *call)
 static void hand_off(struct api_call *call)
 {
     struct reception *r = call->data;
-    if (r->event && strcmp(r->msg.status, "accepted") == 0)
+    metrics_inbound(r->msg.status, r->msg.reason);
+    if (r->event && strcmp(r->msg.status, "accepted") == 0) {
+        metrics_events_accepted(1);
         fanout_hand_off(r->event, call->app->engine);
+    }
 }
 
 /* Records a refused request (its body cut short) and answers with the error after commit. */

@@ -9,6 +9,7 @@
 int cli_serve(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
+int cli_backup(int argc, char **argv);
 int cli_sign(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 

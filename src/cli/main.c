@@ -15,6 +15,7 @@ static const char usage[] =
     "  serve         run the server (hookd serve --help lists every option)\n"
     "  keys create   mint an API key offline (admin or org)\n"
     "  migrate       bring the database schema up to date\n"
+    "  backup        copy a SQLite database consistently while the server runs\n"
     "  sign          sign a body from stdin and print the webhook headers\n"
     "  verify        verify a webhook's signature (body on stdin, exit code 0 = valid)\n"
     "  version       print the version\n"
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
         return cli_keys(argc - 1, argv + 1);
     if (strcmp(argv[1], "migrate") == 0)
         return cli_migrate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "backup") == 0)
+        return cli_backup(argc - 1, argv + 1);
     if (strcmp(argv[1], "sign") == 0)
         return cli_sign(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0)

@@ -3,6 +3,7 @@
  * store (endpoint settings, due rows). */
 #include "engine/loop.h"
 
+#include "core/metrics.h"
 #include "core/id.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -95,6 +96,10 @@ static void fill_attempt(struct attempt *a, struct transfer *t, const struct eng
     a->request_headers = header_lines_of(t->headers);
 }
 
+_Static_assert(METRICS_PENDING == DLV_PENDING_N && METRICS_DELIVERED == DLV_DELIVERED_N &&
+                   METRICS_FAILED == DLV_FAILED_N && METRICS_EXHAUSTED == DLV_EXHAUSTED_N,
+               "metrics count delivery states by their store numbers");
+
 void deliver_finished(struct loop *loop, struct transfer *t, CURLcode code, long status)
 {
     const struct config *cfg = loop->eng->opts.cfg;
@@ -124,6 +129,9 @@ void deliver_finished(struct loop *loop, struct transfer *t, CURLcode code, long
     o->disable_gone = decision.disable_gone;
     o->disable_after = (int)cfg->disable_after;
 
+    metrics_attempt(in.http_status, in.http_status ? NULL : o->attempt.error,
+                    (double)(time_mono_ns() - t->start_ns) / 1e9);
+    metrics_delivery_state((enum metrics_settled)decision.status);
     job->attempt_count = t->attempt;
     sched_finished(&loop->sched, t->ep, job, decision.status, o->next_attempt_at, now);
 }

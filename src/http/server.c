@@ -175,6 +175,11 @@ void http_set_log_key(struct http_request *req, const char *key_id)
 
 /* --- answers --- */
 
+int http_status(const struct http_request *req)
+{
+    return req->state == REQ_READING ? 0 : req->status;
+}
+
 void http_reply_text(struct http_request *req, int status, const char *content_type,
                      const char *body, size_t len)
 {

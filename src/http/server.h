@@ -58,6 +58,9 @@ void *http_data(const struct http_request *req);
 /* Key id shown in the request log line ("" by default). */
 void http_set_log_key(struct http_request *req, const char *key_id);
 
+/* The status answered so far; 0 before an answer. */
+int http_status(const struct http_request *req);
+
 /* Answers: the last call before the handler returns (or before http_resume) wins. */
 void http_reply_json(struct http_request *req, int status, json_t *body);
 void http_reply_text(struct http_request *req, int status, const char *content_type,

@@ -60,6 +60,9 @@ struct sql_dialect {
      * delivery update and an endpoint's success. */
     const char *event_insert_rows, *delivery_insert_rows, *attempt_insert_rows;
     const char *delivery_update_rows, *endpoint_success_rows;
+    /* A consistent copy of the database into the file ?1, which must not exist, while
+     * writers go on; NULL where the database has its own tools (pg_dump). */
+    const char *backup_into;
 };
 
 struct sql_driver {

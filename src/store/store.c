@@ -63,6 +63,30 @@ int store_schema_version(struct store *st, int *current, int *latest)
     return st->driver->schema_version(st, current, latest);
 }
 
+int store_backup(struct store *st, const char *path, struct err *e)
+{
+    const char *sql = st->driver->dialect->backup_into;
+    struct store_conn *c;
+    struct sql_stmt *s;
+    int rc;
+
+    if (sql == NULL)
+        return err_invalid(e, "db", "back up a %s database with its own tools (pg_dump)",
+                           st->driver->scheme);
+    c = store_acquire(st);
+    s = c ? sql_prepare(c, sql) : NULL;
+    if (s == NULL) {
+        store_release(c);
+        return err_internal(e, "cannot read the database to back it up");
+    }
+    sql_text(s, 1, path);
+    rc = sql_run(s);
+    store_release(c);
+    if (rc != 0)
+        return err_internal(e, "cannot write the copy to %s (it must not exist yet)", path);
+    return 0;
+}
+
 bool store_is_shared(struct store *st)
 {
     return (st->driver->caps & SQL_SHARED) != 0;

@@ -266,6 +266,10 @@ void store_close(struct store *st);
 /* Applies pending migrations; *applied gets how many ran. */
 int store_migrate(struct store *st, int *applied, struct err *e);
 int store_schema_version(struct store *st, int *current, int *latest);
+/* Writes a consistent copy of the database to path, a file that must not exist yet, while the
+ * server goes on writing (SQLite). ERR_FAIL with e filled, and a database with its own tools
+ * (PostgreSQL: pg_dump) is refused with them named. */
+int store_backup(struct store *st, const char *path, struct err *e);
 /* Several nodes share the database (PostgreSQL): work may come from other nodes. */
 bool store_is_shared(struct store *st);
 
@@ -402,6 +406,16 @@ int store_delivery_due(struct store_conn *c, const struct due_scan *scan, struct
                        int max, int *count);
 /* Releases the node's pending deliveries (clean stop). */
 int store_delivery_release(struct store_conn *tx, const char *node_id);
+
+/* What an operator watches (GET /metrics): the deliveries pending, and the due time of the
+ * oldest of them (INT64_MAX when none is pending). */
+struct queue_stats {
+    long pending;
+    int64_t oldest_due;
+};
+int store_queue_stats(struct store_conn *c, struct queue_stats *out);
+/* Endpoints not active (disabled by hookd or by their owner), deleted ones aside. */
+int store_endpoints_inactive(struct store_conn *c, long *count);
 
 /* --- inbound sources and messages (§2.7; store_inbound.c) --- */
 int store_source_insert(struct store_conn *tx, const struct source *src);

@@ -565,3 +565,21 @@ int store_delivery_due(struct store_conn *c, const struct due_scan *scan, struct
     sql_int(s, 9, scan->parts > 1 ? scan->parts : 1);
     return sql_read_rows(s, out, sizeof *out, count, read_due);
 }
+
+static void read_queue_stats(struct sql_stmt *s, void *out_ptr)
+{
+    struct queue_stats *out = out_ptr;
+    out->pending = (long)sql_col_int64(s, 0);
+    out->oldest_due = out->pending > 0 ? sql_col_int64(s, 1) : INT64_MAX; /* min() of none */
+}
+
+int store_queue_stats(struct store_conn *c, struct queue_stats *out)
+{
+    /* both read the due index only (partial on pending) */
+    static const char sql[] = "SELECT count(*), min(next_attempt_at) FROM deliveries WHERE status "
+                              "= " SQL_NUM(DLV_PENDING_N);
+    struct sql_stmt *s = sql_prepare(c, sql);
+    out->pending = 0;
+    out->oldest_due = INT64_MAX;
+    return s ? sql_read_one(s, out, read_queue_stats) : ERR_FAIL;
+}

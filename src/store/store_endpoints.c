@@ -370,3 +370,12 @@ int store_endpoint_fanout(struct store_conn *tx, const char *org_id, const struc
     slot->valid = true;
     return 0;
 }
+
+int store_endpoints_inactive(struct store_conn *c, long *count)
+{
+    static const char sql[] =
+        "SELECT count(*) FROM endpoints WHERE is_active = 0 AND deleted_at IS NULL";
+    struct sql_stmt *s = sql_prepare(c, sql);
+    *count = 0;
+    return s ? sql_read_count(s, count) : ERR_FAIL;
+}

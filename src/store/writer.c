@@ -1,6 +1,7 @@
 /* Group commit on a dedicated thread. */
 #include "store/writer.h"
 
+#include "core/metrics.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
@@ -58,6 +59,7 @@ int writer_run_batch(struct store *st, struct write_job *jobs)
         if (!committed)
             store_tx_rollback(tx);
     }
+    metrics_write_batch(count, (double)(time_mono_ns() - start_ns) / 1e9);
     if (!committed)
         log_error("write transaction failed", "jobs", json_integer(count), NULL);
     else if (log_enabled(LOG_DEBUG))
