@@ -315,3 +315,20 @@ describe('pipeline on PostgreSQL', () => {
     assert.equal(rx.deliveries().filter((r) => r.headers['webhook-id'] === done.id).length, 1, 'no redelivery');
   });
 });
+
+describe('hookd backup on PostgreSQL (issue 15)', () => {
+  it('is refused with the tool to use instead, and writes nothing', async () => {
+    const { runHookd, makeTempDir, removeTempDir } = require('../e2e/lib/hookd');
+    const db = await pg.newDatabase();
+    const dir = makeTempDir();
+    try {
+      const out = require('node:path').join(dir, 'copy.db');
+      const r = runHookd(['backup', '--db', db, out], { cwd: dir });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /pg_dump/);
+      assert.ok(!require('node:fs').existsSync(out));
+    } finally {
+      removeTempDir(dir);
+    }
+  });
+});
