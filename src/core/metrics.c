@@ -22,8 +22,8 @@ static const double jobs_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
 
 /* attempts: the class of the result, and whether it counts as a success */
 static const char *const attempt_classes[] = {
-    "2xx", "3xx", "4xx", "5xx", "timeout", "dns", "connect", "tls", "connection", "protocol",
-    "network", "blocked_address", "other"};
+    "2xx", "3xx",        "4xx",      "5xx",     "timeout",         "dns",  "connect",
+    "tls", "connection", "protocol", "network", "blocked_address", "other"};
 static const char *const settled_names[] = {"pending", "delivered", "failed", "exhausted"};
 static const char *const verdicts[] = {"accepted", "duplicate", "rejected"};
 /* refusal codes of inbound messages (api/inbound.c); anything else is "other" */
@@ -45,9 +45,11 @@ static atomic_ulong attempts[COUNT_OF(attempt_classes)];
 static atomic_ulong settled[COUNT_OF(settled_names)];
 static atomic_ulong inbound[COUNT_OF(verdicts)][COUNT_OF(inbound_reasons)];
 static atomic_ulong http[METRICS_ROUTES + 1][COUNT_OF(http_codes)];
-static struct histogram attempt_seconds = {.bounds = seconds_bounds, .bound_count = COUNT_OF(seconds_bounds)};
+static struct histogram attempt_seconds = {.bounds = seconds_bounds,
+                                           .bound_count = COUNT_OF(seconds_bounds)};
 static struct histogram batch_jobs = {.bounds = jobs_bounds, .bound_count = COUNT_OF(jobs_bounds)};
-static struct histogram commit_seconds = {.bounds = seconds_bounds, .bound_count = COUNT_OF(seconds_bounds)};
+static struct histogram commit_seconds = {.bounds = seconds_bounds,
+                                          .bound_count = COUNT_OF(seconds_bounds)};
 
 static void add(atomic_ulong *counter, unsigned long n)
 {

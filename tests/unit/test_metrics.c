@@ -12,9 +12,13 @@
 static char *exposition(void)
 {
     static const char *const routes[] = {"GET /healthz", "POST /v1/events"};
-    struct metrics_gauges g = {.route_names = routes, .route_count = 2, .queue_depth = 7,
-                               .oldest_due_seconds = 1.5, .endpoints_disabled = -1,
-                               .store_ready = true, .version = "9.9.9"};
+    struct metrics_gauges g = {.route_names = routes,
+                               .route_count = 2,
+                               .queue_depth = 7,
+                               .oldest_due_seconds = 1.5,
+                               .endpoints_disabled = -1,
+                               .store_ready = true,
+                               .version = "9.9.9"};
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
