@@ -149,6 +149,32 @@ static const char usage[] = "usage: hookd serve [options]\n"
                             "Runs the hookd server: the API and the delivery engine (see --role).\n"
                             "\n";
 
+/* SIGHUP: the certificate files read again and served to new connections (a renewed
+ * certificate without a restart). A pair that cannot be read or used leaves the old one. */
+static void reload_tls(struct http_server *srv, const struct config *cfg)
+{
+    char *cert, *key;
+    struct err e;
+    if (cfg->tls_cert[0] == '\0') {
+        log_kv(LOG_INFO, "SIGHUP: no certificate to reload (no --tls-cert)", NULL);
+        return;
+    }
+    cert = read_file(cfg->tls_cert);
+    key = read_file(cfg->tls_key);
+    if (cert == NULL || key == NULL)
+        log_error("SIGHUP: cannot read the certificate or key; the old ones stay", "tls_cert",
+                  json_string(cfg->tls_cert), "tls_key", json_string(cfg->tls_key), NULL);
+    else if (http_reload_tls(srv, cert, key, &e) != 0)
+        log_error("SIGHUP: the certificate was not replaced", "error", json_string(e.message),
+                  NULL);
+    else
+        log_info("SIGHUP: certificate reloaded", "tls_cert", json_string(cfg->tls_cert), NULL);
+    if (key)
+        OPENSSL_cleanse(key, strlen(key));
+    free(cert);
+    free(key);
+}
+
 static int run(const struct config *cfg)
 {
     struct app app = {.cfg = cfg};
@@ -255,6 +281,10 @@ static int run(const struct config *cfg)
             break;
         if (sig < 0 && errno != EAGAIN && errno != EINTR)
             break;
+        if (sig == SIGHUP) {
+            reload_tls(srv, cfg);
+            continue;
+        }
         submit_upkeep(app.writer, node_id);
     }
     log_kv(LOG_ALWAYS, "stopping", "signal", json_integer(sig), NULL);

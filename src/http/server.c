@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -61,8 +62,18 @@ struct http_request {
     int64_t start_ns;
 };
 
-struct http_server {
+/* A certificate's daemon: new connections go to the newest; those it replaced serve the
+ * connections they have until these end. */
+#define RETIRED_MAX 4
+
+struct daemon_slot {
     struct MHD_Daemon *daemon;
+    char *cert_pem, *key_pem; /* its certificate, kept while it runs */
+};
+
+struct http_server {
+    struct daemon_slot live;
+    struct daemon_slot retired[RETIRED_MAX];
     struct http_options opts;
     int listen_fd;
     int port;
@@ -511,12 +522,52 @@ int http_bind(const char *listen, int *port, struct err *e)
     return fd < 0 ? -1 : fd;
 }
 
+/* Starts a daemon on the server's socket, with cert_pem and key_pem when given (TLS). */
+static int start_daemon(struct http_server *srv, const char *cert_pem, const char *key_pem,
+                        struct daemon_slot *out)
+{
+    /* TURBO: no shutdown() before close(), and accept4 without extra fcntl calls; ITC: a
+     * replaced daemon can stop accepting while its connections go on (MHD_quiesce_daemon) */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     MHD_USE_TURBO | MHD_USE_ITC;
+    const struct http_options *opts = &srv->opts;
+    /* a daemon of its own: libmicrohttpd closes it when it stops, and when it fails to start */
+    int fd = dup(srv->listen_fd);
+
+    memset(out, 0, sizeof *out);
+    if (fd < 0)
+        return ERR_FAIL;
+    if (cert_pem) {
+        flags |= MHD_USE_TLS;
+        out->cert_pem = xstrdup(cert_pem);
+        out->key_pem = xstrdup(key_pem);
+    }
+    out->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_THREAD_POOL_SIZE, opts->threads ? opts->threads : 2u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_STRICT_FOR_CLIENT,
+        1, /* RFC 9112 to the letter: no space before ':' etc. */
+        cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, out->cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, out->key_pem, MHD_OPTION_END);
+    return out->daemon ? 0 : ERR_FAIL;
+}
+
+static void stop_daemon(struct daemon_slot *slot)
+{
+    if (slot->daemon)
+        MHD_stop_daemon(slot->daemon);
+    if (slot->key_pem)
+        OPENSSL_cleanse(slot->key_pem, strlen(slot->key_pem));
+    free(slot->cert_pem);
+    free(slot->key_pem);
+    memset(slot, 0, sizeof *slot);
+}
+
 struct http_server *http_start(const struct http_options *opts, struct err *e)
 {
     struct http_server *srv = xcalloc(1, sizeof *srv);
-    /* TURBO: no shutdown() before close(), and accept4 without extra fcntl calls */
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-                     MHD_USE_TURBO;
 
     srv->opts = *opts;
     if (opts->bound) {
@@ -529,25 +580,59 @@ struct http_server *http_start(const struct http_options *opts, struct err *e)
         free(srv);
         return NULL;
     }
-    if (opts->tls_cert_pem)
-        flags |= MHD_USE_TLS;
-    srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, opts->threads ? opts->threads : 2u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_STRICT_FOR_CLIENT,
-        1, /* RFC 9112 to the letter: no space before ':' etc. */
-        opts->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, opts->tls_cert_pem,
-        MHD_OPTION_HTTPS_MEM_KEY, opts->tls_key_pem, MHD_OPTION_END);
-    if (srv->daemon == NULL) {
+    if (start_daemon(srv, opts->tls_cert_pem, opts->tls_key_pem, &srv->live) != 0) {
         err_internal(e, "cannot start the HTTP server on %s%s", opts->listen,
                      opts->tls_cert_pem ? " (check --tls-cert and --tls-key)" : "");
+        stop_daemon(&srv->live);
         close(srv->listen_fd);
         free(srv);
         return NULL;
     }
     return srv;
+}
+
+/* Stops the replaced daemons whose connections have ended, or, when a slot is needed, the
+ * oldest whatever it still serves. */
+static struct daemon_slot *retire_slot(struct http_server *srv)
+{
+    struct daemon_slot *free_slot = NULL;
+    for (int i = 0; i < RETIRED_MAX; i++) {
+        struct daemon_slot *r = &srv->retired[i];
+        const union MHD_DaemonInfo *info =
+            r->daemon ? MHD_get_daemon_info(r->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+        if (r->daemon && info && info->num_connections == 0)
+            stop_daemon(r);
+        if (r->daemon == NULL && free_slot == NULL)
+            free_slot = r;
+    }
+    if (free_slot == NULL) {
+        stop_daemon(&srv->retired[0]);
+        memmove(&srv->retired[0], &srv->retired[1], sizeof srv->retired[0] * (RETIRED_MAX - 1));
+        free_slot = &srv->retired[RETIRED_MAX - 1];
+        memset(free_slot, 0, sizeof *free_slot);
+    }
+    return free_slot;
+}
+
+int http_reload_tls(struct http_server *srv, const char *cert_pem, const char *key_pem,
+                    struct err *e)
+{
+    struct daemon_slot next, *old;
+    if (srv->live.cert_pem == NULL)
+        return err_invalid(e, "tls-cert", "the server was started without TLS");
+    if (start_daemon(srv, cert_pem, key_pem, &next) != 0) {
+        stop_daemon(&next);
+        return err_invalid(e, "tls-cert",
+                           "the new certificate and key cannot be used; the old ones stay");
+    }
+    /* both accept for a moment; then only the new one does */
+    old = retire_slot(srv);
+    *old = srv->live;
+    srv->live = next;
+    MHD_socket quiet = MHD_quiesce_daemon(old->daemon); /* hands back its copy of the socket */
+    if (quiet != MHD_INVALID_SOCKET)
+        close(quiet);
+    return 0;
 }
 
 int http_port(const struct http_server *srv)
@@ -559,6 +644,9 @@ void http_stop(struct http_server *srv)
 {
     if (srv == NULL)
         return;
-    MHD_stop_daemon(srv->daemon); /* closes the listen socket too */
+    for (int i = 0; i < RETIRED_MAX; i++)
+        stop_daemon(&srv->retired[i]);
+    stop_daemon(&srv->live); /* closes its copy of the socket */
+    close(srv->listen_fd);
     free(srv);
 }

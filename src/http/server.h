@@ -32,6 +32,11 @@ struct http_server;
 int http_bind(const char *listen, int *port, struct err *e);
 /* Binds (unless opts->bound) and starts serving; NULL with e filled on failure. */
 struct http_server *http_start(const struct http_options *opts, struct err *e);
+/* Serves new connections with a new certificate and key (PEM), on the same socket, without a
+ * restart; connections already open go on with the old pair until they end. Non-zero, with e
+ * filled, when the new pair cannot be used: the old one stays. */
+int http_reload_tls(struct http_server *srv, const char *cert_pem, const char *key_pem,
+                    struct err *e);
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *srv);
 /* Closes every connection and frees srv; NULL is a no-op. */

@@ -1,7 +1,7 @@
 'use strict';
 // §8 --tls-cert / --tls-key: HTTPS served directly.
 
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const https = require('node:https');
 const http = require('node:http');
@@ -163,5 +163,86 @@ describe('TLS', () => {
       `hookd must exit by itself with an error code, got ${r.signal === 'SIGKILL' ? 'a hang' : r.signal}:\n${r.stderr}`
     );
     assert.notEqual(r.code, 0, r.stderr);
+  });
+});
+
+describe('TLS: a certificate replaced on SIGHUP (issue 15)', () => {
+  let dir;
+  let server;
+  const files = {};
+
+  function makeCert(name, cn) {
+    const certFile = path.join(dir, `${name}.pem`);
+    const keyFile = path.join(dir, `${name}.key`);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-days', '2',
+      '-keyout', keyFile, '-out', certFile, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    return { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) };
+  }
+
+  // The certificate a new connection gets: its fingerprint.
+  function peerFingerprint(port) {
+    return new Promise((resolve, reject) => {
+      const socket = require('node:tls').connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.end();
+      });
+      socket.on('error', reject);
+    });
+  }
+
+  before(async () => {
+    dir = makeTempDir();
+    files.a = makeCert('a', 'first');
+    files.b = makeCert('b', 'second');
+    files.certPath = path.join(dir, 'live.pem');
+    files.keyPath = path.join(dir, 'live.key');
+    fs.writeFileSync(files.certPath, files.a.cert);
+    fs.writeFileSync(files.keyPath, files.a.key);
+    server = await startHookd({ args: ['--tls-cert', files.certPath, '--tls-key', files.keyPath] });
+  });
+  after(async () => {
+    await server?.cleanup();
+    if (dir) removeTempDir(dir);
+  });
+
+  it('new connections get the new certificate, with no restart; an open connection goes on; a bad pair keeps the old', async () => {
+    const { X509Certificate } = require('node:crypto');
+    const fpA = new X509Certificate(files.a.cert).fingerprint256;
+    const fpB = new X509Certificate(files.b.cert).fingerprint256;
+    assert.equal(await peerFingerprint(server.port), fpA);
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const viaAgent = () => new Promise((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port: server.port, path: '/healthz', ca: files.a.cert, servername: 'localhost', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      }).on('error', reject);
+    });
+    assert.equal(await viaAgent(), 200); // a kept-alive connection made with the old certificate
+
+    fs.writeFileSync(files.certPath, files.b.cert);
+    fs.writeFileSync(files.keyPath, files.b.key);
+    server.child.kill('SIGHUP');
+    let fp;
+    for (let i = 0; i < 100 && fp !== fpB; i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      fp = await peerFingerprint(server.port);
+    }
+    assert.equal(fp, fpB, 'a new connection gets the new certificate');
+    assert.equal(await viaAgent(), 200, 'the connection opened before goes on');
+    agent.destroy();
+    const pid = server.child.pid;
+
+    const r = spawnSync('curl', ['-sS', '--cacert', path.join(dir, 'b.pem'), '--resolve', `localhost:${server.port}:127.0.0.1`,
+      `https://localhost:${server.port}/healthz`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { status: 'ok' });
+
+    fs.writeFileSync(files.certPath, 'not a certificate');
+    server.child.kill('SIGHUP');
+    await new Promise((r2) => setTimeout(r2, 300));
+    assert.equal(await peerFingerprint(server.port), fpB, 'a bad pair leaves the old one');
+    assert.match(server.stderr, /certificate was not replaced|cannot read the certificate/);
+    assert.equal(server.child.pid, pid);
+    assert.equal(server.exitCode, undefined, 'still running');
   });
 });
