@@ -41,6 +41,7 @@ describe('contrib/systemd/hookd.service', () => {
       'CapabilityBoundingSet=',
       'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX',
       'KillSignal=SIGTERM',
+      'ExecReload=/bin/kill -HUP $MAINPID',
     ])
       assert.ok(unit.split('\n').includes(line), `${line} is set`);
     const exec = unit.split('\n').find((l) => l.startsWith('ExecStart='));
