@@ -332,3 +332,23 @@ describe('hookd backup on PostgreSQL (issue 15)', () => {
     }
   });
 });
+
+describe('GET /metrics on PostgreSQL (issue 15)', () => {
+  it('reads the queue from the shared store and passes promtool', async (t) => {
+    const { spawnSync } = require('node:child_process');
+    const db = await pg.newDatabase();
+    const server = await startHookd({ db, args: ['--role', 'api', '--allow-http', '--allow-private', '--no-ping'] });
+    t.after(() => server.cleanup());
+    const { key } = await createOrgWithKey(server, ['events', 'webhooks']);
+    await createEndpoint(server, key, { url: 'http://127.0.0.1:9/none' });
+    for (let i = 0; i < 4; i++) await emit(server, key, { type: 'a.b', data: {} });
+    const res = await fetch(`${server.url}/metrics`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    assert.match(text, /^hookd_queue_depth 4$/m);
+    assert.match(text, /^hookd_store_ready 1$/m);
+    assert.match(text, /^hookd_events_accepted_total 4$/m);
+  });
+});
