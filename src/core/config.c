@@ -20,11 +20,10 @@ struct option_def {
     const char *default_text; /* parsed like any value; NULL = unset */
     const char *help;
     option_parser parse;
-    size_t offset;         /* into struct config */
-    size_t size;           /* for strings: the buffer size */
-    long min, max;         /* for numbers */
-    bool is_flag;          /* boolean: "--name" alone means true */
-    const char *not_built; /* non-NULL: the feature is missing, setting it is refused */
+    size_t offset; /* into struct config */
+    size_t size;   /* for strings: the buffer size */
+    long min, max; /* for numbers */
+    bool is_flag;  /* boolean: "--name" alone means true */
 };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -226,53 +225,53 @@ static void value_rule(const struct option_def *opt, char *out, size_t size)
 
 static const struct option_def options[] = {
     {"listen", "ADDR:PORT", "127.0.0.1:8080", "API and ingest address (port 0: any)", parse_string,
-     FIELD(listen), 0, 0, false, NULL},
+     FIELD(listen), 0, 0, false},
     {"db", "URL", "sqlite:hookd.db", "database: sqlite:PATH or postgres://...", parse_string,
-     FIELD(db), 0, 0, false, NULL},
+     FIELD(db), 0, 0, false},
     {"admin-key", "KEY", NULL, "fixed admin key (else one is minted and printed on first start)",
-     parse_string, FIELD(admin_key), 0, 0, false, NULL},
+     parse_string, FIELD(admin_key), 0, 0, false},
     {"config", "FILE", NULL, "config file of `key = value` lines (names without --)", parse_string,
-     FIELD(config_file), 0, 0, false, NULL},
+     FIELD(config_file), 0, 0, false},
     {"allow-http", NULL, "false", "allow http:// endpoint URLs (development, tests)", parse_bool,
-     FIELD(allow_http), 0, 0, true, NULL},
+     FIELD(allow_http), 0, 0, true},
     {"allow-private", NULL, "false", "allow private and loopback addresses (development, tests)",
-     parse_bool, FIELD(allow_private), 0, 0, true, NULL},
+     parse_bool, FIELD(allow_private), 0, 0, true},
     {"no-ping", NULL, "false", "skip ping verification on endpoint create/update", parse_bool,
-     FIELD(no_ping), 0, 0, true, NULL},
+     FIELD(no_ping), 0, 0, true},
     {"retry-schedule", "LIST", "1s,4s,16s,64s,256s,1024s,4096s",
-     "delays between attempts (ms, s, m, h)", parse_schedule, 0, 0, 0, 0, false, NULL},
+     "delays between attempts (ms, s, m, h)", parse_schedule, 0, 0, 0, 0, false},
     {"disable-after", "N", "20", "consecutive failures before an endpoint is disabled", parse_long,
-     FIELD(disable_after), 1, 1000000, false, NULL},
+     FIELD(disable_after), 1, 1000000, false},
     {"max-body", "BYTES", "1048576", "request body limit, API and ingest (also KiB, MiB)",
-     parse_bytes, FIELD(max_body), 1024, 64L * 1024 * 1024, false, NULL},
+     parse_bytes, FIELD(max_body), 1024, 64L * 1024 * 1024, false},
     {"rate-limit", "N", "10000", "API requests/s per key, burst 2N; 0 = off", parse_long,
-     FIELD(rate_limit), 0, 100000000, false, NULL},
+     FIELD(rate_limit), 0, 100000000, false},
     {"max-connections", "N", "256", "global cap on concurrent outbound requests", parse_long,
-     FIELD(max_connections), 1, 100000, false, NULL},
+     FIELD(max_connections), 1, 100000, false},
     {"delivery-threads", "N", "0",
      "delivery loops, endpoints shared out among them; 0 = one per core", parse_long,
-     FIELD(delivery_threads), 0, 64, false, NULL},
+     FIELD(delivery_threads), 0, 64, false},
     {"retention", "DURATION", "30d", "age after which history is purged", parse_duration,
-     FIELD(retention_ms), 3600 * 1000, 0, false, "retention purging is not built yet"},
+     FIELD(retention_ms), 3600 * 1000, 0, false},
     {"lease", "DURATION", "30s", "heartbeat age after which a node's claims are free",
-     parse_duration, FIELD(lease_ms), 1000, 0, false, NULL},
+     parse_duration, FIELD(lease_ms), 1000, 0, false},
     {"tls-cert", "FILE", NULL, "serve HTTPS with this certificate (PEM)", parse_string,
-     FIELD(tls_cert), 0, 0, false, NULL},
+     FIELD(tls_cert), 0, 0, false},
     {"tls-key", "FILE", NULL, "private key of --tls-cert (PEM)", parse_string, FIELD(tls_key), 0, 0,
-     false, NULL},
+     false},
     {"ca-file", "FILE", NULL, "extra trusted CAs for outbound HTTPS (default: system CAs only)",
-     parse_string, FIELD(ca_file), 0, 0, false, NULL},
+     parse_string, FIELD(ca_file), 0, 0, false},
     {"proxy", "URL", NULL, "egress proxy for deliveries (proxy env variables are ignored)",
-     parse_string, FIELD(proxy), 0, 0, false, NULL},
+     parse_string, FIELD(proxy), 0, 0, false},
     {"public-url", "URL", NULL,
      "how senders reach hookd (https://hooks.example.com): absolute ingest URLs", parse_base_url,
-     FIELD(public_url), 0, 0, false, NULL},
+     FIELD(public_url), 0, 0, false},
     {"sqlite-sync", "MODE", "normal", "normal (crash-safe) or full (also power-loss-safe)",
-     parse_sqlite_sync, 0, 0, 0, 0, false, NULL},
+     parse_sqlite_sync, 0, 0, 0, 0, false},
     {"role", "ROLE", "all", "all, api (accept and store) or worker (dispatch)", parse_role, 0, 0, 0,
-     0, false, NULL},
-    {"log-level", "LEVEL", "info", "debug, info, warn or error", parse_log_level, 0, 0, 0, 0, false,
-     NULL},
+     0, false},
+    {"log-level", "LEVEL", "info", "debug, info, warn or error", parse_log_level, 0, 0, 0, 0,
+     false},
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])
@@ -440,10 +439,6 @@ static bool listen_is_valid(const char *listen)
 
 static int validate(struct config *cfg, struct err *e)
 {
-    for (size_t i = 0; i < OPTION_COUNT; i++)
-        if (options[i].not_built && cfg->origin[i] != ORIGIN_DEFAULT)
-            return err_invalid(e, options[i].name, "option --%s (from the %s) is not supported: %s",
-                               options[i].name, origin_text(cfg->origin[i]), options[i].not_built);
     if (!listen_is_valid(cfg->listen))
         return err_invalid(e, "listen", "option --listen: expected ADDR:PORT, got '%.60s'",
                            cfg->listen);
@@ -495,10 +490,8 @@ void config_print_help(FILE *out)
         env_name(opt, name, sizeof name);
         snprintf(flag, sizeof flag, "--%s%s%s", opt->name, opt->metavar ? " " : "",
                  opt->metavar ? opt->metavar : "");
-        fprintf(out, "  %-28s %s\n  %-28s   default: %s; env %s%s%s\n", flag, opt->help, "",
-                opt->default_text ? opt->default_text : "none", name,
-                opt->not_built ? "; not available yet: " : "",
-                opt->not_built ? opt->not_built : "");
+        fprintf(out, "  %-28s %s\n  %-28s   default: %s; env %s\n", flag, opt->help, "",
+                opt->default_text ? opt->default_text : "none", name);
     }
 }
 

@@ -126,6 +126,14 @@ static int run_counting(struct sql_stmt *s, int if_none)
     return rc;
 }
 
+int sql_run_rows(struct sql_stmt *s, long *changed)
+{
+    int rc = step_through(s);
+    *changed = rc == 0 ? driver(s)->changes(s) : 0;
+    driver(s)->reset(s);
+    return rc;
+}
+
 int sql_run_changed(struct sql_stmt *s)
 {
     return run_counting(s, ERR_NOT_FOUND);

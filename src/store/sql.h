@@ -168,6 +168,8 @@ int sql_read_one(struct sql_stmt *s, void *out, void (*read_row)(struct sql_stmt
 /* Steps a list query, handing row n to read_row(s, out + n * size); *count gets the rows. */
 int sql_read_rows(struct sql_stmt *s, void *out, size_t size, int *count,
                   void (*read_row)(struct sql_stmt *, void *));
+/* Runs a write, *changed the rows it changed: 0 or ERR_FAIL. Resets it. */
+int sql_run_rows(struct sql_stmt *s, long *changed);
 /* A query of one integer (a count): 0 or ERR_FAIL. */
 int sql_read_count(struct sql_stmt *s, long *count);
 

@@ -407,6 +407,14 @@ int store_delivery_due(struct store_conn *c, const struct due_scan *scan, struct
 /* Releases the node's pending deliveries (clean stop). */
 int store_delivery_release(struct store_conn *tx, const char *node_id);
 
+/* Retention (§4.6): deletes history created before cutoff (done deliveries with their
+ * attempts, events no delivery refers to, inbound messages), the oldest first, org by org from
+ * the one after after_org, until about max_rows went; *purged counts them. after_org (""
+ * at first) is where the next call goes on; "" again once every org was done. A delivery still
+ * pending keeps its event. */
+int store_history_purge(struct store_conn *tx, int64_t cutoff, int max_rows, char after_org[ID_MAX],
+                        long *purged);
+
 /* What an operator watches (GET /metrics): the deliveries pending, and the due time of the
  * oldest of them (INT64_MAX when none is pending). */
 struct queue_stats {

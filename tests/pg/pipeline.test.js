@@ -352,3 +352,30 @@ describe('GET /metrics on PostgreSQL (issue 15)', () => {
     assert.match(text, /^hookd_events_accepted_total 4$/m);
   });
 });
+
+describe('retention on PostgreSQL (issue 15)', () => {
+  it('purges old history with its attempts, and keeps the event a pending delivery waits on', async (t) => {
+    const db = await pg.newDatabase();
+    const rx = await startReceiver();
+    t.after(() => rx.close());
+    const args = [...BASE_ARGS, '--retry-schedule', '1h'];
+    let server = await startHookd({ db, args });
+    const { key } = await createOrgWithKey(server);
+    await createEndpoint(server, key, { url: rx.url('/ok') });
+    const done = await emit(server, key, { type: uniqueType('r'), data: {} });
+    const [d] = await waitEventSettled(server, key, done.id, 1);
+    rx.handler = () => ({ status: 503 });
+    const waiting = await emit(server, key, { type: uniqueType('r'), data: {} });
+    await rx.waitFor((r) => r.length >= 2);
+    await server.stop();
+    await pg.query(db, `UPDATE events SET created_at = created_at - ${40 * 86400000}`);
+    await pg.query(db, `UPDATE deliveries SET created_at = created_at - ${40 * 86400000}`);
+    server = await startHookd({ db, args, adminKey: server.adminKey });
+    t.after(() => server.cleanup());
+    for (let i = 0; i < 200 && (await api(server, 'GET', `/v1/events/${done.id}`, { key })).status !== 404; i++)
+      await sleep(50);
+    assert.equal((await api(server, 'GET', `/v1/events/${done.id}`, { key })).status, 404);
+    assert.equal(await scalar(db, `SELECT count(*) FROM attempts WHERE delivery_id = '${d.id}'`), '0');
+    assert.equal((await api(server, 'GET', `/v1/events/${waiting.id}`, { key })).status, 200);
+  });
+});

@@ -1,0 +1,107 @@
+/* Retention (§4.6): history older than the cutoff goes, a bounded batch at a time, through the
+ * indexes the lists use (by org, or by source, then created_at), so a purge reads only what it
+ * deletes. */
+#include "store/sql.h"
+#include "store/store_internal.h"
+
+#include "core/mem.h"
+#include "core/text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* the done deliveries of one org, oldest first: the same rows for both statements below */
+#define OLD_DELIVERIES                                                                             \
+    "SELECT id FROM deliveries WHERE org_id = ?1 AND created_at < ?2 AND status <> " SQL_NUM(   \
+        DLV_PENDING_N) " ORDER BY created_at, id LIMIT ?3"
+
+/* Runs sql with (owner, cutoff, max_rows), adding what it deleted to *purged. */
+static int purge_one(struct store_conn *tx, const char *sql, const char *owner, int64_t cutoff,
+                     int max_rows, long *purged)
+{
+    struct sql_stmt *s = sql_prepare(tx, sql);
+    long changed = 0;
+    int rc;
+    if (s == NULL)
+        return ERR_FAIL;
+    sql_text(s, 1, owner);
+    sql_int(s, 2, cutoff);
+    sql_int(s, 3, max_rows);
+    rc = sql_run_rows(s, &changed);
+    *purged += changed;
+    return rc;
+}
+
+static int purge_org(struct store_conn *tx, const char *org_id, int64_t cutoff, int max_rows,
+                     long *purged)
+{
+    static const char attempts[] =
+        "DELETE FROM attempts WHERE delivery_id IN (" OLD_DELIVERIES ")";
+    static const char deliveries[] = "DELETE FROM deliveries WHERE id IN (" OLD_DELIVERIES ")";
+    /* an event goes with its last delivery, so a pending one keeps it */
+    static const char events[] =
+        "DELETE FROM events WHERE org_id = ?1 AND id IN (SELECT e.id FROM events e WHERE "
+        "e.org_id = ?1 AND e.created_at < ?2 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
+        "d.org_id = e.org_id AND d.event_id = e.id) ORDER BY e.created_at, e.id LIMIT ?3)";
+    int rc = purge_one(tx, attempts, org_id, cutoff, max_rows, purged);
+    if (rc == 0)
+        rc = purge_one(tx, deliveries, org_id, cutoff, max_rows, purged);
+    if (rc == 0)
+        rc = purge_one(tx, events, org_id, cutoff, max_rows, purged);
+    return rc;
+}
+
+static void read_id(struct sql_stmt *s, void *out)
+{
+    sql_col_copy(s, 0, out, ID_MAX);
+}
+
+/* The ids a query lists after after (orgs, or an org's sources), in out[max]; *count of them. */
+static int list_ids(struct store_conn *tx, const char *sql, const char *after, char (*out)[ID_MAX],
+                    int max, int *count)
+{
+    struct sql_stmt *s = sql_prepare(tx, sql);
+    if (s == NULL)
+        return ERR_FAIL;
+    sql_text(s, 1, after);
+    sql_int(s, 2, max);
+    return sql_read_rows(s, out, ID_MAX, count, read_id);
+}
+
+#define ORGS_PER_CALL 64
+#define SOURCES_MAX 1024
+
+int store_history_purge(struct store_conn *tx, int64_t cutoff, int max_rows, char after_org[ID_MAX],
+                        long *purged)
+{
+    static const char orgs[] = "SELECT id FROM orgs WHERE id > ?1 ORDER BY id LIMIT ?2";
+    static const char sources[] = "SELECT id FROM sources WHERE org_id = ?1 ORDER BY id LIMIT ?2";
+    static const char messages[] =
+        "DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages WHERE "
+        "source_id = ?1 AND created_at < ?2 ORDER BY created_at, id LIMIT ?3)";
+    char(*org_ids)[ID_MAX] = xcalloc(ORGS_PER_CALL, ID_MAX);
+    char(*source_ids)[ID_MAX] = xcalloc(SOURCES_MAX, ID_MAX);
+    int org_count = 0, i, rc;
+
+    *purged = 0;
+    rc = list_ids(tx, orgs, after_org, org_ids, ORGS_PER_CALL, &org_count);
+    for (i = 0; rc == 0 && i < org_count && *purged < max_rows; i++) {
+        int source_count = 0;
+        rc = purge_org(tx, org_ids[i], cutoff, max_rows, purged);
+        if (rc == 0)
+            rc = list_ids(tx, sources, org_ids[i], source_ids, SOURCES_MAX, &source_count);
+        for (int j = 0; rc == 0 && j < source_count; j++)
+            rc = purge_one(tx, messages, source_ids[j], cutoff, max_rows, purged);
+    }
+    /* where the next call begins: at the org the budget ran out in (it may have more), after
+     * the last one listed, or, past the last org, from the first */
+    if (rc == 0 && *purged >= max_rows) {
+        if (i >= 2)
+            text_copy(after_org, ID_MAX, org_ids[i - 2]);
+    } else if (rc == 0) {
+        text_copy(after_org, ID_MAX, org_count == ORGS_PER_CALL ? org_ids[org_count - 1] : "");
+    }
+    free(org_ids);
+    free(source_ids);
+    return rc;
+}
