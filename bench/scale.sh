@@ -107,6 +107,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1000 }'; }
 tenant() { # tenant NAME N: through the api node, an org with a key (sets HOOKD_KEY) and N endpoints at nginx
   local org n=$2
   org=$(api POST /v1/orgs "$ADMIN_KEY" "{\"name\":\"$1\"}" | jq -r .id)
+  TENANT_ORG=$org
   HOOKD_KEY=$(api POST "/v1/orgs/$org/api-keys" "$ADMIN_KEY" '{"name":"bench","scopes":["events","webhooks"]}' | jq -r .key)
   # four at a time: 1,000 one after the other take several seconds
   seq "$n" | xargs -P 4 -I{} curl -sS -f -o /dev/null -X POST "http://127.0.0.1:$HOOKD_PORT/v1/endpoints" \
@@ -248,6 +249,7 @@ if [ "$SCALE_PENDING" -gt 0 ]; then
   API_PID=$HOOKD_PID
   tenant big "$SCALE_PENDING_ENDPOINTS"
   BIG_KEY=$HOOKD_KEY
+  BIG_ORG=$TENANT_ORG
   tenant probe 1
   PROBE_KEY=$HOOKD_KEY
   wrk_run "$SCALE_SECONDS" "$WORK/wrk-probe-empty.txt"
@@ -332,6 +334,45 @@ if [ "$SCALE_PENDING" -gt 0 ]; then
   disk
   echo "on disk: $DISK_BYTES bytes for $(q "SELECT count(*) FROM deliveries") deliveries; per table: $DISK_TABLES"
 
+  # retention under load: the big org's history made done and 40 days old, then the probe's ingest
+  # beside it, with --retention 3650d (nothing to purge) and with the default 30 days (all of it)
+  log "retention: the big org's $(q "SELECT count(*) FROM deliveries WHERE org_id = '$BIG_ORG'") deliveries made done and 40 days old; ingest with and without the purge"
+  sqlite3 -batch "$DB" "UPDATE deliveries SET status = 1, created_at = created_at - 3456000000 WHERE org_id = '$BIG_ORG';
+     UPDATE events SET created_at = created_at - 3456000000 WHERE org_id = '$BIG_ORG'" >/dev/null
+  R_OLD=$(q "SELECT count(*) FROM deliveries WHERE org_id = '$BIG_ORG'")
+  HOOKD_KEY=$PROBE_KEY
+  HOOKD_EXTRA=(--retention 3650d)
+  start_hookd api
+  wrk_run "$SCALE_SECONDS" "$WORK/wrk-probe-keep.txt"
+  stop_hookd "retention kept" api
+  HOOKD_EXTRA=()
+  check "retention: 3650d purged nothing" "$(q "SELECT count(*) FROM deliveries WHERE org_id = '$BIG_ORG'")" -eq "$R_OLD"
+  disk
+  R_BYTES0=$DISK_BYTES
+  start_hookd api
+  R_T0=$(now_ms)
+  wrk_run "$SCALE_SECONDS" "$WORK/wrk-probe-purge.txt"
+  R_T1=$(now_ms)
+  R_LEFT_AT_STOP=$(q "SELECT count(*) FROM deliveries WHERE org_id = '$BIG_ORG'")
+  while [ "$(q "SELECT count(*) FROM deliveries WHERE org_id = '$BIG_ORG'")" != 0 ] && [ $(($(now_ms) - R_T0)) -lt 300000 ]; do
+    sleep 0.5
+  done
+  R_T2=$(now_ms)
+  stop_hookd "retention purge" api
+  R_LEFT=$(q "SELECT count(*) FROM deliveries WHERE org_id = '$BIG_ORG'")
+  R_ATTEMPTS=$(q "SELECT count(*) FROM attempts WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
+  disk
+  R_BYTES1=$DISK_BYTES
+  R_RATE=$(div $(((R_OLD - R_LEFT_AT_STOP) * 1000)) $((R_T1 - R_T0)) %.0f)
+  for f in keep purge; do
+    check "retention probe ($f): non-202 responses" "$(wrk_field "$WORK/wrk-probe-$f.txt" non202)" -eq 0
+  done
+  check "retention: every old delivery purged" "$R_LEFT" -eq 0
+  check "retention: no attempt left without its delivery" "$R_ATTEMPTS" -eq 0
+  echo "ingest beside $R_OLD old deliveries, kept: $(wrk_field "$WORK/wrk-probe-keep.txt" rps) req/s, p50 $(wrk_field "$WORK/wrk-probe-keep.txt" p50), p99 $(wrk_field "$WORK/wrk-probe-keep.txt" p99)"
+  echo "ingest while they are purged: $(wrk_field "$WORK/wrk-probe-purge.txt" rps) req/s, p50 $(wrk_field "$WORK/wrk-probe-purge.txt" p50), p99 $(wrk_field "$WORK/wrk-probe-purge.txt" p99);" \
+    "$R_RATE deliveries/s purged meanwhile, all $R_OLD gone $(secs "$R_T0" "$R_T2") s after the start; the file $R_BYTES0 -> $R_BYTES1 bytes"
+
   probe_json() { jq -nc --argjson p "$1" --argjson rps "$(wrk_field "$2" rps)" \
     --argjson p50 "$(to_ms "$(wrk_field "$2" p50)")" --argjson p99 "$(to_ms "$(wrk_field "$2" p99)")" \
     '{pending: $p, ingest_rps: $rps, p50_ms: $p50, p99_ms: $p99}'; }
@@ -349,6 +390,11 @@ if [ "$SCALE_PENDING" -gt 0 ]; then
       deliveries_per_s: $rate, delivered: $delivered, worker_peak_rss_mb: $rss,
       write_batches: {count: $wbn, mean_jobs: $wbj, p50_ms: $wb50, p99_ms: $wb99, max_ms: $wbmax},
       worker_stop_ms: $stop, scan_page_ms: $scan, db_bytes: $bytes, bytes_by_table: $tables}')
+  PENDING_JSON=$(jq -c --argjson old "$R_OLD" --argjson keep "$(probe_json 0 "$WORK/wrk-probe-keep.txt")" \
+    --argjson purge "$(probe_json 0 "$WORK/wrk-probe-purge.txt")" --argjson rate "$R_RATE" \
+    --argjson all_s "$(secs "$R_T0" "$R_T2")" --argjson b0 "$R_BYTES0" --argjson b1 "$R_BYTES1" \
+    '. + {retention: {old_deliveries: $old, ingest_kept: ($keep | del(.pending)), ingest_purging: ($purge | del(.pending)),
+      purged_per_s_under_ingest: $rate, all_purged_s: $all_s, db_bytes_before: $b0, db_bytes_after: $b1}}' <<<"$PENDING_JSON")
 fi
 stop "$NGINX_PID" || true
 
@@ -377,6 +423,11 @@ if [ "$PENDING_JSON" != null ]; then
   row "  one scan page ($SCAN_PAGE rows), sqlite3, warm" "$(jv .scan_page_ms) ms"
   row "  worker SIGTERM -> stopped" "$(jv .worker_stop_ms) ms"
   row "  peak RSS api / worker" "$(jv .api_peak_rss_mb) / $(jv .worker_peak_rss_mb) MB"
+  row "  ingest beside $(jv .retention.old_deliveries) old deliveries, no purge" \
+    "$(jv .retention.ingest_kept.ingest_rps) (p50 $(jv .retention.ingest_kept.p50_ms) / p99 $(jv .retention.ingest_kept.p99_ms) ms)"
+  row "  ingest while they are purged" \
+    "$(jv .retention.ingest_purging.ingest_rps) (p50 $(jv .retention.ingest_purging.p50_ms) / p99 $(jv .retention.ingest_purging.p99_ms) ms)"
+  row "  purged under ingest / all gone after" "$(jv .retention.purged_per_s_under_ingest) deliveries/s / $(jv .retention.all_purged_s) s"
 fi
 
 echo

@@ -11,6 +11,7 @@
 #include "core/timeutil.h"
 #include "engine/engine.h"
 #include "http/server.h"
+#include "store/retention.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "core/text.h"
@@ -22,55 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdatomic.h>
 #include <time.h>
 
 extern char **environ;
 
 #define IDEMPOTENCY_KEEP_MS (24LL * 3600 * 1000)
 #define PURGE_BATCH 1000
-
-/* Retention (§4.6): one purge job at a time on the writer, a batch per transaction, queued
- * again at once while it finds work, so that old history goes at the writer's pace between
- * requests instead of in one long transaction. */
-struct retention {
-    struct write_job job;
-    struct writer *writer;
-    const atomic_bool *stopping;
-    int64_t keep_ms;
-    char after_org[ID_MAX];
-    long purged;
-    atomic_bool queued;
-};
-
-static int retention_apply(struct store_conn *tx, struct write_job *job)
-{
-    struct retention *r = (struct retention *)job;
-    return store_history_purge(tx, time_now_ms() - r->keep_ms, PURGE_BATCH, r->after_org,
-                               &r->purged);
-}
-
-static void retention_done(struct write_job *job, bool committed)
-{
-    struct retention *r = (struct retention *)job;
-    bool more = committed && job->result == 0 && (r->purged >= PURGE_BATCH || r->after_org[0]);
-    if (committed && r->purged > 0)
-        log_kv(LOG_DEBUG, "retention purged", "rows", json_integer(r->purged), NULL);
-    if (more && !atomic_load(r->stopping))
-        writer_submit(r->writer, job);
-    else
-        atomic_store(&r->queued, false);
-}
-
-/* Starts a purge pass unless one is under way. */
-static void submit_retention(struct retention *r)
-{
-    if (atomic_exchange(&r->queued, true))
-        return;
-    r->job.apply = retention_apply;
-    r->job.done = retention_done;
-    writer_submit(r->writer, &r->job);
-}
 
 /* The node's periodic upkeep, run on the writer: heartbeat and purge of old idempotency keys. */
 struct upkeep_job {
@@ -221,7 +179,7 @@ static void reload_tls(struct http_server *srv, const struct config *cfg)
 static int run(const struct config *cfg)
 {
     struct app app = {.cfg = cfg};
-    struct retention retention = {0};
+    struct retention *retention = NULL;
     struct http_options http_opts = {0};
     struct http_server *srv = NULL;
     char node_id[ID_MAX], *cert = NULL, *key = NULL;
@@ -312,10 +270,11 @@ static int run(const struct config *cfg)
         fprintf(stderr, "hookd: %s\n", e.message);
         goto out;
     }
-    retention.writer = app.writer;
-    retention.stopping = &app.stopping;
-    retention.keep_ms = cfg->retention_ms;
-    submit_retention(&retention); /* a first pass at start: a store that was down has a backlog */
+    retention = retention_start(app.writer, cfg->retention_ms);
+    if (retention == NULL) {
+        fprintf(stderr, "hookd: cannot start the retention thread\n");
+        goto out;
+    }
     log_kv(LOG_ALWAYS, "listening", "listen", json_string(cfg->listen), "port",
            json_integer(http_port(srv)), "tls", json_boolean(cert != NULL), "db",
            json_string(cfg->db), "node", json_string(node_id), "version",
@@ -334,13 +293,14 @@ static int run(const struct config *cfg)
             continue;
         }
         submit_upkeep(app.writer, node_id);
-        submit_retention(&retention);
     }
     log_kv(LOG_ALWAYS, "stopping", "signal", json_integer(sig), NULL);
     /* the listener stays open through the grace: new requests get 503, as load balancers
      * expect, and /readyz says so, instead of a refused connection */
     atomic_store(&app.stopping, true);
     engine_stop(app.engine); /* attempts in flight finish (10 s at most); results queued */
+    retention_stop(retention);
+    retention = NULL;
     writer_stop(app.writer); /* commits what is queued and answers every waiting request */
     http_stop(srv);
     srv = NULL;
@@ -356,6 +316,7 @@ out:
         close(http_opts.listen_fd); /* bound, never served */
     http_stop(srv);
     engine_stop(app.engine); /* no-ops when already stopped */
+    retention_stop(retention);
     writer_stop(app.writer);
     engine_free(app.engine);
     writer_free(app.writer);

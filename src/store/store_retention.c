@@ -12,7 +12,7 @@
 
 /* the done deliveries of one org, oldest first: the same rows for both statements below */
 #define OLD_DELIVERIES                                                                             \
-    "SELECT id FROM deliveries WHERE org_id = ?1 AND created_at < ?2 AND status <> " SQL_NUM(   \
+    "SELECT id FROM deliveries WHERE org_id = ?1 AND created_at < ?2 AND status <> " SQL_NUM(      \
         DLV_PENDING_N) " ORDER BY created_at, id LIMIT ?3"
 
 /* Runs sql with (owner, cutoff, max_rows), adding what it deleted to *purged. */
@@ -35,8 +35,7 @@ static int purge_one(struct store_conn *tx, const char *sql, const char *owner, 
 static int purge_org(struct store_conn *tx, const char *org_id, int64_t cutoff, int max_rows,
                      long *purged)
 {
-    static const char attempts[] =
-        "DELETE FROM attempts WHERE delivery_id IN (" OLD_DELIVERIES ")";
+    static const char attempts[] = "DELETE FROM attempts WHERE delivery_id IN (" OLD_DELIVERIES ")";
     static const char deliveries[] = "DELETE FROM deliveries WHERE id IN (" OLD_DELIVERIES ")";
     /* an event goes with its last delivery, so a pending one keeps it */
     static const char events[] =
