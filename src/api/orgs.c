@@ -12,11 +12,17 @@
 #include <stdio.h>
 #include <string.h>
 
+/* retention_days: -1 in a prepared change leaves it as it is; at most ten years */
+#define RETENTION_UNCHANGED (-1)
+#define RETENTION_DAYS_MAX 3650
+
 static json_t *org_json(const struct org *org, bool with_secret)
 {
     json_t *obj =
         json_pack("{s:s, s:s, s:s, s:o}", "id", org->id, "name", org->name, "signature_scheme",
                   org->signature_scheme, "created_at", api_time(org->created_at));
+    json_object_set_new(obj, "retention_days",
+                        org->retention_days > 0 ? json_integer(org->retention_days) : json_null());
     if (with_secret)
         json_object_set_new(obj, "primary_secret", json_string(org->primary_secret));
     return obj;
@@ -153,6 +159,7 @@ void org_self_get(struct api_call *call)
 
 static const struct jsonv_field org_patch_fields[] = {
     {"signature_scheme", JSONV_STRING, false, false, 16, 0},
+    {"retention_days", JSONV_INTEGER, false, true, 0, 0},
     {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
     {"primary_secret", JSONV_READ_ONLY, false, false, 0, 0}, /* rotate-secret changes it */
     JSONV_SET_BY_HOOKD,
@@ -177,6 +184,8 @@ static int org_update_apply(struct store_conn *tx, struct api_call *call)
         memcpy(current.signature_scheme, change->signature_scheme, sizeof current.signature_scheme);
     if (change->primary_secret[0] != '\0')
         memcpy(current.primary_secret, change->primary_secret, sizeof current.primary_secret);
+    if (change->retention_days != RETENTION_UNCHANGED)
+        current.retention_days = change->retention_days;
     rc = store_org_update(tx, &current);
     if (rc != 0)
         return rc;
@@ -194,6 +203,15 @@ void org_self_patch(struct api_call *call)
 
     if (api_check_body(call, org_patch_fields) != 0)
         return;
+    json_t *retention = json_object_get(call->body, "retention_days");
+    if (retention && json_is_integer(retention) &&
+        (json_integer_value(retention) < 1 || json_integer_value(retention) > RETENTION_DAYS_MAX)) {
+        err_invalid(&e, "retention_days",
+                    "retention_days must be 1 to %d days, or null for the server's --retention",
+                    RETENTION_DAYS_MAX);
+        api_fail(call, &e);
+        return;
+    }
     scheme = json_object_get(call->body, "signature_scheme");
     if (scheme && strcmp(json_string_value(scheme), "standard") != 0 &&
         strcmp(json_string_value(scheme), "hex") != 0) {
@@ -208,6 +226,9 @@ void org_self_patch(struct api_call *call)
     /* only the fields being changed stay set */
     memset(change->primary_secret, 0, sizeof change->primary_secret);
     memset(change->signature_scheme, 0, sizeof change->signature_scheme);
+    change->retention_days = retention == NULL            ? RETENTION_UNCHANGED
+                             : json_is_integer(retention) ? (int)json_integer_value(retention)
+                                                          : 0;
     if (scheme)
         snprintf(change->signature_scheme, sizeof change->signature_scheme, "%s",
                  json_string_value(scheme));
@@ -226,6 +247,7 @@ void org_self_rotate(struct api_call *call)
     if (api_target_org(call, change) != 0)
         return;
     memset(change->signature_scheme, 0, sizeof change->signature_scheme);
+    change->retention_days = RETENTION_UNCHANGED;
     if (new_secret(change->primary_secret, &e) != 0) {
         api_fail(call, &e);
         return;

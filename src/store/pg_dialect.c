@@ -159,6 +159,9 @@ const char *const pg_migrations[] = {
      * page (94 us a row claimed); at 50 all stay (39 us), while an outcome's update, never HOT
      * (status is in the due index), costs a little more: drain 5,059 -> 6,013 deliveries/s */
     "ALTER TABLE deliveries SET (fillfactor = 50);",
+
+    /* 6: an org's own retention (days; NULL: the server's --retention) */
+    "ALTER TABLE orgs ADD COLUMN retention_days INTEGER;",
 };
 const int pg_migration_count = (int)(sizeof pg_migrations / sizeof pg_migrations[0]);
 

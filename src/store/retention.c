@@ -39,8 +39,8 @@ static int purge_apply(struct store_conn *tx, struct write_job *job)
 {
     struct retention *r = (struct retention *)job;
     int64_t start = time_mono_ns();
-    int rc = store_history_purge(tx, time_now_ms() - r->keep_ms, BATCH_ROWS, r->after_org,
-                                 &r->purged);
+    int rc =
+        store_history_purge(tx, time_now_ms(), r->keep_ms, BATCH_ROWS, r->after_org, &r->purged);
     r->took_ns = time_mono_ns() - start;
     return rc;
 }

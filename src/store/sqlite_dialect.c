@@ -175,6 +175,9 @@ const char *const sqlite_migrations[] = {
      * never compare equal to TEXT */
     "UPDATE inbound_messages SET dedupe_key = CAST(dedupe_key AS BLOB), headers = "
     "CAST(headers AS BLOB);",
+
+    /* 6: an org's own retention (days; NULL: the server's --retention) */
+    "ALTER TABLE orgs ADD COLUMN retention_days INTEGER;",
 };
 const int sqlite_migration_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);
 

@@ -34,6 +34,7 @@ struct org {
     char name[NAME_BYTES];
     char primary_secret[SECRET_BYTES];
     char signature_scheme[SCHEME_BYTES]; /* "standard" or "hex" */
+    int retention_days;                  /* its history's age limit; 0: the server's --retention */
     int64_t created_at;                  /* ms */
 };
 
@@ -407,13 +408,13 @@ int store_delivery_due(struct store_conn *c, const struct due_scan *scan, struct
 /* Releases the node's pending deliveries (clean stop). */
 int store_delivery_release(struct store_conn *tx, const char *node_id);
 
-/* Retention (§4.6): deletes history created before cutoff (done deliveries with their
- * attempts, events no delivery refers to, inbound messages), the oldest first, org by org from
- * the one after after_org, until about max_rows went; *purged counts them. after_org (""
- * at first) is where the next call goes on; "" again once every org was done. A delivery still
- * pending keeps its event. */
-int store_history_purge(struct store_conn *tx, int64_t cutoff, int max_rows, char after_org[ID_MAX],
-                        long *purged);
+/* Retention (§4.6): deletes history older than its org's retention_days, or keep_ms for orgs
+ * without one (done deliveries with their attempts, events no delivery refers to, inbound
+ * messages), the oldest first, org by org from the one after after_org, until about max_rows
+ * went; *purged counts them. after_org ("" at first) is where the next call goes on; "" again
+ * once every org was done. A delivery still pending keeps its event. */
+int store_history_purge(struct store_conn *tx, int64_t now, int64_t keep_ms, int max_rows,
+                        char after_org[ID_MAX], long *purged);
 
 /* What an operator watches (GET /metrics): the deliveries pending, and the due time of the
  * oldest of them (INT64_MAX when none is pending). */

@@ -9,7 +9,7 @@
 
 /* --- orgs --- */
 
-#define ORG_COLUMNS "id, name, primary_secret, signature_scheme, created_at"
+#define ORG_COLUMNS "id, name, primary_secret, signature_scheme, created_at, retention_days"
 
 static void read_org(struct sql_stmt *s, void *out_ptr)
 {
@@ -19,11 +19,12 @@ static void read_org(struct sql_stmt *s, void *out_ptr)
     sql_col_copy(s, 2, out->primary_secret, sizeof out->primary_secret);
     sql_col_copy(s, 3, out->signature_scheme, sizeof out->signature_scheme);
     out->created_at = sql_col_int64(s, 4);
+    out->retention_days = sql_col_int(s, 5); /* NULL reads as 0 */
 }
 
 int store_org_insert(struct store_conn *tx, const struct org *org)
 {
-    static const char sql[] = "INSERT INTO orgs (" ORG_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5) "
+    static const char sql[] = "INSERT INTO orgs (" ORG_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
                               "ON CONFLICT DO NOTHING";
     struct sql_stmt *s = sql_prepare(tx, sql);
     if (s == NULL)
@@ -33,6 +34,7 @@ int store_org_insert(struct store_conn *tx, const struct org *org)
     sql_text(s, 3, org->primary_secret);
     sql_text(s, 4, org->signature_scheme);
     sql_int(s, 5, org->created_at);
+    sql_int_or_null(s, 6, org->retention_days);
     return sql_insert(s);
 }
 
@@ -62,7 +64,7 @@ int store_org_list(struct store_conn *c, const struct page *page, struct org *ou
 int store_org_update(struct store_conn *tx, const struct org *org)
 {
     static const char sql[] = "UPDATE orgs SET name = ?1, primary_secret = ?2, signature_scheme "
-                              "= ?3 WHERE id = ?4 AND deleted_at IS NULL";
+                              "= ?3, retention_days = ?5 WHERE id = ?4 AND deleted_at IS NULL";
     struct sql_stmt *s = sql_prepare(tx, sql);
     if (s == NULL)
         return ERR_FAIL;
@@ -70,6 +72,7 @@ int store_org_update(struct store_conn *tx, const struct org *org)
     sql_text(s, 2, org->primary_secret);
     sql_text(s, 3, org->signature_scheme);
     sql_text(s, 4, org->id);
+    sql_int_or_null(s, 5, org->retention_days);
     return sql_run_changed(s);
 }
 

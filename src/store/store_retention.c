@@ -55,14 +55,27 @@ static void read_id(struct sql_stmt *s, void *out)
     sql_col_copy(s, 0, out, ID_MAX);
 }
 
-/* The ids a query lists after after (orgs, or an org's sources), in out[max]; *count of them. */
-static int list_ids(struct store_conn *tx, const char *sql, const char *after, char (*out)[ID_MAX],
+/* An org to purge, and how long it keeps its history. */
+struct org_keep {
+    char id[ID_MAX];
+    int retention_days; /* 0: the server's */
+};
+
+static void read_org_keep(struct sql_stmt *s, void *out_ptr)
+{
+    struct org_keep *out = out_ptr;
+    sql_col_copy(s, 0, out->id, sizeof out->id);
+    out->retention_days = sql_col_int(s, 1);
+}
+
+/* The sources of an org, in out[max]; *count of them. */
+static int list_ids(struct store_conn *tx, const char *sql, const char *owner, char (*out)[ID_MAX],
                     int max, int *count)
 {
     struct sql_stmt *s = sql_prepare(tx, sql);
     if (s == NULL)
         return ERR_FAIL;
-    sql_text(s, 1, after);
+    sql_text(s, 1, owner);
     sql_int(s, 2, max);
     return sql_read_rows(s, out, ID_MAX, count, read_id);
 }
@@ -70,25 +83,33 @@ static int list_ids(struct store_conn *tx, const char *sql, const char *after, c
 #define ORGS_PER_CALL 64
 #define SOURCES_MAX 1024
 
-int store_history_purge(struct store_conn *tx, int64_t cutoff, int max_rows, char after_org[ID_MAX],
-                        long *purged)
+int store_history_purge(struct store_conn *tx, int64_t now, int64_t keep_ms, int max_rows,
+                        char after_org[ID_MAX], long *purged)
 {
-    static const char orgs[] = "SELECT id FROM orgs WHERE id > ?1 ORDER BY id LIMIT ?2";
+    static const char orgs[] =
+        "SELECT id, retention_days FROM orgs WHERE id > ?1 ORDER BY id LIMIT ?2";
     static const char sources[] = "SELECT id FROM sources WHERE org_id = ?1 ORDER BY id LIMIT ?2";
     static const char messages[] =
         "DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages WHERE "
         "source_id = ?1 AND created_at < ?2 ORDER BY created_at, id LIMIT ?3)";
-    char(*org_ids)[ID_MAX] = xcalloc(ORGS_PER_CALL, ID_MAX);
+    struct org_keep *org_ids = xcalloc(ORGS_PER_CALL, sizeof *org_ids);
     char(*source_ids)[ID_MAX] = xcalloc(SOURCES_MAX, ID_MAX);
-    int org_count = 0, i, rc;
+    struct sql_stmt *s = sql_prepare(tx, orgs);
+    int org_count = 0, i, rc = ERR_FAIL;
 
     *purged = 0;
-    rc = list_ids(tx, orgs, after_org, org_ids, ORGS_PER_CALL, &org_count);
+    if (s != NULL) {
+        sql_text(s, 1, after_org);
+        sql_int(s, 2, ORGS_PER_CALL);
+        rc = sql_read_rows(s, org_ids, sizeof *org_ids, &org_count, read_org_keep);
+    }
     for (i = 0; rc == 0 && i < org_count && *purged < max_rows; i++) {
         int source_count = 0;
-        rc = purge_org(tx, org_ids[i], cutoff, max_rows, purged);
+        int64_t days = org_ids[i].retention_days;
+        int64_t cutoff = now - (days > 0 ? days * 86400000 : keep_ms);
+        rc = purge_org(tx, org_ids[i].id, cutoff, max_rows, purged);
         if (rc == 0)
-            rc = list_ids(tx, sources, org_ids[i], source_ids, SOURCES_MAX, &source_count);
+            rc = list_ids(tx, sources, org_ids[i].id, source_ids, SOURCES_MAX, &source_count);
         for (int j = 0; rc == 0 && j < source_count; j++)
             rc = purge_one(tx, messages, source_ids[j], cutoff, max_rows, purged);
     }
@@ -96,9 +117,9 @@ int store_history_purge(struct store_conn *tx, int64_t cutoff, int max_rows, cha
      * the last one listed, or, past the last org, from the first */
     if (rc == 0 && *purged >= max_rows) {
         if (i >= 2)
-            text_copy(after_org, ID_MAX, org_ids[i - 2]);
+            text_copy(after_org, ID_MAX, org_ids[i - 2].id);
     } else if (rc == 0) {
-        text_copy(after_org, ID_MAX, org_count == ORGS_PER_CALL ? org_ids[org_count - 1] : "");
+        text_copy(after_org, ID_MAX, org_count == ORGS_PER_CALL ? org_ids[org_count - 1].id : "");
     }
     free(org_ids);
     free(source_ids);

@@ -42,6 +42,14 @@ describe('retention', () => {
       const src = await api(server, 'POST', '/v1/sources', { key: ok.key, body: { name: 's', verification: { scheme: 'none' }, forward: false } });
       const message = await api(server, 'POST', `/in/${src.json.id}`, { body: { a: 1 } });
       assert.equal(message.status, 202, message.text);
+      // an org that keeps its history longer than the server
+      const keeper = await createOrgWithKey(server, ['events', 'webhooks']);
+      const set = await api(server, 'PATCH', '/v1/org', { key: keeper.key, body: { retention_days: 50 } });
+      assert.equal(set.status, 200, set.text);
+      assert.equal(set.json.retention_days, 50);
+      await createEndpoint(server, keeper.key, { url: rx.url('/ok') });
+      const kept = await emit(server, keeper.key, { type: 'a.b', data: { n: 4 } });
+      await waitEventSettled(server, keeper.key, kept.id, 1);
       const dbPath = server.dbPath;
       await server.stop();
 
@@ -63,6 +71,7 @@ describe('retention', () => {
       assert.equal(await status(server, ok.key, `/v1/inbound/${message.json.id}`), 404);
       assert.equal(sql(dbPath, `SELECT count(*) FROM attempts WHERE delivery_id = '${delivered.id}'`), '0');
       assert.equal(await status(server, slow.key, `/v1/events/${waiting.id}`), 200);
+      assert.equal(await status(server, keeper.key, `/v1/events/${kept.id}`), 200, 'its org keeps 50 days');
       const pending = (await api(server, 'GET', `/v1/deliveries?event_id=${waiting.id}`, { key: slow.key })).json.data;
       assert.equal(pending.length, 1);
       assert.equal(pending[0].status, 'pending');
@@ -73,6 +82,24 @@ describe('retention', () => {
       await server?.cleanup();
       await rx.close();
       removeTempDir(dir);
+    }
+  });
+
+  it("an org's retention_days is 1 to 3650 days, or null for the server's", async () => {
+    const server = await startHookd();
+    try {
+      const { key } = await createOrgWithKey(server, ['webhooks']);
+      assert.equal((await api(server, 'GET', '/v1/org', { key })).json.retention_days, null);
+      for (const bad of [0, 3651, -1, 'ten', 1.5]) {
+        const res = await api(server, 'PATCH', '/v1/org', { key, body: { retention_days: bad } });
+        assert.equal(res.status, 400, `${bad}: ${res.text}`);
+        assert.equal(res.json.field, 'retention_days');
+      }
+      assert.equal((await api(server, 'PATCH', '/v1/org', { key, body: { retention_days: 7 } })).json.retention_days, 7);
+      assert.equal((await api(server, 'PATCH', '/v1/org', { key, body: { signature_scheme: 'hex' } })).json.retention_days, 7);
+      assert.equal((await api(server, 'PATCH', '/v1/org', { key, body: { retention_days: null } })).json.retention_days, null);
+    } finally {
+      await server.cleanup();
     }
   });
 });
