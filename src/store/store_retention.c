@@ -42,17 +42,19 @@ static int purge_org(struct store_conn *tx, const char *org_id, int64_t cutoff, 
         "DELETE FROM events WHERE org_id = ?1 AND id IN (SELECT e.id FROM events e WHERE "
         "e.org_id = ?1 AND e.created_at < ?2 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
         "d.org_id = e.org_id AND d.event_id = e.id) ORDER BY e.created_at, e.id LIMIT ?3)";
+    /* each of the org's sources through its (source_id, created_at) index, in one statement */
+    static const char messages[] =
+        "DELETE FROM inbound_messages WHERE id IN (SELECT m.id FROM sources s JOIN "
+        "inbound_messages m ON m.source_id = s.id WHERE s.org_id = ?1 AND m.created_at < ?2 "
+        "LIMIT ?3)";
     int rc = purge_one(tx, attempts, org_id, cutoff, max_rows, purged);
     if (rc == 0)
         rc = purge_one(tx, deliveries, org_id, cutoff, max_rows, purged);
     if (rc == 0)
         rc = purge_one(tx, events, org_id, cutoff, max_rows, purged);
+    if (rc == 0)
+        rc = purge_one(tx, messages, org_id, cutoff, max_rows, purged);
     return rc;
-}
-
-static void read_id(struct sql_stmt *s, void *out)
-{
-    sql_col_copy(s, 0, out, ID_MAX);
 }
 
 /* An org to purge, and how long it keeps its history. */
@@ -68,32 +70,14 @@ static void read_org_keep(struct sql_stmt *s, void *out_ptr)
     out->retention_days = sql_col_int(s, 1);
 }
 
-/* The sources of an org, in out[max]; *count of them. */
-static int list_ids(struct store_conn *tx, const char *sql, const char *owner, char (*out)[ID_MAX],
-                    int max, int *count)
-{
-    struct sql_stmt *s = sql_prepare(tx, sql);
-    if (s == NULL)
-        return ERR_FAIL;
-    sql_text(s, 1, owner);
-    sql_int(s, 2, max);
-    return sql_read_rows(s, out, ID_MAX, count, read_id);
-}
-
 #define ORGS_PER_CALL 64
-#define SOURCES_MAX 1024
 
 int store_history_purge(struct store_conn *tx, int64_t now, int64_t keep_ms, int max_rows,
                         char after_org[ID_MAX], long *purged)
 {
     static const char orgs[] =
         "SELECT id, retention_days FROM orgs WHERE id > ?1 ORDER BY id LIMIT ?2";
-    static const char sources[] = "SELECT id FROM sources WHERE org_id = ?1 ORDER BY id LIMIT ?2";
-    static const char messages[] =
-        "DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages WHERE "
-        "source_id = ?1 AND created_at < ?2 ORDER BY created_at, id LIMIT ?3)";
     struct org_keep *org_ids = xcalloc(ORGS_PER_CALL, sizeof *org_ids);
-    char(*source_ids)[ID_MAX] = xcalloc(SOURCES_MAX, ID_MAX);
     struct sql_stmt *s = sql_prepare(tx, orgs);
     int org_count = 0, i, rc = ERR_FAIL;
 
@@ -104,14 +88,9 @@ int store_history_purge(struct store_conn *tx, int64_t now, int64_t keep_ms, int
         rc = sql_read_rows(s, org_ids, sizeof *org_ids, &org_count, read_org_keep);
     }
     for (i = 0; rc == 0 && i < org_count && *purged < max_rows; i++) {
-        int source_count = 0;
         int64_t days = org_ids[i].retention_days;
         int64_t cutoff = now - (days > 0 ? days * 86400000 : keep_ms);
         rc = purge_org(tx, org_ids[i].id, cutoff, max_rows, purged);
-        if (rc == 0)
-            rc = list_ids(tx, sources, org_ids[i].id, source_ids, SOURCES_MAX, &source_count);
-        for (int j = 0; rc == 0 && j < source_count; j++)
-            rc = purge_one(tx, messages, source_ids[j], cutoff, max_rows, purged);
     }
     /* where the next call begins: at the org the budget ran out in (it may have more), after
      * the last one listed, or, past the last org, from the first */
@@ -122,6 +101,5 @@ int store_history_purge(struct store_conn *tx, int64_t now, int64_t keep_ms, int
         text_copy(after_org, ID_MAX, org_count == ORGS_PER_CALL ? org_ids[org_count - 1].id : "");
     }
     free(org_ids);
-    free(source_ids);
     return rc;
 }
