@@ -150,6 +150,24 @@ static const char usage[] = "usage: hookd serve [options]\n"
                             "Runs the hookd server: the API and the delivery engine (see --role).\n"
                             "\n";
 
+/* The PEM files of --tls-cert and --tls-key, read at start and on SIGHUP; false when either
+ * cannot be read. */
+static bool read_tls_pair(const struct config *cfg, char **cert, char **key)
+{
+    *cert = read_file(cfg->tls_cert);
+    *key = read_file(cfg->tls_key);
+    return *cert != NULL && *key != NULL;
+}
+
+/* Frees a pair read by read_tls_pair, the key's bytes wiped first. */
+static void free_tls_pair(char *cert, char *key)
+{
+    if (key)
+        OPENSSL_cleanse(key, strlen(key));
+    free(cert);
+    free(key);
+}
+
 /* SIGHUP: the certificate files read again and served to new connections (a renewed
  * certificate without a restart). A pair that cannot be read or used leaves the old one. */
 static void reload_tls(struct http_server *srv, const struct config *cfg)
@@ -160,9 +178,7 @@ static void reload_tls(struct http_server *srv, const struct config *cfg)
         log_kv(LOG_INFO, "SIGHUP: no certificate to reload (no --tls-cert)", NULL);
         return;
     }
-    cert = read_file(cfg->tls_cert);
-    key = read_file(cfg->tls_key);
-    if (cert == NULL || key == NULL)
+    if (!read_tls_pair(cfg, &cert, &key))
         log_error("SIGHUP: cannot read the certificate or key; the old ones stay", "tls_cert",
                   json_string(cfg->tls_cert), "tls_key", json_string(cfg->tls_key), NULL);
     else if (http_reload_tls(srv, cert, key, &e) != 0)
@@ -170,10 +186,7 @@ static void reload_tls(struct http_server *srv, const struct config *cfg)
                   NULL);
     else
         log_info("SIGHUP: certificate reloaded", "tls_cert", json_string(cfg->tls_cert), NULL);
-    if (key)
-        OPENSSL_cleanse(key, strlen(key));
-    free(cert);
-    free(key);
+    free_tls_pair(cert, key);
 }
 
 static int run(const struct config *cfg)
@@ -219,9 +232,7 @@ static int run(const struct config *cfg)
         goto out;
     }
     if (cfg->tls_cert[0] != '\0') {
-        cert = read_file(cfg->tls_cert);
-        key = read_file(cfg->tls_key);
-        if (cert == NULL || key == NULL) {
+        if (!read_tls_pair(cfg, &cert, &key)) {
             fprintf(stderr, "hookd: cannot read --tls-cert %s or --tls-key %s\n", cfg->tls_cert,
                     cfg->tls_key);
             goto out;
@@ -323,10 +334,7 @@ out:
     key_limits_free(app.limits);
     key_cache_free(app.keys);
     store_close(app.store);
-    if (key)
-        OPENSSL_cleanse(key, strlen(key));
-    free(cert);
-    free(key);
+    free_tls_pair(cert, key);
     return status;
 }
 
