@@ -22,7 +22,7 @@
  * statement's start and end, one per table written, ~50 us of its CPU whatever the rows. Nodes
  * sharing a load each commit a part of it, in smaller batches, unless each waits longer. With
  * 3 nodes (make bench-nodes) 0.1 ms gave 0.16 transactions per event and a total below one
- * node's; 2 ms gave 0.07, and more than one node's. */
+ * node's; 2 ms gave 0.08, and above one node's in two runs of three (docs/performance.md). */
 #define SHARED_GATHER_NS 2000000
 
 struct writer {
