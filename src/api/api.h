@@ -142,6 +142,8 @@ void events_emit_test(struct api_call *call, const char *org_id, const char *end
                       const char *type, const char *data);
 /* Answers the delivery list of the request's filters, restricted to endpoint_id if given. */
 void deliveries_list_for(struct api_call *call, const char *endpoint_id);
+/* The endpoint the path names, of the caller's org, into call->data; NULL after a 404. */
+struct endpoint *endpoints_load(struct api_call *call);
 /* The deliveries of one event as a JSON array, or NULL after answering an error. */
 json_t *deliveries_of_event(struct api_call *call, const char *org_id, const char *event_id);
 
@@ -185,6 +187,7 @@ void endpoints_rotate(struct api_call *call);
 void endpoints_test(struct api_call *call);
 void endpoints_replay(struct api_call *call);
 void endpoints_deliveries(struct api_call *call);
+void endpoints_stats(struct api_call *call);
 void events_create(struct api_call *call);
 void events_list(struct api_call *call);
 void events_get(struct api_call *call);

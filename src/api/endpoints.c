@@ -418,8 +418,8 @@ void endpoints_create(struct api_call *call)
 
 /* --- read --- */
 
-/* Loads the endpoint named in the path into a new call->data; answers 404 if absent. */
-static struct endpoint *load_endpoint(struct api_call *call)
+/* (api.h) */
+struct endpoint *endpoints_load(struct api_call *call)
 {
     struct org org;
     struct endpoint *ep;
@@ -439,7 +439,7 @@ static struct endpoint *load_endpoint(struct api_call *call)
 
 void endpoints_get(struct api_call *call)
 {
-    struct endpoint *ep = load_endpoint(call);
+    struct endpoint *ep = endpoints_load(call);
     if (ep)
         api_reply(call, 200, endpoint_json(ep));
 }
@@ -505,7 +505,7 @@ void endpoints_update(struct api_call *call)
     json_t *url;
     struct err e;
 
-    if (api_check_body(call, endpoint_fields) != 0 || (ep = load_endpoint(call)) == NULL)
+    if (api_check_body(call, endpoint_fields) != 0 || (ep = endpoints_load(call)) == NULL)
         return;
     was_active = ep->is_active;
     url = json_object_get(call->body, "url");
@@ -555,7 +555,7 @@ static int delete_apply(struct store_conn *tx, struct api_call *call)
 
 void endpoints_delete(struct api_call *call)
 {
-    if (load_endpoint(call))
+    if (endpoints_load(call))
         api_write(call, delete_apply);
 }
 
@@ -592,7 +592,7 @@ void endpoints_rotate(struct api_call *call)
         api_fail(call, &e);
         return;
     }
-    if ((ep = load_endpoint(call)) == NULL)
+    if ((ep = endpoints_load(call)) == NULL)
         return;
     ep->updated_at = time_now_ms();
     if (grace > 0) {
@@ -636,7 +636,7 @@ void endpoints_test(struct api_call *call)
             return;
         }
     }
-    if ((ep = load_endpoint(call)) == NULL)
+    if ((ep = endpoints_load(call)) == NULL)
         return;
     if (!ep->is_active) {
         err_set(&e, 409, "endpoint_inactive", NULL, "the endpoint is disabled; enable it first");
@@ -690,7 +690,7 @@ void endpoints_replay(struct api_call *call)
     json_t *until, *statuses;
     struct err e;
 
-    if (api_check_body(call, replay_fields) != 0 || (ep = load_endpoint(call)) == NULL)
+    if (api_check_body(call, replay_fields) != 0 || (ep = endpoints_load(call)) == NULL)
         return;
     r = xcalloc(1, sizeof *r);
     r->ep = *ep; /* takes the heap fields over; the emptied ep is freed by api_set_data */
@@ -737,7 +737,7 @@ fail:
 
 void endpoints_deliveries(struct api_call *call)
 {
-    struct endpoint *ep = load_endpoint(call);
+    struct endpoint *ep = endpoints_load(call);
     if (ep)
         deliveries_list_for(call, ep->id);
 }

@@ -162,6 +162,15 @@ const char *const pg_migrations[] = {
 
     /* 6: an org's own retention (days; NULL: the server's --retention) */
     "ALTER TABLE orgs ADD COLUMN retention_days INTEGER;",
+
+    /* 7: an endpoint's stats (§2.4), counted as outcomes are recorded (store_stats.c) */
+    "CREATE TABLE endpoint_stats ("
+    "  endpoint_id TEXT COLLATE \"C\" NOT NULL,"
+    "  bucket BIGINT NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  shard INTEGER NOT NULL,"
+    "  n BIGINT NOT NULL,"
+    "  PRIMARY KEY (endpoint_id, bucket, kind, shard));",
 };
 const int pg_migration_count = (int)(sizeof pg_migrations / sizeof pg_migrations[0]);
 
@@ -225,6 +234,15 @@ static const char endpoint_success_rows[] =
     "(e.consecutive_failures <> 0 OR e.last_success_at IS NULL OR e.last_success_at < v.at - "
     "1000)";
 
+/* rows of one transaction may share a key (two jobs' outcomes): summed first, as one upsert
+ * may not touch a row twice */
+static const char stats_add_rows[] =
+    "INSERT INTO endpoint_stats (endpoint_id, bucket, kind, shard, n) SELECT v.endpoint_id, "
+    "v.bucket, v.kind, v.shard, sum(v.n) FROM unnest(?1::text[], ?2::bigint[], ?3::bigint[], "
+    "?4::bigint[], ?5::bigint[]) AS v(endpoint_id, bucket, kind, shard, n) GROUP BY 1, 2, 3, 4 "
+    "ORDER BY 1, 2, 3, 4 ON CONFLICT (endpoint_id, bucket, kind, shard) DO UPDATE SET n = "
+    "endpoint_stats.n + excluded.n";
+
 const struct sql_dialect pg_dialect = {
     .delivery_due = delivery_due,
     .event_insert_rows = event_insert_rows,
@@ -232,4 +250,5 @@ const struct sql_dialect pg_dialect = {
     .attempt_insert_rows = attempt_insert_rows,
     .delivery_update_rows = delivery_update_rows,
     .endpoint_success_rows = endpoint_success_rows,
+    .stats_add_rows = stats_add_rows,
 };

@@ -57,9 +57,9 @@ struct sql_dialect {
     const char *delivery_due;
     /* Set forms of the store's row statements (sql_prepare_rows), NULL where each row runs
      * alone: store_deliveries.c's inserts of new events, deliveries and attempts, an outcome's
-     * delivery update and an endpoint's success. */
+     * delivery update and an endpoint's success; store_stats.c's counts of outcomes. */
     const char *event_insert_rows, *delivery_insert_rows, *attempt_insert_rows;
-    const char *delivery_update_rows, *endpoint_success_rows;
+    const char *delivery_update_rows, *endpoint_success_rows, *stats_add_rows;
     /* A consistent copy of the database into the file ?1, which must not exist, while
      * writers go on; NULL where the database has its own tools (pg_dump). */
     const char *backup_into;

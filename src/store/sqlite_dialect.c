@@ -178,6 +178,15 @@ const char *const sqlite_migrations[] = {
 
     /* 6: an org's own retention (days; NULL: the server's --retention) */
     "ALTER TABLE orgs ADD COLUMN retention_days INTEGER;",
+
+    /* 7: an endpoint's stats (§2.4), counted as outcomes are recorded (store_stats.c) */
+    "CREATE TABLE endpoint_stats ("
+    "  endpoint_id TEXT NOT NULL,"
+    "  bucket INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  shard INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (endpoint_id, bucket, kind, shard)) WITHOUT ROWID;",
 };
 const int sqlite_migration_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);
 

@@ -5,6 +5,7 @@
 #include "store/sql.h"
 #include "store/store_internal.h"
 
+#include "core/id.h"
 #include "core/mem.h"
 #include "core/text.h"
 
@@ -33,6 +34,9 @@ int store_open(const char *url, const struct store_options *opts, struct store *
             return ERR_FAIL;
         (*out)->driver = d;
         (*out)->lease_ms = opts->lease_ms > 0 ? opts->lease_ms : DEFAULT_LEASE_MS;
+        /* nodes sharing the database count apart, so that their writers never wait on each
+         * other's rows */
+        (*out)->stats_shard = d->caps & SQL_SHARED ? (int)(id_random_unit() * STATS_SHARDS) : 0;
         pthread_mutex_init(&(*out)->pool_lock, NULL);
         return 0;
     }

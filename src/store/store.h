@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "core/jsonv.h"
+#include "core/latency.h"
 #include "core/page.h"
 
 #include <pthread.h>
@@ -426,6 +427,21 @@ int store_queue_stats(struct store_conn *c, struct queue_stats *out);
 /* Endpoints not active (disabled by hookd or by their owner), deleted ones aside. */
 int store_endpoints_inactive(struct store_conn *c, long *count);
 
+/* --- an endpoint's stats (§2.4; store_stats.c), counted as outcomes are recorded --- */
+#define STATS_BUCKET_MS (5 * 60 * 1000) /* their resolution: times are counted in such buckets */
+
+/* What one span of time saw of an endpoint: deliveries that ended in it by how they ended, and
+ * its attempts with their durations. */
+struct stats_counts {
+    int64_t delivered, failed, exhausted;
+    int64_t attempts, attempts_failed;
+    int64_t latency[LATENCY_BUCKETS];
+};
+/* Adds the endpoint's counts from since into steps[i] for [since + i * step_ms, + step_ms),
+ * i < step_count (since and step_ms multiples of STATS_BUCKET_MS). */
+int store_endpoint_stats(struct store_conn *c, const char *endpoint_id, int64_t since,
+                         int64_t step_ms, struct stats_counts *steps, int step_count);
+
 /* --- inbound sources and messages (§2.7; store_inbound.c) --- */
 int store_source_insert(struct store_conn *tx, const struct source *src);
 /* org_id "" finds the source in any org (the reception path). */
@@ -453,6 +469,7 @@ struct fanout_cache;
 struct store {
     const struct sql_driver *driver;
     int64_t lease_ms;
+    int stats_shard; /* store_stats.c's rows of this process, apart from other nodes' */
     pthread_mutex_t pool_lock;
     struct store_conn *pool; /* free read connections */
 };

@@ -422,7 +422,7 @@ int store_delivery_record(struct store_conn *tx, struct attempt_outcome *outcome
             last_success[0] = '\0'; /* a failure may come between two successes */
         }
     }
-    return rc;
+    return rc ? rc : stats_count_outcomes(tx, outcomes, count, now);
 }
 
 int store_delivery_retry(struct store_conn *tx, const char *org_id, const char *id,

@@ -18,4 +18,10 @@ int end_pending(struct store_conn *tx, const char *endpoint_id, enum delivery_st
  * it commits, and look from there. */
 void store_notify_from(struct store_conn *tx, int64_t due);
 
+/* Nodes sharing a database write their stats in one of this many shards each (store.c). */
+#define STATS_SHARDS 64
+/* Counts the outcomes in their endpoints' stats, in the transaction that records them. */
+int stats_count_outcomes(struct store_conn *tx, const struct attempt_outcome *outcomes, int count,
+                         int64_t now);
+
 #endif

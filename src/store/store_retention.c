@@ -47,6 +47,11 @@ static int purge_org(struct store_conn *tx, const char *org_id, int64_t cutoff, 
         "DELETE FROM inbound_messages WHERE id IN (SELECT m.id FROM sources s JOIN "
         "inbound_messages m ON m.source_id = s.id WHERE s.org_id = ?1 AND m.created_at < ?2 "
         "LIMIT ?3)";
+    /* the org's endpoints' stats, deleted endpoints' included */
+    static const char stats[] =
+        "DELETE FROM endpoint_stats WHERE (endpoint_id, bucket) IN (SELECT st.endpoint_id, "
+        "st.bucket FROM endpoints e JOIN endpoint_stats st ON st.endpoint_id = e.id WHERE "
+        "e.org_id = ?1 AND st.bucket < ?2 LIMIT ?3)";
     int rc = purge_one(tx, attempts, org_id, cutoff, max_rows, purged);
     if (rc == 0)
         rc = purge_one(tx, deliveries, org_id, cutoff, max_rows, purged);
@@ -54,6 +59,8 @@ static int purge_org(struct store_conn *tx, const char *org_id, int64_t cutoff, 
         rc = purge_one(tx, events, org_id, cutoff, max_rows, purged);
     if (rc == 0)
         rc = purge_one(tx, messages, org_id, cutoff, max_rows, purged);
+    if (rc == 0)
+        rc = purge_one(tx, stats, org_id, cutoff, max_rows, purged);
     return rc;
 }
 

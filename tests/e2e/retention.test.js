@@ -55,6 +55,10 @@ describe('retention', () => {
 
       for (const table of ['events', 'deliveries', 'inbound_messages'])
         sql(dbPath, `UPDATE ${table} SET created_at = created_at - ${40 * DAY}`);
+      sql(dbPath, `UPDATE endpoint_stats SET bucket = bucket - ${40 * DAY}`);
+      const okStats = `SELECT count(*) FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id WHERE e.org_id = '${ok.org.id}'`;
+      const keptStats = okStats.replace(ok.org.id, keeper.org.id);
+      assert.notEqual(sql(dbPath, okStats), '0');
 
       // 60 days: 40-day-old history stays
       server = await startHookd({ dir, adminKey, args: [...ARGS, '--retention', '60d'] });
@@ -70,6 +74,8 @@ describe('retention', () => {
       assert.equal(await status(server, ok.key, `/v1/deliveries/${delivered.id}`), 404);
       assert.equal(await status(server, ok.key, `/v1/inbound/${message.json.id}`), 404);
       assert.equal(sql(dbPath, `SELECT count(*) FROM attempts WHERE delivery_id = '${delivered.id}'`), '0');
+      assert.equal(sql(dbPath, okStats), '0', 'the endpoint stats of the purged span');
+      assert.notEqual(sql(dbPath, keptStats), '0', 'its org keeps 50 days of stats');
       assert.equal(await status(server, slow.key, `/v1/events/${waiting.id}`), 200);
       assert.equal(await status(server, keeper.key, `/v1/events/${kept.id}`), 200, 'its org keeps 50 days');
       const pending = (await api(server, 'GET', `/v1/deliveries?event_id=${waiting.id}`, { key: slow.key })).json.data;

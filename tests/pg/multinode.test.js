@@ -375,6 +375,13 @@ describe('several nodes on one PostgreSQL database', () => {
     }
     assert.equal(await count(db, `SELECT count(*) FROM events WHERE org_id = '${org.id}'`), TOTAL);
     assert.deepEqual(await pg.query(db, 'SELECT status, count(*) FROM deliveries GROUP BY status'), [['1', String(TOTAL)]]);
+    // the endpoint's stats sum the nodes' shards: every delivery counted once, attempts at least as often
+    const ep = (await getJson(live[0].server, key, '/v1/endpoints')).data[0];
+    const stats = await getJson(live[1].server, key, `/v1/endpoints/${ep.id}/stats?window=1h`);
+    assert.deepEqual(stats.deliveries, { delivered: TOTAL, failed: 0, exhausted: 0 });
+    assert.ok(stats.attempts.total >= TOTAL, JSON.stringify(stats.attempts));
+    const shards = await count(db, 'SELECT count(DISTINCT shard) FROM endpoint_stats');
+    t.diagnostic(`stats: ${JSON.stringify(stats.attempts)} in ${shards} shards`);
 
     // the live nodes stop cleanly and leave no claim behind
     for (const n of live) assert.equal((await n.server.stop()).code, 0, n.server.stderr.slice(-2000));

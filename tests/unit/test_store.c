@@ -763,6 +763,75 @@ static void deliveries_record_attempts_and_move_on(void **state)
     store_release(c);
 }
 
+struct record_many {
+    struct attempt_outcome o[3];
+    int64_t now;
+};
+
+static int record_all(struct store_conn *tx, void *arg)
+{
+    struct record_many *r = arg;
+    return store_delivery_record(tx, r->o, 3, r->now);
+}
+
+/* Outcomes add to their endpoint's stats in its 5-minute bucket: how deliveries ended, attempts
+ * and their durations; two jobs' counts of one bucket add up. */
+static void outcomes_count_in_their_endpoints_stats(void **state)
+{
+    struct store *st = *state;
+    struct org org;
+    struct endpoint ep;
+    struct event ev;
+    struct delivery d[3];
+    struct record_args r;
+    struct record_many many;
+    struct stats_counts steps[3];
+    char payload[] = "{}";
+    int64_t now = time_now_ms();
+    int64_t bucket = now - 20 - (now - 20) % STATS_BUCKET_MS;
+
+    new_org(st, &org);
+    make_endpoint(&ep, org.id);
+    assert_int_equal(write_one(st, insert_endpoint, &ep), 0);
+    make_event(&ev, org.id, "a.b", payload);
+    assert_int_equal(write_one(st, insert_event, &ev), 0);
+    for (int i = 0; i < 3; i++) {
+        make_delivery(&d[i], &ev, ep.id, now - 5);
+        add_delivery(st, &d[i], NULL);
+    }
+    /* one job: a 500 to retry, a 204, a timeout that ends the schedule */
+    make_outcome(&r, &d[0], 1, 500, DLV_PENDING, now + 60000);
+    many.o[0] = r.o;
+    make_outcome(&r, &d[1], 1, 204, DLV_DELIVERED, 0);
+    many.o[1] = r.o;
+    make_outcome(&r, &d[2], 1, 0, DLV_EXHAUSTED, 0);
+    r.o.attempt.duration_ms = 5000;
+    many.o[2] = r.o;
+    many.now = r.now;
+    for (int i = 0; i < 3; i++)
+        many.o[i].attempt.started_at = now - 20; /* all in one bucket, whatever the clock does */
+    assert_int_equal(write_one(st, record_all, &many), 0);
+    /* a second job: the retry delivered */
+    make_outcome(&r, &d[0], 2, 200, DLV_DELIVERED, 0);
+    r.o.attempt.started_at = now - 20;
+    assert_int_equal(write_one(st, record, &r), 0);
+
+    memset(steps, 0, sizeof steps);
+    struct store_conn *c = store_acquire(st);
+    assert_int_equal(
+        store_endpoint_stats(c, ep.id, bucket - STATS_BUCKET_MS, STATS_BUCKET_MS, steps, 3), 0);
+    store_release(c);
+    assert_int_equal(steps[0].attempts, 0); /* the bucket before */
+    assert_int_equal(steps[1].delivered, 2);
+    assert_int_equal(steps[1].failed, 0);
+    assert_int_equal(steps[1].exhausted, 1);
+    assert_int_equal(steps[1].attempts, 4);
+    assert_int_equal(steps[1].attempts_failed, 2);
+    assert_int_equal(steps[1].latency[latency_bucket(12)], 3);
+    assert_int_equal(steps[1].latency[latency_bucket(5000)], 1);
+    assert_int_equal(steps[2].attempts, 0);
+}
+
 /* The pending deliveries of an org split into in_flight (held and due) and pending. */
 static void pending_deliveries_split_by_their_claim(void **state)
 {
@@ -1778,6 +1847,7 @@ static void attempts_survive_the_rebuild_of_their_table(void **state)
         "INSERT INTO attempts VALUES ('att_1', 'dlv_old', 1, 1000, 5, NULL, NULL, NULL, "
         "'timeout', 'webhook-id: evt_1\n');"
         "ALTER TABLE orgs DROP COLUMN retention_days;"
+        "DROP TABLE endpoint_stats;"
         "PRAGMA user_version = 3;";
     struct store_options opts = {.exclusive = true};
     struct store *old = NULL;
@@ -1800,7 +1870,7 @@ static void attempts_survive_the_rebuild_of_their_table(void **state)
 
     assert_int_equal(store_open(url, &opts, &old, &e), 0);
     assert_int_equal(store_migrate(old, &applied, &e), 0);
-    assert_int_equal(applied, 3); /* 4, 5 and 6 */
+    assert_int_equal(applied, 4); /* 4 to 7 */
     struct store_conn *c = store_acquire(old);
     assert_int_equal(store_attempt_list(c, "dlv_old", found, 4, &count), 0);
     assert_int_equal(count, 2);
@@ -1828,6 +1898,7 @@ static void messages_keep_their_dedupe_keys_across_migration_5(void **state)
         "headers, body, created_at) VALUES ('msg_old', 'src_old', 'org_old', 'accepted', 202, "
         "'evt-42', 'X-Id: 42\n', CAST('{}' AS BLOB), 1000);"
         "ALTER TABLE orgs DROP COLUMN retention_days;"
+        "DROP TABLE endpoint_stats;"
         "PRAGMA user_version = 4;";
     struct store_options opts = {.exclusive = true};
     struct inbound_message back;
@@ -1850,7 +1921,7 @@ static void messages_keep_their_dedupe_keys_across_migration_5(void **state)
 
     assert_int_equal(store_open(url, &opts, &old, &e), 0);
     assert_int_equal(store_migrate(old, &applied, &e), 0);
-    assert_int_equal(applied, 2); /* 5 and 6 */
+    assert_int_equal(applied, 3); /* 5 to 7 */
     struct store_conn *c = store_acquire(old);
     assert_int_equal(store_inbound_seen(c, "src_old", "evt-42", 0), 0);
     assert_int_equal(store_inbound_seen(c, "src_old", "evt-43", 0), ERR_NOT_FOUND);
@@ -2015,6 +2086,7 @@ int main(void)
         cmocka_unit_test(events_keep_their_payload_byte_identical),
         cmocka_unit_test(a_conflict_leaves_the_rest_of_the_job_working),
         cmocka_unit_test(deliveries_record_attempts_and_move_on),
+        cmocka_unit_test(outcomes_count_in_their_endpoints_stats),
         cmocka_unit_test(pending_deliveries_split_by_their_claim),
         cmocka_unit_test(replay_queues_one_delivery_per_event),
         cmocka_unit_test(endpoints_disable_after_consecutive_failures),
