@@ -52,7 +52,7 @@ say = $(if $(V),,@echo "  $(1) $(2)")
 
 .PHONY: all run test unit e2e interop install-test examples asan install deps deps-check deps-run \
 	deps-check-run clean format bench bench-verify fuzz \
-	bench-scale bench-nodes
+	bench-scale bench-nodes bench-stats
 
 all: $(BUILD)/hookd $(BUILD)/libhookd.a $(BUILD)/libhookd.so $(BUILD)/hookd.pc
 
@@ -201,6 +201,10 @@ bench: deps-check all
 # SCALE_FANOUT="1 10 100 1000", SCALE_DELIVERIES=200000, SCALE_PENDING=1000000, SCALE_SECONDS=5, KEEP=1.
 bench-scale: deps-check all
 	bash bench/scale.sh
+
+# GET /v1/endpoints/{id}/stats on a million stored deliveries and 30 days of stats (bench/stats.sh)
+bench-stats: deps-check all
+	bash bench/stats.sh
 
 # the scale-out curve (bench/nodes.sh): 1, 2 and 3 `--role all` nodes on one PostgreSQL database, make
 # bench's load split among them. NODES_COUNTS="1 2 3", NODES_SECONDS=10, KEEP=1.
