@@ -41,11 +41,11 @@ static json_t *quantile(const int64_t latency[LATENCY_BUCKETS], double q)
 static json_t *counts_json(const struct stats_counts *c)
 {
     int64_t ended = c->delivered + c->failed + c->exhausted;
-    return json_pack("{s:{s:I,s:I,s:I},s:o,s:{s:I,s:I},s:{s:o,s:o,s:o}}", "deliveries",
-                     "delivered", (json_int_t)c->delivered, "failed", (json_int_t)c->failed,
-                     "exhausted", (json_int_t)c->exhausted, "success_rate",
-                     rate(c->delivered, ended), "attempts", "total", (json_int_t)c->attempts,
-                     "failed", (json_int_t)c->attempts_failed, "latency_ms", "p50",
+    return json_pack("{s:{s:I,s:I,s:I},s:o,s:{s:I,s:I},s:{s:o,s:o,s:o}}", "deliveries", "delivered",
+                     (json_int_t)c->delivered, "failed", (json_int_t)c->failed, "exhausted",
+                     (json_int_t)c->exhausted, "success_rate", rate(c->delivered, ended),
+                     "attempts", "total", (json_int_t)c->attempts, "failed",
+                     (json_int_t)c->attempts_failed, "latency_ms", "p50",
                      quantile(c->latency, 0.50), "p95", quantile(c->latency, 0.95), "p99",
                      quantile(c->latency, 0.99));
 }
