@@ -89,12 +89,12 @@ PIDS=()
 PG_DIR=
 cleanup() {
   set +e
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}" 2>/dev/null; done
+  stop_all
   if [ -n "$PG_DIR" ]; then
     cp "$PG_DIR/server.log" "$WORK/postgres-server.log" 2>/dev/null
     PG_BIN=$PG_BIN bash "$ROOT/tests/pg/pg.sh" stop "$PG_DIR"
   fi
-  if [ "$KEEP" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  drop_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -12,6 +12,8 @@ stop() { # stop PID: SIGTERM, then SIGKILL if it is still there after 20 s; retu
   wait "$1" 2>/dev/null || rc=$?
   return $rc
 }
+stop_all() { for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}" 2>/dev/null; done; } # newest first
+drop_work() { if [ "$KEEP" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi; }
 log() { printf '\n== %s\n' "$*"; }
 now_ms() { date +%s%3N; }
 freeport() { node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }

@@ -49,9 +49,9 @@ PG_DIR=
 . "$BENCH/lib.sh"
 cleanup() {
   set +e
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}" 2>/dev/null; done
+  stop_all
   [ -z "$PG_DIR" ] || PG_BIN=$PG_BIN bash "$ROOT/tests/pg/pg.sh" stop "$PG_DIR"
-  if [ "$KEEP" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  drop_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

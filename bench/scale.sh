@@ -68,12 +68,7 @@ WORK=$(mktemp -d /tmp/hookd-scale.XXXXXX)
 PIDS=()
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
-cleanup() {
-  set +e
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}" 2>/dev/null; done
-  if [ "$KEEP" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+trap 'set +e; stop_all; drop_work' EXIT
 trap 'exit 130' INT TERM
 
 NGINX_PORT=$(freeport)
