@@ -187,6 +187,11 @@ const char *const sqlite_migrations[] = {
     "  shard INTEGER NOT NULL,"
     "  n INTEGER NOT NULL,"
     "  PRIMARY KEY (endpoint_id, bucket, kind, shard)) WITHOUT ROWID;",
+
+    /* 8: operational webhooks (issue 15): an org's endpoint for events about its own webhooks,
+     * kept out of its lists and fan-out; a source's rejections in a row, to say it is failing */
+    "ALTER TABLE endpoints ADD COLUMN operational INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sources ADD COLUMN rejected_in_row INTEGER NOT NULL DEFAULT 0;",
 };
 const int sqlite_migration_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);
 
