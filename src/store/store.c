@@ -231,6 +231,11 @@ void attempt_clear(struct attempt *a)
     a->response_body = a->response_headers = a->request_headers = NULL;
 }
 
+bool attempt_succeeded(const struct attempt *a)
+{
+    return a->error[0] == '\0' && a->response_status >= 200 && a->response_status <= 299;
+}
+
 void due_delivery_clear(struct due_delivery *d)
 {
     if (d == NULL)

@@ -244,6 +244,8 @@ void inbound_message_clear(struct inbound_message *msg);
 void endpoint_clear(struct endpoint *ep);
 void event_type_clear(struct event_type *et);
 void attempt_clear(struct attempt *a);
+/* A 2xx response came (§2.6, "delivered"): the one rule of what counts as delivered. */
+bool attempt_succeeded(const struct attempt *a);
 void due_delivery_clear(struct due_delivery *d);
 const char *delivery_status_name(enum delivery_status status, bool claimed);
 /* "pending", "in_flight", ... into a filter value; -1 if unknown. */

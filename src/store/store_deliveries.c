@@ -284,7 +284,7 @@ static void bind_delivery_update(struct sql_stmt *s, const struct attempt_outcom
     const struct attempt *a = &o->attempt;
     if (a->error[0])
         text_copy(last_error, ERROR_BYTES, a->error);
-    else if (a->response_status < 200 || a->response_status > 299)
+    else if (!attempt_succeeded(a))
         snprintf(last_error, ERROR_BYTES, "HTTP %d", a->response_status);
     else
         last_error[0] = '\0';

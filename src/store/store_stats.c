@@ -66,10 +66,9 @@ static int outcome_rows(const struct attempt_outcome *o, int64_t now, struct sta
     }
     if (o->no_attempt)
         return n;
-    bool succeeded = a->error[0] == '\0' && a->response_status >= 200 && a->response_status <= 299;
     rows[n] = row;
     rows[n++].kind = STAT_ATTEMPTS;
-    if (!succeeded) {
+    if (!attempt_succeeded(a)) {
         rows[n] = row;
         rows[n++].kind = STAT_ATTEMPTS_FAILED;
     }
