@@ -296,9 +296,14 @@ static void finish_write(struct http_request *req)
 static void job_done(struct write_job *job, bool committed)
 {
     struct api_call *call = (struct api_call *)((char *)job - offsetof(struct api_call, job));
+    bool stored = committed && job->result == 0 && !call->replayed;
     call->committed = committed;
-    if (committed && job->result == 0 && !call->replayed && call->after_commit)
+    if (stored && call->after_commit)
         call->after_commit(call);
+    if (stored)
+        notices_hand_off(&call->notices, call->app->engine);
+    else
+        notices_free(&call->notices);
     http_resume_with(call->http, finish_write);
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "engine/notices.h"
 #include "http/route.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -82,6 +83,7 @@ struct api_call {
     void (*data_free)(void *); /* how (free() when NULL) */
     /* runs on the writer after this call's write committed (not on a replay): hand-offs */
     void (*after_commit)(struct api_call *call);
+    struct notices notices; /* the write's operational notices, handed off after its commit */
     int reply_status;
     json_t *reply;      /* owned */
     char *reply_text;   /* the answer already as JSON text, instead of reply; owned */
@@ -142,6 +144,11 @@ void events_emit_test(struct api_call *call, const char *org_id, const char *end
                       const char *type, const char *data);
 /* Answers the delivery list of the request's filters, restricted to endpoint_id if given. */
 void deliveries_list_for(struct api_call *call, const char *endpoint_id);
+/* A new endpoint of org_id to url, with the defaults of §2.4 and a fresh secret. */
+int endpoint_init(struct endpoint *ep, const char *org_id, const char *url, struct err *e);
+/* url_check (engine/urlcheck.h) under the server's URL policy; blocks on DNS. */
+int endpoints_check_url(const struct api_call *call, const char *url, const char *field,
+                        struct err *e);
 /* The endpoint the path names, of the caller's org, into call->data; NULL after a 404. */
 struct endpoint *endpoints_load(struct api_call *call);
 /* The deliveries of one event as a JSON array, or NULL after answering an error. */

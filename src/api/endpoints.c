@@ -45,6 +45,7 @@ static const struct jsonv_field endpoint_fields[] = {
     {"consecutive_failures", JSONV_READ_ONLY, false, false, 0, 0},
     {"disabled_at", JSONV_READ_ONLY, false, false, 0, 0},
     {"disabled_reason", JSONV_READ_ONLY, false, false, 0, 0},
+    {"operational", JSONV_READ_ONLY, false, false, 0, 0}, /* PATCH /v1/org sets it up */
     {NULL, 0, false, false, 0, 0},
 };
 
@@ -68,6 +69,7 @@ static json_t *endpoint_json(const struct endpoint *ep)
     json_object_set_new(obj, "disabled_at", api_time(ep->disabled_at));
     json_object_set_new(obj, "disabled_reason",
                         ep->disabled_reason[0] ? json_string(ep->disabled_reason) : json_null());
+    json_object_set_new(obj, "operational", json_boolean(ep->operational));
     json_object_set_new(obj, "created_at", api_time(ep->created_at));
     json_object_set_new(obj, "updated_at", api_time(ep->updated_at));
     return obj;
@@ -253,10 +255,32 @@ static int apply_fields(struct api_call *call, struct endpoint *ep, struct err *
     return 0;
 }
 
-static struct url_policy policy_of(const struct api_call *call)
+/* (api.h) */
+int endpoints_check_url(const struct api_call *call, const char *url, const char *field,
+                        struct err *e)
 {
-    struct url_policy p = {call->app->cfg->allow_http, call->app->cfg->allow_private};
-    return p;
+    struct url_policy policy = {call->app->cfg->allow_http, call->app->cfg->allow_private};
+    return url_check(url, &policy, field, e);
+}
+
+/* (api.h) */
+int endpoint_init(struct endpoint *ep, const char *org_id, const char *url, struct err *e)
+{
+    ep->created_at = ep->updated_at = time_now_ms();
+    id_make("ep_", ep->created_at, ep->id);
+    text_copy(ep->org_id, sizeof ep->org_id, org_id);
+    ep->url = xstrdup(url);
+    ep->events = xstrdup("[]");
+    ep->headers = xstrdup("{}");
+    ep->metadata = xstrdup("{}");
+    ep->description = xstrdup("");
+    ep->is_active = true;
+    ep->timeout_seconds = 15;
+    ep->max_in_flight = 10;
+    snprintf(ep->signature_scheme, sizeof ep->signature_scheme, "standard");
+    if (hookd_secret_generate(ep->secret, sizeof ep->secret) != HOOKD_OK)
+        return err_internal(e, "cannot generate a secret");
+    return 0;
 }
 
 static void endpoint_free(void *ptr)
@@ -378,7 +402,6 @@ void endpoints_create(struct api_call *call)
 {
     struct endpoint *ep;
     struct org org;
-    struct url_policy policy = policy_of(call);
     struct err e;
 
     if (api_check_body(call, endpoint_fields) != 0)
@@ -392,24 +415,8 @@ void endpoints_create(struct api_call *call)
         return;
     ep = xcalloc(1, sizeof *ep);
     api_set_data(call, ep, endpoint_free);
-    ep->created_at = ep->updated_at = time_now_ms();
-    id_make("ep_", ep->created_at, ep->id);
-    text_copy(ep->org_id, sizeof ep->org_id, org.id);
-    ep->url = xstrdup(json_string_value(json_object_get(call->body, "url")));
-    ep->events = xstrdup("[]");
-    ep->headers = xstrdup("{}");
-    ep->metadata = xstrdup("{}");
-    ep->description = xstrdup("");
-    ep->is_active = true;
-    ep->timeout_seconds = 15;
-    ep->max_in_flight = 10;
-    snprintf(ep->signature_scheme, sizeof ep->signature_scheme, "standard");
-    if (hookd_secret_generate(ep->secret, sizeof ep->secret) != HOOKD_OK) {
-        err_internal(&e, "cannot generate a secret");
-        api_fail(call, &e);
-        return;
-    }
-    if (url_check(ep->url, &policy, "url", &e) != 0 || apply_fields(call, ep, &e) != 0) {
+    if (endpoint_init(ep, org.id, json_string_value(json_object_get(call->body, "url")), &e) != 0 ||
+        endpoints_check_url(call, ep->url, "url", &e) != 0 || apply_fields(call, ep, &e) != 0) {
         api_fail(call, &e);
         return;
     }
@@ -482,12 +489,31 @@ void endpoints_list(struct api_call *call)
 
 /* --- update, delete, rotate --- */
 
+/* The operational notice of an operator's enable or disable. */
+static int notice_switch(struct store_conn *tx, struct api_call *call, const struct endpoint *ep)
+{
+    char at[TIME_RFC3339_LEN];
+    json_t *data;
+    if (ep->is_active) {
+        data = json_pack("{s:s}", "endpoint_id", ep->id);
+    } else {
+        time_format_rfc3339(ep->disabled_at, at);
+        data = json_pack("{s:s, s:s, s:s}", "endpoint_id", ep->id, "reason", ep->disabled_reason,
+                         "disabled_at", at);
+    }
+    return notice_store(tx, &call->notices, ep->org_id, ep->id,
+                        ep->is_active ? NOTICE_ENDPOINT_ENABLED : NOTICE_ENDPOINT_DISABLED, data,
+                        api_engine_node(call->app));
+}
+
 static int update_apply(struct store_conn *tx, struct api_call *call)
 {
     struct endpoint *ep = call->data;
     int rc = store_endpoint_update(tx, ep);
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such endpoint");
+    if (rc == 0 && call->after_commit == notify_switched) /* is_active changed */
+        rc = notice_switch(tx, call, ep);
     if (rc != 0)
         return rc;
     call->reply_status = 200;
@@ -500,7 +526,6 @@ static int update_apply(struct store_conn *tx, struct api_call *call)
 void endpoints_update(struct api_call *call)
 {
     struct endpoint *ep;
-    struct url_policy policy = policy_of(call);
     bool was_active, url_changed = false;
     json_t *url;
     struct err e;
@@ -510,7 +535,7 @@ void endpoints_update(struct api_call *call)
     was_active = ep->is_active;
     url = json_object_get(call->body, "url");
     if (url && strcmp(json_string_value(url), ep->url) != 0) {
-        if (url_check(json_string_value(url), &policy, "url", &e) != 0) {
+        if (endpoints_check_url(call, json_string_value(url), "url", &e) != 0) {
             api_fail(call, &e);
             return;
         }

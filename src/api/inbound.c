@@ -240,6 +240,25 @@ static void answer(struct api_call *call, int status, json_t *body)
     call->reply = body;
 }
 
+/* A sender whose requests keep being refused (a wrong secret, a changed format) is told to the
+ * org once per streak. Refusals of hookd's own rate limit are not the sender's fault. */
+static int count_rejection(struct store_conn *tx, struct api_call *call, const struct reception *r)
+{
+    int in_row, rc;
+    if (r->msg.http_status == 429)
+        return 0;
+    rc = store_source_rejected(tx, r->src.id, &in_row);
+    if (rc != 0 || in_row != SOURCE_FAILING_AFTER)
+        return rc;
+    return notice_store(tx, &call->notices, r->src.org_id, NULL, NOTICE_SOURCE_FAILING,
+                        json_pack("{s:s, s:s, s:i, s:{s:s, s:i, s:s, s:s}}", "source_id", r->src.id,
+                                  "source_name", r->src.name, "rejected_in_row", in_row,
+                                  "last_rejection", "message_id", r->msg.id, "http_status",
+                                  r->msg.http_status, "error", r->error_code, "message",
+                                  r->error_message),
+                        api_engine_node(call->app));
+}
+
 static int record_apply(struct store_conn *tx, struct api_call *call)
 {
     struct reception *r = call->data;
@@ -250,8 +269,11 @@ static int record_apply(struct store_conn *tx, struct api_call *call)
         answer(call, m->http_status,
                json_pack("{s:s, s:s, s:s}", "error", r->error_code, "message", r->error_message,
                          "id", m->id));
-        return store_inbound_insert(tx, m);
+        rc = store_inbound_insert(tx, m);
+        return rc ? rc : count_rejection(tx, call, r);
     }
+    if ((rc = store_source_accepted(tx, m->source_id)) != 0)
+        return rc;
     rc = store_inbound_seen(tx, m->source_id, m->dedupe_key, m->created_at - DEDUPE_WINDOW_MS);
     if (rc == 0) { /* accepted before: recorded, not forwarded again */
         snprintf(m->status, sizeof m->status, "duplicate");

@@ -16,6 +16,22 @@
 #define RETENTION_UNCHANGED (-1)
 #define RETENTION_DAYS_MAX 3650
 
+/* A change to the caller's org, prepared by the handler and written by org_update_apply. */
+enum operational_change { OPERATIONAL_UNCHANGED, OPERATIONAL_SET, OPERATIONAL_REMOVE };
+
+struct org_change {
+    struct org org; /* only the fields being changed are set */
+    enum operational_change operational;
+    struct endpoint endpoint; /* OPERATIONAL_SET: the operational endpoint if the org has none */
+};
+
+static void org_change_free(void *ptr)
+{
+    struct org_change *change = ptr;
+    endpoint_clear(&change->endpoint);
+    free(change);
+}
+
 static json_t *org_json(const struct org *org, bool with_secret)
 {
     json_t *obj =
@@ -126,7 +142,7 @@ static void org_gone(struct api_call *call)
 
 static void org_changed(struct api_call *call)
 {
-    notify_engine(call, ((struct org *)call->data)->id);
+    notify_engine(call, ((struct org_change *)call->data)->org.id);
 }
 
 static int org_delete_apply(struct store_conn *tx, struct api_call *call)
@@ -150,15 +166,69 @@ void orgs_delete(struct api_call *call)
 
 /* --- the caller's own org --- */
 
+/* The org's own view: with its primary secret and its operational webhook. */
+static json_t *org_self_json(struct store_conn *c, const struct org *org, int *rc)
+{
+    struct endpoint ep = {0};
+    json_t *obj;
+    *rc = store_endpoint_operational(c, org->id, &ep);
+    if (*rc != 0 && *rc != ERR_NOT_FOUND)
+        return NULL;
+    obj = org_json(org, true);
+    json_object_set_new(obj, "operational_webhook_url",
+                        *rc == 0 ? json_string(ep.url) : json_null());
+    json_object_set_new(obj, "operational_endpoint_id",
+                        *rc == 0 ? json_string(ep.id) : json_null());
+    json_object_set_new(obj, "operational_webhook_secret",
+                        *rc == 0 ? json_string(ep.secret) : json_null());
+    endpoint_clear(&ep);
+    *rc = 0;
+    return obj;
+}
+
 void org_self_get(struct api_call *call)
 {
     struct org org;
-    if (api_target_org_full(call, &org) == 0)
-        api_reply(call, 200, org_json(&org, true));
+    json_t *obj;
+    int rc;
+    if (api_target_org_full(call, &org) != 0 || api_conn(call) == NULL)
+        return;
+    if ((obj = org_self_json(call->conn, &org, &rc)) == NULL)
+        api_fail_store(call, rc, "organization");
+    else
+        api_reply(call, 200, obj);
+}
+
+/* Points the org's operational endpoint at the change's URL (active again, its failures
+ * forgotten), creating it if the org has none, or removes it. */
+static int write_operational(struct store_conn *tx, struct org_change *change)
+{
+    struct endpoint ep = {0};
+    int rc = store_endpoint_operational(tx, change->org.id, &ep);
+    if (rc == ERR_NOT_FOUND)
+        return change->operational == OPERATIONAL_SET ? store_endpoint_insert(tx, &change->endpoint)
+                                                      : 0;
+    if (rc == 0 && change->operational == OPERATIONAL_REMOVE) {
+        rc = store_endpoint_delete(tx, ep.org_id, ep.id, time_now_ms());
+    } else if (rc == 0) {
+        free(ep.url);
+        ep.url = xstrdup(change->endpoint.url);
+        ep.is_active = true;
+        ep.consecutive_failures = 0;
+        ep.disabled_at = 0;
+        ep.disabled_reason[0] = '\0';
+        ep.updated_at = time_now_ms();
+        rc = store_endpoint_update(tx, &ep);
+    }
+    endpoint_clear(&ep);
+    return rc;
 }
 
 static const struct jsonv_field org_patch_fields[] = {
     {"signature_scheme", JSONV_STRING, false, false, 16, 0},
+    {"operational_webhook_url", JSONV_URL, false, true, 0, 0},
+    {"operational_endpoint_id", JSONV_READ_ONLY, false, false, 0, 0},
+    {"operational_webhook_secret", JSONV_READ_ONLY, false, false, 0, 0},
     {"retention_days", JSONV_INTEGER, false, true, 0, 0},
     {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
     {"primary_secret", JSONV_READ_ONLY, false, false, 0, 0}, /* rotate-secret changes it */
@@ -174,7 +244,8 @@ static const struct jsonv_field org_rotate_fields[] = {
 /* Re-reads the org inside the transaction and writes the change the handler prepared. */
 static int org_update_apply(struct store_conn *tx, struct api_call *call)
 {
-    struct org *change = call->data, current;
+    struct org_change *prepared = call->data;
+    struct org *change = &prepared->org, current;
     int rc = store_org_get(tx, change->id, &current);
     if (rc == ERR_NOT_FOUND)
         return err_set(&call->error, 404, "not_found", NULL, "no such organization");
@@ -187,19 +258,21 @@ static int org_update_apply(struct store_conn *tx, struct api_call *call)
     if (change->retention_days != RETENTION_UNCHANGED)
         current.retention_days = change->retention_days;
     rc = store_org_update(tx, &current);
-    if (rc != 0)
-        return rc;
+    if (rc == 0 && prepared->operational != OPERATIONAL_UNCHANGED)
+        rc = write_operational(tx, prepared);
+    if (rc != 0 || (call->reply = org_self_json(tx, &current, &rc)) == NULL)
+        return rc ? rc : ERR_FAIL;
     call->reply_status = 200;
-    call->reply = org_json(&current, true);
     call->after_commit = org_changed;
     return 0;
 }
 
 void org_self_patch(struct api_call *call)
 {
+    struct org_change *prepared;
     struct org *change;
     struct err e;
-    json_t *scheme;
+    json_t *scheme, *operational = json_object_get(call->body, "operational_webhook_url");
 
     if (api_check_body(call, org_patch_fields) != 0)
         return;
@@ -219,10 +292,24 @@ void org_self_patch(struct api_call *call)
         api_fail(call, &e);
         return;
     }
-    change = xcalloc(1, sizeof *change);
-    call->data = change;
+    prepared = xcalloc(1, sizeof *prepared);
+    api_set_data(call, prepared, org_change_free);
+    change = &prepared->org;
     if (api_target_org(call, change) != 0)
         return;
+    if (operational && json_is_null(operational)) {
+        prepared->operational = OPERATIONAL_REMOVE;
+    } else if (operational) {
+        const char *url = json_string_value(operational);
+        if (endpoints_check_url(call, url, "operational_webhook_url", &e) != 0 ||
+            endpoint_init(&prepared->endpoint, change->id, url, &e) != 0) {
+            api_fail(call, &e);
+            return;
+        }
+        prepared->operational = OPERATIONAL_SET;
+        prepared->endpoint.operational = true;
+        text_copy(prepared->endpoint.name, sizeof prepared->endpoint.name, "operational webhooks");
+    }
     /* only the fields being changed stay set */
     memset(change->primary_secret, 0, sizeof change->primary_secret);
     memset(change->signature_scheme, 0, sizeof change->signature_scheme);
@@ -237,13 +324,15 @@ void org_self_patch(struct api_call *call)
 
 void org_self_rotate(struct api_call *call)
 {
+    struct org_change *prepared;
     struct org *change;
     struct err e;
 
     if (api_check_body(call, org_rotate_fields) != 0)
         return;
-    change = xcalloc(1, sizeof *change);
-    call->data = change;
+    prepared = xcalloc(1, sizeof *prepared);
+    api_set_data(call, prepared, org_change_free);
+    change = &prepared->org;
     if (api_target_org(call, change) != 0)
         return;
     memset(change->signature_scheme, 0, sizeof change->signature_scheme);

@@ -124,6 +124,7 @@ void deliver_finished(struct loop *loop, struct transfer *t, CURLcode code, long
     fill_attempt(&o->attempt, t, job, in.http_status, code);
     text_copy(o->org_id, sizeof o->org_id, job->org_id);
     text_copy(o->endpoint_id, sizeof o->endpoint_id, job->endpoint_id);
+    text_copy(o->event_id, sizeof o->event_id, job->event_id);
     o->status = decision.status;
     o->next_attempt_at = now + decision.delay_ms;
     o->disable_gone = decision.disable_gone;

@@ -16,6 +16,7 @@ struct fanout {
     json_t *endpoint_ids;       /* restricts the fan-out; NULL = subscriptions */
     char *webhook_url;          /* a one-shot delivery, or NULL */
     char test_endpoint[ID_MAX]; /* a test send's one endpoint, or "" */
+    bool operational;           /* a notice: to the operational endpoints only */
     struct payload *payload;    /* shared by the engine's jobs */
     struct engine_job *jobs;    /* built in the transaction, handed over after commit */
     char first_delivery[ID_MAX];
@@ -96,6 +97,11 @@ void fanout_set_test_endpoint(struct fanout *f, const char *endpoint_id)
     text_copy(f->test_endpoint, sizeof f->test_endpoint, endpoint_id);
 }
 
+void fanout_set_operational(struct fanout *f)
+{
+    f->operational = true;
+}
+
 /* Adds one pending delivery (and its engine job when a node takes it). */
 static int add_delivery(struct store_conn *tx, struct fanout *f, const char *endpoint_id,
                         const char *url, const char *node_id)
@@ -135,8 +141,10 @@ static int add_listed(struct store_conn *tx, struct fanout *f, const char *node_
             return err_invalid(e, "endpoint_ids", "no endpoint %.80s in this org", id);
         if (rc != 0)
             return rc;
-        bool active = ep.is_active;
+        bool active = ep.is_active, operational = ep.operational;
         endpoint_clear(&ep);
+        if (operational) /* it takes hookd's notices, not the org's events */
+            return err_invalid(e, "endpoint_ids", "%.80s is the operational webhook endpoint", id);
         if (active && (rc = add_delivery(tx, f, id, NULL, node_id)) != 0)
             return rc;
     }
@@ -148,7 +156,8 @@ static int add_subscribed(struct store_conn *tx, struct fanout *f, const char *n
     const struct fanout_list *list;
     int rc = store_endpoint_fanout(tx, f->ev.org_id, &list);
     for (int i = 0; rc == 0 && i < list->count; i++)
-        if (event_filter_matches(list->items[i].events, f->ev.type))
+        if (list->items[i].operational == f->operational &&
+            event_filter_matches(list->items[i].events, f->ev.type))
             rc = add_delivery(tx, f, list->items[i].id, NULL, node_id);
     return rc;
 }

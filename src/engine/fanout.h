@@ -30,6 +30,10 @@ void fanout_set_targets(struct fanout *f, json_t *endpoint_ids, const char *url)
 /* Makes it a test send: one delivery to endpoint_id, whatever its state and subscriptions. */
 void fanout_set_test_endpoint(struct fanout *f, const char *endpoint_id);
 
+/* Makes it one of hookd's operational notices (engine/notices.h): to the org's operational
+ * endpoints that subscribe to its type, never to its other endpoints. */
+void fanout_set_operational(struct fanout *f);
+
 /* In a write: the deliveries of every matching endpoint, then the event. node_id claims them
  * for this node's engine (NULL when the node runs none: they wait in the store). An unknown
  * endpoint id is a validation error on endpoint_ids. */

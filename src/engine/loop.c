@@ -344,7 +344,7 @@ int loop_init(struct loop *loop, struct engine *eng, int index, struct err *e)
     }
     source = deliver_source(loop);
     sched_init(&loop->sched, &limits, &source, time_now_ms());
-    outcome_batcher_init(&loop->outcomes, eng->opts.writer, &sink);
+    outcome_batcher_init(&loop->outcomes, eng->opts.writer, &sink, eng, eng->node_id);
     loop->conn = store_acquire(eng->opts.store);
     loop->multi = curl_multi_init();
     loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "engine/notices.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,19 @@ struct outcome_batch {
     struct attempt_outcome *outcomes;
     int count;
     struct engine_job *settled; /* jobs that leave memory once these outcomes are stored */
+    struct engine *eng;
+    const char *node_id;
+    struct notices notices; /* the operational notices of the batch, until it commits */
 };
 
 void outcome_batcher_init(struct outcome_batcher *b, struct writer *writer,
-                          const struct outcome_sink *sink)
+                          const struct outcome_sink *sink, struct engine *eng, const char *node_id)
 {
     memset(b, 0, sizeof *b);
     b->writer = writer;
     b->sink = *sink;
+    b->eng = eng;
+    b->node_id = node_id;
 }
 
 void outcome_batcher_free(struct outcome_batcher *b)
@@ -44,10 +50,43 @@ struct attempt_outcome *outcome_add(struct outcome_batcher *b)
     return o;
 }
 
+/* The operational notices of a recorded outcome: its endpoint disabled, its delivery out of
+ * attempts. */
+static int notice_outcome(struct store_conn *tx, struct outcome_batch *batch,
+                          const struct attempt_outcome *o, int64_t now)
+{
+    const struct attempt *a = &o->attempt;
+    const char *endpoint = o->endpoint_id[0] ? o->endpoint_id : NULL;
+    char at[TIME_RFC3339_LEN];
+    int rc = 0;
+
+    if (o->disabled) {
+        time_format_rfc3339(now, at);
+        rc = notice_store(tx, &batch->notices, o->org_id, endpoint, NOTICE_ENDPOINT_DISABLED,
+                          json_pack("{s:s, s:s, s:s}", "endpoint_id", o->endpoint_id, "reason",
+                                    outcome_disable_reason(o), "disabled_at", at),
+                          batch->node_id);
+    }
+    if (rc == 0 && o->status == DLV_EXHAUSTED && !o->stale)
+        rc = notice_store(
+            tx, &batch->notices, o->org_id, endpoint, NOTICE_DELIVERY_EXHAUSTED,
+            json_pack("{s:s, s:o, s:s, s:i, s:o, s:o}", "delivery_id", a->delivery_id,
+                      "endpoint_id", endpoint ? json_string(endpoint) : json_null(), "event_id",
+                      o->event_id, "attempts", a->n, "last_response_status",
+                      a->response_status ? json_integer(a->response_status) : json_null(),
+                      "last_error", a->error[0] ? json_string(a->error) : json_null()),
+            batch->node_id);
+    return rc;
+}
+
 static int batch_apply(struct store_conn *tx, struct write_job *job)
 {
     struct outcome_batch *batch = (struct outcome_batch *)job;
-    return store_delivery_record(tx, batch->outcomes, batch->count, time_now_ms());
+    int64_t now = time_now_ms();
+    int rc = store_delivery_record(tx, batch->outcomes, batch->count, now);
+    for (int i = 0; rc == 0 && i < batch->count; i++)
+        rc = notice_outcome(tx, batch, &batch->outcomes[i], now);
+    return rc;
 }
 
 /* What an operator wants to hear of (warn: an endpoint disabled, a delivery out of attempts)
@@ -58,9 +97,8 @@ static void log_outcome(const struct attempt_outcome *o)
     json_t *endpoint = o->endpoint_id[0] ? json_string(o->endpoint_id) : NULL;
     if (o->disabled)
         log_warn("endpoint disabled", "endpoint", json_string(o->endpoint_id), "org",
-                 json_string(o->org_id), "reason",
-                 json_string(o->disable_gone ? "gone" : "consecutive_failures"), "delivery",
-                 json_string(a->delivery_id), NULL);
+                 json_string(o->org_id), "reason", json_string(outcome_disable_reason(o)),
+                 "delivery", json_string(a->delivery_id), NULL);
     if (o->status == DLV_EXHAUSTED)
         log_warn("delivery exhausted", "delivery", json_string(a->delivery_id), "endpoint",
                  json_incref(endpoint), "org", json_string(o->org_id), "attempts",
@@ -91,6 +129,10 @@ static void batch_done(struct write_job *job, bool committed)
             batch->sink.disabled(batch->sink.ctx, o->endpoint_id);
         attempt_clear(&o->attempt);
     }
+    if (stored)
+        notices_hand_off(&batch->notices, batch->eng);
+    else
+        notices_free(&batch->notices);
     if (batch->settled)
         batch->sink.recorded(batch->sink.ctx, batch->settled, stored);
     free(batch->outcomes);
@@ -112,6 +154,8 @@ void outcome_flush(struct outcome_batcher *b, struct engine_job *settled)
     batch->outcomes = b->items;
     batch->count = b->count;
     batch->settled = settled;
+    batch->eng = b->eng;
+    batch->node_id = b->node_id;
     b->items = NULL;
     b->count = b->cap = 0;
     writer_submit(b->writer, &batch->job);

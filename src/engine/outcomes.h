@@ -3,6 +3,7 @@
 #ifndef HOOKD_ENGINE_OUTCOMES_H
 #define HOOKD_ENGINE_OUTCOMES_H
 
+#include "engine/engine.h"
 #include "engine/job.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -20,12 +21,14 @@ struct outcome_sink {
 struct outcome_batcher {
     struct writer *writer;
     struct outcome_sink sink;
+    struct engine *eng;  /* takes the batches' operational notices */
+    const char *node_id; /* that claims them */
     struct attempt_outcome *items;
     int count, cap;
 };
 
 void outcome_batcher_init(struct outcome_batcher *b, struct writer *writer,
-                          const struct outcome_sink *sink);
+                          const struct outcome_sink *sink, struct engine *eng, const char *node_id);
 /* Frees what was not flushed. */
 void outcome_batcher_free(struct outcome_batcher *b);
 

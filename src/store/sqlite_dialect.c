@@ -189,8 +189,11 @@ const char *const sqlite_migrations[] = {
     "  PRIMARY KEY (endpoint_id, bucket, kind, shard)) WITHOUT ROWID;",
 
     /* 8: operational webhooks (issue 15): an org's endpoint for events about its own webhooks,
-     * kept out of its lists and fan-out; a source's rejections in a row, to say it is failing */
+     * kept out of its lists and fan-out (one per org); a source's rejections in a row, to say
+     * it is failing */
     "ALTER TABLE endpoints ADD COLUMN operational INTEGER NOT NULL DEFAULT 0;"
+    "CREATE UNIQUE INDEX endpoints_operational ON endpoints (org_id) WHERE operational = 1 AND "
+    "deleted_at IS NULL;"
     "ALTER TABLE sources ADD COLUMN rejected_in_row INTEGER NOT NULL DEFAULT 0;",
 };
 const int sqlite_migration_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

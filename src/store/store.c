@@ -236,6 +236,11 @@ bool attempt_succeeded(const struct attempt *a)
     return a->error[0] == '\0' && a->response_status >= 200 && a->response_status <= 299;
 }
 
+const char *outcome_disable_reason(const struct attempt_outcome *o)
+{
+    return o->disable_gone ? "gone" : "consecutive_failures";
+}
+
 void due_delivery_clear(struct due_delivery *d)
 {
     if (d == NULL)
@@ -281,7 +286,7 @@ void inbound_message_clear(struct inbound_message *msg)
     msg->headers = msg->body = NULL;
 }
 
-void fanout_list_add(struct fanout_list *list, const char *id, const char *events)
+void fanout_list_add(struct fanout_list *list, const char *id, const char *events, bool operational)
 {
     struct fanout_target *t;
     if (list->count == list->cap) {
@@ -291,6 +296,7 @@ void fanout_list_add(struct fanout_list *list, const char *id, const char *event
     t = &list->items[list->count++];
     text_copy(t->id, sizeof t->id, id);
     t->events = xstrdup(events);
+    t->operational = operational;
 }
 
 void fanout_list_reset(struct fanout_list *list)

@@ -93,12 +93,15 @@ struct endpoint {
     int64_t disabled_at;
     char disabled_reason[32];
     int64_t created_at, updated_at;
+    bool operational; /* the org's operational webhook (set at insert only): hookd's notices */
 };
 
-/* What the fan-out needs of an endpoint: its id and its events filter. */
+/* What the fan-out needs of an endpoint: its id, its events filter and whether it takes the
+ * org's events or hookd's operational notices. */
 struct fanout_target {
     char id[ID_MAX];
     char *events; /* owned */
+    bool operational;
 };
 
 struct fanout_list {
@@ -106,7 +109,8 @@ struct fanout_list {
     int count, cap;
 };
 
-void fanout_list_add(struct fanout_list *list, const char *id, const char *events);
+void fanout_list_add(struct fanout_list *list, const char *id, const char *events,
+                     bool operational);
 /* Empties the list and keeps its room. */
 void fanout_list_reset(struct fanout_list *list);
 void fanout_list_free(struct fanout_list *list);
@@ -180,14 +184,19 @@ struct list_filter {
 struct attempt_outcome {
     struct attempt attempt;
     char org_id[ID_MAX];
-    char endpoint_id[ID_MAX];    /* "" for one-shot */
+    char endpoint_id[ID_MAX]; /* "" for one-shot */
+    char event_id[ID_MAX];
     enum delivery_status status; /* DLV_PENDING = retry at next_attempt_at */
     int64_t next_attempt_at;
     bool no_attempt;   /* ended without a request (endpoint inactive): no attempt row */
     bool disable_gone; /* 410: disable the endpoint with reason "gone" */
     int disable_after; /* consecutive failures that disable the endpoint */
     bool disabled;     /* out: this outcome disabled the endpoint */
+    bool stale;        /* out: the delivery had ended meanwhile; only the attempt was kept */
 };
+
+/* Why an outcome's disable happened: "gone" (410) or "consecutive_failures". */
+const char *outcome_disable_reason(const struct attempt_outcome *o);
 
 /* A due delivery as the engine needs it, with its envelope. */
 struct due_delivery {
@@ -358,6 +367,8 @@ int store_endpoint_list(struct store_conn *c, const char *org_id, const struct l
 int store_endpoint_update(struct store_conn *tx, const struct endpoint *ep);
 /* Marks it deleted; its pending deliveries end exhausted ("endpoint deleted"). */
 int store_endpoint_delete(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
+/* The org's operational webhook endpoint (whatever its state), or ERR_NOT_FOUND. */
+int store_endpoint_operational(struct store_conn *c, const char *org_id, struct endpoint *out);
 /* Active endpoints of an org, for fan-out, ordered by id. *out belongs to the connection and
  * stays valid until its next endpoint_fanout or the end of the transaction. */
 int store_endpoint_fanout(struct store_conn *tx, const char *org_id,
@@ -452,6 +463,11 @@ int store_source_list(struct store_conn *c, const char *org_id, const struct pag
                       struct source *out, int *count);
 int store_source_update(struct store_conn *tx, const struct source *src);
 int store_source_delete(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
+/* Counts a rejected request on the source: *in_row gets the rejections since the last accepted
+ * one (0 if the source is gone). */
+int store_source_rejected(struct store_conn *tx, const char *id, int *in_row);
+/* A request was accepted: the count of rejections in a row starts over. */
+int store_source_accepted(struct store_conn *tx, const char *id);
 int store_inbound_insert(struct store_conn *tx, const struct inbound_message *msg);
 int store_inbound_get(struct store_conn *c, const char *org_id, const char *id,
                       struct inbound_message *out);

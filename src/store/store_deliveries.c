@@ -376,8 +376,7 @@ static int count_failure(struct store_conn *tx, struct attempt_outcome *o, int64
         return ERR_FAIL;
     if (!is_active || (!o->disable_gone && failures < o->disable_after))
         return 0;
-    rc = disable_endpoint(tx, o->endpoint_id, o->disable_gone ? "gone" : "consecutive_failures",
-                          now);
+    rc = disable_endpoint(tx, o->endpoint_id, outcome_disable_reason(o), now);
     o->disabled = rc == 0;
     return rc;
 }
@@ -394,8 +393,10 @@ static int record_failure(struct store_conn *tx, struct attempt_outcome *o, int6
         return ERR_FAIL;
     bind_delivery_update(s, o, last_error);
     rc = sql_run_changed(s);
-    if (rc == ERR_NOT_FOUND)
-        return 0; /* already ended (endpoint deleted or disabled meanwhile): keep the attempt */
+    if (rc == ERR_NOT_FOUND) {
+        o->stale = true; /* ended meanwhile (endpoint deleted or disabled): keep the attempt */
+        return 0;
+    }
     if (rc != 0)
         return rc;
     if (o->status != DLV_PENDING)

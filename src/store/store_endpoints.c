@@ -142,7 +142,7 @@ int store_endpoint_subscribers(struct store_conn *c, const char *pattern, struct
     "coalesce(previous_secret, ''), coalesce(previous_secret_expires_at, 0), "                     \
     "coalesce(verified_at, 0), coalesce(last_success_at, 0), coalesce(last_failure_at, 0), "       \
     "consecutive_failures, coalesce(disabled_at, 0), coalesce(disabled_reason, ''), created_at, "  \
-    "updated_at"
+    "updated_at, operational"
 
 static void read_endpoint(struct sql_stmt *s, void *out_ptr)
 {
@@ -172,6 +172,7 @@ static void read_endpoint(struct sql_stmt *s, void *out_ptr)
     sql_col_copy(s, 21, ep->disabled_reason, sizeof ep->disabled_reason);
     ep->created_at = sql_col_int64(s, 22);
     ep->updated_at = sql_col_int64(s, 23);
+    ep->operational = sql_col_int(s, 24) != 0;
 }
 
 /* The id, the org and every settable field in EP_COLUMNS order, at ?1 to ?24. */
@@ -226,13 +227,14 @@ int store_endpoint_insert(struct store_conn *tx, const struct endpoint *ep)
         "is_active, timeout_seconds, rate_limit, max_in_flight, signature_scheme, secret, "
         "previous_secret, previous_secret_expires_at, verified_at, last_success_at, "
         "last_failure_at, consecutive_failures, disabled_at, disabled_reason, created_at, "
-        "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-        "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) ON CONFLICT DO NOTHING";
+        "updated_at, operational) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+        "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25) ON CONFLICT DO NOTHING";
     struct sql_stmt *s = sql_prepare(tx, sql);
     if (s == NULL)
         return ERR_FAIL;
     fanout_cache_forget(tx);
     bind_endpoint(s, ep);
+    sql_int(s, 25, ep->operational);
     return sql_insert(s);
 }
 
@@ -277,8 +279,8 @@ int store_endpoint_list(struct store_conn *c, const char *org_id, const struct l
 {
     static const char sql[] = "SELECT " EP_COLUMNS " FROM endpoints WHERE org_id = ?1 AND "
                               "deleted_at IS NULL AND (?2 IS NULL OR (created_at, id) < (?2, ?3)) "
-                              "AND (?5 < 0 OR is_active = ?5) ORDER BY created_at DESC, id DESC "
-                              "LIMIT ?4";
+                              "AND (?5 < 0 OR is_active = ?5) AND operational = 0 ORDER BY "
+                              "created_at DESC, id DESC LIMIT ?4";
     struct sql_stmt *s = sql_prepare(c, sql);
     if (s == NULL)
         return ERR_FAIL;
@@ -302,6 +304,17 @@ int store_endpoint_delete(struct store_conn *tx, const char *org_id, const char 
     sql_text(s, 3, org_id);
     rc = sql_run_changed(s);
     return rc ? rc : end_pending(tx, id, DLV_EXHAUSTED, "endpoint deleted");
+}
+
+int store_endpoint_operational(struct store_conn *c, const char *org_id, struct endpoint *out)
+{
+    static const char sql[] = "SELECT " EP_COLUMNS " FROM endpoints WHERE org_id = ?1 AND "
+                              "operational = 1 AND deleted_at IS NULL ORDER BY created_at LIMIT 1";
+    struct sql_stmt *s = sql_prepare(c, sql);
+    if (s == NULL)
+        return ERR_FAIL;
+    sql_text(s, 1, org_id);
+    return sql_read_one(s, out, read_endpoint);
 }
 
 /* --- fan-out lists --- */
@@ -338,8 +351,8 @@ void store_conn_clear(struct store_conn *c)
 
 int store_endpoint_fanout(struct store_conn *tx, const char *org_id, const struct fanout_list **out)
 {
-    static const char sql[] = "SELECT id, events FROM endpoints WHERE org_id = ?1 AND is_active "
-                              "= 1 AND deleted_at IS NULL ORDER BY id";
+    static const char sql[] = "SELECT id, events, operational FROM endpoints WHERE org_id = ?1 "
+                              "AND is_active = 1 AND deleted_at IS NULL ORDER BY id";
     struct fanout_slot *slot;
     struct sql_stmt *s;
     int rc;
@@ -359,7 +372,8 @@ int store_endpoint_fanout(struct store_conn *tx, const char *org_id, const struc
     while ((rc = sql_driver_of(tx)->step(s)) == SQL_ROW) {
         size_t len;
         const char *id = sql_driver_of(tx)->column_text(s, 0, &len);
-        fanout_list_add(&slot->list, id, sql_driver_of(tx)->column_text(s, 1, &len));
+        fanout_list_add(&slot->list, id, sql_driver_of(tx)->column_text(s, 1, &len),
+                        sql_col_int(s, 2) != 0);
     }
     sql_driver_of(tx)->reset(s);
     if (rc != SQL_DONE) {

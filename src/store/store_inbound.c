@@ -69,6 +69,36 @@ int store_source_update(struct store_conn *tx, const struct source *src)
     return sql_run_changed(s);
 }
 
+static void read_int(struct sql_stmt *s, void *out)
+{
+    *(int *)out = sql_col_int(s, 0);
+}
+
+int store_source_rejected(struct store_conn *tx, const char *id, int *in_row)
+{
+    static const char sql[] = "UPDATE sources SET rejected_in_row = rejected_in_row + 1 WHERE id "
+                              "= ?1 RETURNING rejected_in_row";
+    struct sql_stmt *s = sql_prepare(tx, sql);
+    int rc;
+    *in_row = 0;
+    if (s == NULL)
+        return ERR_FAIL;
+    sql_text(s, 1, id);
+    rc = sql_read_one(s, in_row, read_int);
+    return rc == ERR_NOT_FOUND ? 0 : rc;
+}
+
+int store_source_accepted(struct store_conn *tx, const char *id)
+{
+    static const char sql[] =
+        "UPDATE sources SET rejected_in_row = 0 WHERE id = ?1 AND rejected_in_row <> 0";
+    struct sql_stmt *s = sql_prepare(tx, sql);
+    if (s == NULL)
+        return ERR_FAIL;
+    sql_text(s, 1, id);
+    return sql_run_later(s);
+}
+
 int store_source_get(struct store_conn *c, const char *org_id, const char *id, struct source *out)
 {
     static const char sql[] = "SELECT " SOURCE_COLUMNS " FROM sources WHERE id = ?1 AND (?2 = '' "

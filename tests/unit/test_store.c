@@ -1848,6 +1848,7 @@ static void attempts_survive_the_rebuild_of_their_table(void **state)
         "'timeout', 'webhook-id: evt_1\n');"
         "ALTER TABLE orgs DROP COLUMN retention_days;"
         "DROP TABLE endpoint_stats;"
+        "DROP INDEX endpoints_operational;"
         "ALTER TABLE endpoints DROP COLUMN operational;"
         "ALTER TABLE sources DROP COLUMN rejected_in_row;"
         "PRAGMA user_version = 3;";
@@ -1901,6 +1902,7 @@ static void messages_keep_their_dedupe_keys_across_migration_5(void **state)
         "'evt-42', 'X-Id: 42\n', CAST('{}' AS BLOB), 1000);"
         "ALTER TABLE orgs DROP COLUMN retention_days;"
         "DROP TABLE endpoint_stats;"
+        "DROP INDEX endpoints_operational;"
         "ALTER TABLE endpoints DROP COLUMN operational;"
         "ALTER TABLE sources DROP COLUMN rejected_in_row;"
         "PRAGMA user_version = 4;";
