@@ -559,14 +559,14 @@ describe('read-only fields (issue 18)', () => {
     const url = `/v1/endpoints/${created.json.id}`;
     const got = (await api(server, 'GET', url, { key })).json;
     assertError(await api(server, 'PATCH', url, { key, body: { ...got, name: 'after' } }), 400, 'read_only_field', 'id');
-    for (const field of ['created_at', 'updated_at', 'verified_at', 'consecutive_failures', 'disabled_reason']) {
+    for (const field of ['created_at', 'updated_at', 'verified_at', 'consecutive_failures', 'disabled_reason', 'operational']) {
       const res = await api(server, 'PATCH', url, { key, body: { name: 'after', [field]: got[field] } });
       assertError(res, 400, 'read_only_field', field);
     }
     assert.equal((await api(server, 'GET', url, { key })).json.name, 'before');
     const writable = { ...got, name: 'after' };
     for (const field of ['id', 'org_id', 'created_at', 'updated_at', 'verified_at', 'last_success_at',
-      'last_failure_at', 'consecutive_failures', 'disabled_at', 'disabled_reason'])
+      'last_failure_at', 'consecutive_failures', 'disabled_at', 'disabled_reason', 'operational'])
       delete writable[field];
     const ok = await api(server, 'PATCH', url, { key, body: writable });
     assert.equal(ok.status, 200, ok.text);

@@ -379,3 +379,34 @@ describe('retention on PostgreSQL (issue 15)', () => {
     assert.equal((await api(server, 'GET', `/v1/events/${waiting.id}`, { key })).status, 200);
   });
 });
+
+describe('operational webhooks on PostgreSQL (issue 15)', () => {
+  it('an exhausted delivery, the disable it causes and a failing source are told to the operational URL', async (t) => {
+    const { Webhook } = require('standardwebhooks');
+    const { server, rx, key } = await fixture(t, [...BASE_ARGS, '--no-ping', '--retry-schedule', '50ms', '--disable-after', '1']);
+    const patched = await api(server, 'PATCH', '/v1/org', { key, body: { operational_webhook_url: rx.url('/ops') } });
+    assert.equal(patched.status, 200, patched.text);
+    const wh = new Webhook(patched.json.operational_webhook_secret);
+    const told = () => rx.deliveries().filter((r) => r.url === '/ops').map((r) => wh.verify(r.text, r.headers));
+    rx.handler = (req) => ({ status: req.url === '/ops' ? 200 : 500 });
+    const ep = await createEndpoint(server, key, { url: rx.url('/hook') });
+    const evt = await emit(server, key, { type: uniqueType('op'), data: {} });
+    await rx.waitFor(() => told().length === 2, { what: 'exhausted and disabled' });
+    const byType = Object.fromEntries(told().map((n) => [n.type, n.data]));
+    assert.equal(byType['delivery.exhausted'].event_id, evt.id);
+    assert.deepEqual([byType['endpoint.disabled'].endpoint_id, byType['endpoint.disabled'].reason], [ep.id, 'consecutive_failures']);
+
+    const crypto = require('node:crypto');
+    const src = (await api(server, 'POST', '/v1/sources', { key, body: { name: 'gh', verification: { scheme: 'github' }, secret: 's' } })).json;
+    for (let i = 0; i < 5; i++) {
+      const body = JSON.stringify({ i });
+      const sig = crypto.createHmac('sha256', 'wrong').update(body).digest('hex');
+      const res = await fetch(`${server.url}/in/${src.id}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': `sha256=${sig}` }, body });
+      assert.equal(res.status, 401);
+    }
+    await rx.waitFor(() => told().some((n) => n.type === 'source.failing'), { what: 'source.failing' });
+    assert.equal(told().find((n) => n.type === 'source.failing').data.rejected_in_row, 5);
+    const list = await getJson(server, key, '/v1/endpoints');
+    assert.deepEqual(list.data.map((e) => e.id), [ep.id], 'the operational endpoint is kept out of the list');
+  });
+});
