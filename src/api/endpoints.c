@@ -144,8 +144,10 @@ static int check_headers(const json_t *headers, struct err *e)
     return 0;
 }
 
-/* Every entry is a valid name or wildcard that the catalog knows (§2.3). */
-static int check_events(struct store_conn *conn, const json_t *events, struct err *e)
+/* Every entry is a valid name or wildcard that the catalog knows (§2.3), or for the operational
+ * endpoint, that names a notice type. */
+static int check_events(struct store_conn *conn, const json_t *events, bool operational,
+                        struct err *e)
 {
     size_t i;
     json_t *item;
@@ -158,6 +160,12 @@ static int check_events(struct store_conn *conn, const json_t *events, struct er
         if (!event_pattern_is_valid(pattern))
             return err_invalid(e, "events", "'%.100s' is not an event name or prefix.* pattern",
                                pattern);
+        if (operational) {
+            if (!notice_pattern_is_known(pattern))
+                return err_set(e, 400, "unknown_event_type", "events",
+                               "'%.100s' matches no operational event type", pattern);
+            continue;
+        }
         if (event_pattern_prefix(pattern, prefix, sizeof prefix - 1)) {
             strcat(prefix, ".");
             rc = store_event_type_count_prefix(conn, prefix, &count);
@@ -212,7 +220,7 @@ static int apply_fields(struct api_call *call, struct endpoint *ep, struct err *
         conn = api_conn(call);
         if (conn == NULL)
             return err_set(e, 503, "unavailable", NULL, "the store is not reachable");
-        if (check_events(conn, value, e) != 0)
+        if (check_events(conn, value, ep->operational, e) != 0)
             return ERR_FAIL;
         free(ep->events);
         ep->events = dump_compact(value);

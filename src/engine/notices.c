@@ -8,6 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool notice_pattern_is_known(const char *pattern)
+{
+    static const char *const types[] = {NOTICE_ENDPOINT_DISABLED, NOTICE_ENDPOINT_ENABLED,
+                                        NOTICE_DELIVERY_EXHAUSTED, NOTICE_SOURCE_FAILING};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (event_pattern_matches(pattern, types[i]))
+            return true;
+    return false;
+}
+
 /* Whether the org has a notice's receiver: an active operational endpoint taking type that the
  * notice is not about. */
 static int wants_notice(struct store_conn *tx, const char *org_id, const char *about_endpoint,

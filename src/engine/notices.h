@@ -19,6 +19,10 @@
 /* Rejections in a row that make an inbound source "failing" (told once per streak). */
 #define SOURCE_FAILING_AFTER 5
 
+/* Whether pattern (a valid name or prefix.* pattern) names a notice type: what an operational
+ * endpoint's events filter may hold, in place of the catalog's types. */
+bool notice_pattern_is_known(const char *pattern);
+
 /* The notices of one write, waiting for its commit. Zeroed is empty. */
 struct notices {
     struct fanout **items;

@@ -239,6 +239,24 @@ describe('operational webhooks', () => {
     assert.equal(revived.consecutive_failures, 0);
   });
 
+  it("the operational endpoint's events filter takes notice types only, and is applied", async (t) => {
+    const { key, self, ops } = await opsFixture(t);
+    const path = `/v1/endpoints/${self.operational_endpoint_id}`;
+    const wrong = await api(server, 'PATCH', path, { key, body: { events: ['order.paid'] } });
+    assert.equal(wrong.status, 400, wrong.text);
+    assert.equal(wrong.json.field, 'events');
+    const ok = await api(server, 'PATCH', path, { key, body: { events: ['endpoint.*'] } });
+    assert.equal(ok.status, 200, ok.text);
+    const failing = await startReceiver({ fallback: 500 });
+    t.after(() => failing.close());
+    await createEndpoint(server, key, { url: failing.url('/hook') });
+    for (let i = 0; i < DISABLE_AFTER; i++) await emit(server, key, { type: 'order.paid', data: { i } });
+    const got = await waitNotices(ops, self.operational_webhook_secret, (l) => l.length >= 1, 'the disable');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(notices(ops, self.operational_webhook_secret).map((n) => n.type), ['endpoint.disabled'],
+      `no delivery.exhausted through the filter: ${got.map((n) => n.type)}`);
+  });
+
   it('an org without an operational URL gets no notices and no extra deliveries', async (t) => {
     const { key } = await createOrgWithKey(server);
     const failing = await startReceiver({ fallback: 410 });
