@@ -39,7 +39,9 @@ LIB_SRC := $(wildcard src/lib/*.c)
 SERVER_SRC := $(wildcard src/core/*.c src/http/*.c src/api/*.c src/store/*.c src/engine/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+# the dashboard's files (web/), compiled into the server by src/api/embed.sh
+WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg))
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/web_files.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -65,6 +67,16 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/web_files.c: $(WEB_FILES) src/api/embed.sh
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)
+	$(Q)sh src/api/embed.sh web_files web/ $(WEB_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libhookd.a: $(LIB_OBJ)
 	@rm -f $@

@@ -170,6 +170,8 @@ json_t *api_time(int64_t ms);
 void ops_healthz(struct api_call *call);
 void ops_readyz(struct api_call *call);
 void ops_metrics(struct api_call *call);
+void web_dashboard(struct api_call *call);
+void web_asset(struct api_call *call);
 void orgs_create(struct api_call *call);
 void orgs_list(struct api_call *call);
 void orgs_get(struct api_call *call);

@@ -1,0 +1,19 @@
+/* Files compiled into the server by src/api/embed.sh (the Makefile): the dashboard's pages. */
+#ifndef HOOKD_API_EMBEDDED_H
+#define HOOKD_API_EMBEDDED_H
+
+#include <stddef.h>
+
+struct embedded_file {
+    const char *name; /* its path below web/ */
+    const unsigned char *data;
+    size_t len;
+};
+
+/* The files of web/, ended by a NULL name. */
+extern const struct embedded_file web_files[];
+
+/* The file of that name in table, or NULL. */
+const struct embedded_file *embedded_find(const struct embedded_file *table, const char *name);
+
+#endif
