@@ -26,6 +26,7 @@ static void call_free(void *ptr)
     if (http_status(call->http) != 0)
         metrics_http(call->route ? (int)(call->route - api_routes) : -1, http_status(call->http));
     json_decref(call->body);
+    json_decref(call->who.endpoint_ids);
     json_decref(call->reply);
     free(call->reply_text);
     json_decref(call->idem_reply);
@@ -103,6 +104,24 @@ json_t *api_header_object(const char *lines)
         lines += len + (end != NULL);
     }
     return obj;
+}
+
+bool api_endpoint_visible(const struct api_call *call, const char *endpoint_id)
+{
+    size_t i;
+    json_t *id;
+    if (!call->who.is_portal)
+        return true;
+    if (endpoint_id[0] == '\0')
+        return false;
+    if (call->who.endpoint_ids == NULL)
+        return true;
+    json_array_foreach(call->who.endpoint_ids, i, id)
+    {
+        if (strcmp(json_string_value(id), endpoint_id) == 0)
+            return true;
+    }
+    return false;
 }
 
 void api_kick_engine(struct api_call *call)
@@ -345,6 +364,10 @@ static const struct api_route *find_route(struct http_request *req, struct route
 static int check_scope(struct api_call *call, struct err *e)
 {
     const struct api_route *r = call->route;
+    if (call->who.is_portal && !(r->flags & ROUTE_PORTAL))
+        return err_set(e, 403, "forbidden", NULL, "a portal session cannot use this route");
+    if (call->who.is_portal && call->who.read_only && strcmp(r->method, "GET") != 0)
+        return err_set(e, 403, "forbidden", NULL, "this portal session is read-only");
     if (r->flags & ROUTE_ANY_KEY)
         return 0;
     if (r->scope == SCOPE_ADMIN && !call->who.is_admin)

@@ -33,12 +33,16 @@ struct app {
     unsigned char admin_key_hash[32];
 };
 
-/* Who is calling: an org key (org_id set) or an admin key (is_admin). */
+/* Who is calling: an org key (org_id set), an admin key (is_admin), or a customer portal
+ * session (is_portal: an org's endpoint views only, maybe fewer endpoints, maybe read-only). */
 struct principal {
     char key_id[ID_MAX];
     char org_id[ID_MAX];
     unsigned scopes;
     bool is_admin;
+    bool is_portal;
+    bool read_only;       /* portal: GETs only */
+    json_t *endpoint_ids; /* portal: the endpoints it may see (owned); NULL: all of the org's */
 };
 
 struct api_call;
@@ -53,6 +57,7 @@ enum {
     ROUTE_CREATES = 1 << 2, /* a creating POST: Idempotency-Key applies */
     ROUTE_BODY = 1 << 3,    /* reads a JSON object body (an empty body reads as {}) */
     ROUTE_RAW = 1 << 4,     /* the handler judges the body and its type itself */
+    ROUTE_PORTAL = 1 << 5,  /* also open to customer portal sessions */
 };
 
 struct api_route {
@@ -149,6 +154,11 @@ int endpoint_init(struct endpoint *ep, const char *org_id, const char *url, stru
 /* url_check (engine/urlcheck.h) under the server's URL policy; blocks on DNS. */
 int endpoints_check_url(const struct api_call *call, const char *url, const char *field,
                         struct err *e);
+/* An org's portal branding as the API shows it: {name, logo_url, accent_color}, nulls unset. */
+json_t *orgs_portal_json(const struct org *org);
+/* Whether the caller may see the endpoint: a portal session only its own list of them (and never
+ * a one-shot delivery's ""), anyone else every endpoint of the org. */
+bool api_endpoint_visible(const struct api_call *call, const char *endpoint_id);
 /* The endpoint the path names, of the caller's org, into call->data; NULL after a 404. */
 struct endpoint *endpoints_load(struct api_call *call);
 /* The deliveries of one event as a JSON array, or NULL after answering an error. */
@@ -172,6 +182,11 @@ void ops_readyz(struct api_call *call);
 void ops_metrics(struct api_call *call);
 void web_dashboard(struct api_call *call);
 void web_asset(struct api_call *call);
+void portal_sessions_create(struct api_call *call);
+void portal_sessions_list(struct api_call *call);
+void portal_sessions_revoke(struct api_call *call);
+void portal_exchange(struct api_call *call);
+void portal_session_get(struct api_call *call);
 void orgs_create(struct api_call *call);
 void orgs_list(struct api_call *call);
 void orgs_get(struct api_call *call);

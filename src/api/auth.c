@@ -111,25 +111,60 @@ void auth_hash(const char *text, size_t len, unsigned char out[32])
         abort(); /* SHA-256 cannot fail short of a broken libcrypto */
 }
 
-void auth_mint_key(const char *org_id, const char *name, unsigned scopes, struct api_key *key,
-                   char text[KEY_TEXT_MAX])
+void auth_mint_secret(const char *id, char text[KEY_TEXT_MAX], unsigned char hash[32])
 {
     unsigned char random[KEY_RANDOM_BYTES];
     char secret[64];
 
+    if (RAND_bytes(random, sizeof random) != 1)
+        abort();
+    b64url_encode(random, sizeof random, secret);
+    OPENSSL_cleanse(random, sizeof random);
+    snprintf(text, KEY_TEXT_MAX, "%s.%s", id, secret);
+    auth_hash(text, strlen(text), hash);
+    OPENSSL_cleanse(secret, sizeof secret);
+}
+
+void auth_mint_key(const char *org_id, const char *name, unsigned scopes, struct api_key *key,
+                   char text[KEY_TEXT_MAX])
+{
     memset(key, 0, sizeof *key);
     key->created_at = time_now_ms();
     id_make("key_", key->created_at, key->id);
     text_copy(key->org_id, sizeof key->org_id, org_id ? org_id : "");
     text_copy(key->name, sizeof key->name, name);
     key->scopes = scopes;
-    if (RAND_bytes(random, sizeof random) != 1)
-        abort();
-    b64url_encode(random, sizeof random, secret);
-    OPENSSL_cleanse(random, sizeof random);
-    snprintf(text, KEY_TEXT_MAX, "%s.%s", key->id, secret);
-    auth_hash(text, strlen(text), key->secret_hash);
-    OPENSSL_cleanse(secret, sizeof secret);
+    auth_mint_secret(key->id, text, key->secret_hash);
+}
+
+/* A portal session's bearer: exchanged, current, not revoked. */
+static int authenticate_portal(struct store_conn *conn, const char *id,
+                               const unsigned char hash[32], struct principal *who, struct err *e)
+{
+    struct portal_session ps;
+    int rc = store_portal_get(conn, "", id, &ps);
+    bool valid;
+    if (rc == ERR_FAIL)
+        return err_set(e, 503, "unavailable", NULL, "the store is not reachable");
+    if (rc != 0)
+        return err_set(e, 401, "unauthorized", NULL, "unknown portal session");
+    valid = ps.exchanged_at != 0 && CRYPTO_memcmp(hash, ps.session_hash, 32) == 0;
+    if (valid && (ps.revoked_at != 0 || ps.session_expires_at <= time_now_ms())) {
+        portal_session_clear(&ps);
+        return err_set(e, 401, "unauthorized", NULL, "this portal session has ended");
+    }
+    if (!valid) {
+        portal_session_clear(&ps);
+        return err_set(e, 401, "unauthorized", NULL, "unknown portal session");
+    }
+    text_copy(who->key_id, sizeof who->key_id, ps.id);
+    text_copy(who->org_id, sizeof who->org_id, ps.org_id);
+    who->scopes = SCOPE_WEBHOOKS;
+    who->is_portal = true;
+    who->read_only = ps.read_only;
+    who->endpoint_ids = ps.endpoint_ids ? json_loads(ps.endpoint_ids, 0, NULL) : NULL;
+    portal_session_clear(&ps);
+    return 0;
 }
 
 /* The presented key, or NULL. "Bearer" is matched case-insensitively (RFC 7235). */
@@ -188,6 +223,8 @@ int auth_authenticate(struct app *app, struct store_conn *conn, struct http_requ
         return err_set(e, 401, "unauthorized", NULL, "unknown API key");
     memcpy(key_id, text, (size_t)(dot - text));
     key_id[dot - text] = '\0';
+    if (id_is_valid(key_id, "ps_"))
+        return authenticate_portal(conn, key_id, hash, who, e);
     if (!id_is_valid(key_id, "key_"))
         return err_set(e, 401, "unauthorized", NULL, "unknown API key");
     if (!cache_get(app->keys, key_id, &key)) {

@@ -11,6 +11,10 @@
 /* SHA-256 of a presented key. */
 void auth_hash(const char *text, size_t len, unsigned char out[32]);
 
+/* A credential "<id>.<43 random base64url characters>" into text, and its SHA-256: the text is
+ * shown once, the hash is what is kept. */
+void auth_mint_secret(const char *id, char text[KEY_TEXT_MAX], unsigned char hash[32]);
+
 /* Fills key (new id, hash, created_at now) and writes the key's text, shown once. */
 void auth_mint_key(const char *org_id, const char *name, unsigned scopes, struct api_key *key,
                    char text[KEY_TEXT_MAX]);
@@ -25,7 +29,8 @@ void key_cache_invalidate(struct key_cache *cache);
 void auth_after_revocation(struct api_call *call);
 
 /* Finds the key of the request (Authorization: Bearer or X-API-Key) and fills who. 401 when
- * it is missing, unknown or revoked, or when the two headers disagree. */
+ * it is missing, unknown or revoked, or when the two headers disagree. A portal session's
+ * bearer ("ps_..." ids) makes a portal principal, until it expires or is revoked. */
 int auth_authenticate(struct app *app, struct store_conn *conn, struct http_request *req,
                       struct principal *who, struct err *e);
 

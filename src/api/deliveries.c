@@ -148,6 +148,10 @@ void deliveries_get(struct api_call *call)
     if (api_target_org(call, &org) != 0)
         return;
     rc = store_delivery_get(call->conn, org.id, call->params.value[0], &d);
+    if (rc == 0 && !api_endpoint_visible(call, d.endpoint_id)) {
+        free(d.url);
+        rc = ERR_NOT_FOUND;
+    }
     if (rc != 0) {
         api_fail_store(call, rc, "delivery");
         return;
@@ -203,6 +207,17 @@ void deliveries_retry(struct api_call *call)
     struct org org;
     if (api_target_org(call, &org) != 0)
         return;
+    if (call->who.is_portal) { /* only a delivery of an endpoint it shows */
+        struct delivery d = {0};
+        int rc = store_delivery_get(call->conn, org.id, call->params.value[0], &d);
+        free(d.url);
+        if (rc == 0 && !api_endpoint_visible(call, d.endpoint_id))
+            rc = ERR_NOT_FOUND;
+        if (rc != 0) {
+            api_fail_store(call, rc, "delivery");
+            return;
+        }
+    }
     api_set_data(call, xstrdup(org.id), NULL);
     api_write(call, retry_apply);
 }

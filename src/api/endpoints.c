@@ -421,6 +421,12 @@ void endpoints_create(struct api_call *call)
     }
     if (api_target_org(call, &org) != 0)
         return;
+    if (call->who.is_portal && call->who.endpoint_ids) {
+        err_set(&e, 403, "forbidden", NULL,
+                "this portal session shows given endpoints only; it cannot add one");
+        api_fail(call, &e);
+        return;
+    }
     ep = xcalloc(1, sizeof *ep);
     api_set_data(call, ep, endpoint_free);
     if (endpoint_init(ep, org.id, json_string_value(json_object_get(call->body, "url")), &e) != 0 ||
@@ -443,8 +449,11 @@ struct endpoint *endpoints_load(struct api_call *call)
         return NULL;
     ep = xcalloc(1, sizeof *ep);
     rc = store_endpoint_get(call->conn, org.id, call->params.value[0], ep);
+    if (rc == 0 &&
+        (!api_endpoint_visible(call, ep->id) || (call->who.is_portal && ep->operational)))
+        rc = ERR_NOT_FOUND; /* a portal session's customers see their own endpoints only */
     if (rc != 0) {
-        free(ep);
+        endpoint_free(ep);
         api_fail_store(call, rc, "endpoint");
         return NULL;
     }
@@ -457,6 +466,32 @@ void endpoints_get(struct api_call *call)
     struct endpoint *ep = endpoints_load(call);
     if (ep)
         api_reply(call, 200, endpoint_json(ep));
+}
+
+/* A portal session's list: its given endpoints (at most 100) in their order, on one page. */
+static void list_given(struct api_call *call, const char *org_id, const struct list_filter *filter)
+{
+    json_t *data = json_array(), *item;
+    size_t i;
+    int rc = 0;
+    json_array_foreach(call->who.endpoint_ids, i, item)
+    {
+        struct endpoint ep = {0};
+        rc = store_endpoint_get(call->conn, org_id, json_string_value(item), &ep);
+        if (rc == 0 && (filter->is_active < 0 || ep.is_active == filter->is_active))
+            json_array_append_new(data, endpoint_json(&ep));
+        endpoint_clear(&ep);
+        if (rc == ERR_NOT_FOUND) /* deleted since */
+            rc = 0;
+        if (rc != 0)
+            break;
+    }
+    if (rc != 0) {
+        json_decref(data);
+        api_fail_store(call, rc, "endpoint");
+        return;
+    }
+    api_reply(call, 200, json_pack("{s:o, s:n}", "data", data, "next_cursor"));
 }
 
 void endpoints_list(struct api_call *call)
@@ -478,6 +513,10 @@ void endpoints_list(struct api_call *call)
             return;
         }
         filter.is_active = strcmp(active, "true") == 0;
+    }
+    if (call->who.is_portal && call->who.endpoint_ids) {
+        list_given(call, org.id, &filter);
+        return;
     }
     items = xcalloc((size_t)page.limit + 1, sizeof *items);
     rc = store_endpoint_list(call->conn, org.id, &filter, &page, items, &count);

@@ -8,6 +8,7 @@
 #include "hookd/hookd.h"
 #include "core/text.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +33,19 @@ static void org_change_free(void *ptr)
     free(change);
 }
 
+static json_t *text_or_null(const char *text)
+{
+    return text[0] ? json_string(text) : json_null();
+}
+
+/* (api.h) */
+json_t *orgs_portal_json(const struct org *org)
+{
+    return json_pack("{s:o, s:o, s:o}", "name", text_or_null(org->portal_name), "logo_url",
+                     text_or_null(org->portal_logo_url), "accent_color",
+                     text_or_null(org->portal_accent_color));
+}
+
 static json_t *org_json(const struct org *org, bool with_secret)
 {
     json_t *obj =
@@ -39,6 +53,7 @@ static json_t *org_json(const struct org *org, bool with_secret)
                   org->signature_scheme, "created_at", api_time(org->created_at));
     json_object_set_new(obj, "retention_days",
                         org->retention_days > 0 ? json_integer(org->retention_days) : json_null());
+    json_object_set_new(obj, "portal", orgs_portal_json(org));
     if (with_secret)
         json_object_set_new(obj, "primary_secret", json_string(org->primary_secret));
     return obj;
@@ -227,6 +242,7 @@ static int write_operational(struct store_conn *tx, struct org_change *change)
 static const struct jsonv_field org_patch_fields[] = {
     {"signature_scheme", JSONV_STRING, false, false, 16, 0},
     {"operational_webhook_url", JSONV_URL, false, true, 0, 0},
+    {"portal", JSONV_OBJECT, false, false, 0, 0},
     {"operational_endpoint_id", JSONV_READ_ONLY, false, false, 0, 0},
     {"operational_webhook_secret", JSONV_READ_ONLY, false, false, 0, 0},
     {"retention_days", JSONV_INTEGER, false, true, 0, 0},
@@ -240,6 +256,53 @@ static const struct jsonv_field org_rotate_fields[] = {
     {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
     {NULL, 0, false, false, 0, 0},
 };
+
+/* The portal's branding, {name?, logo_url?, accent_color?}: each given field replaces the one
+ * stored, null clears it. */
+static const struct jsonv_field branding_fields[] = {
+    {"name", JSONV_STRING, false, true, LIMIT_NAME_CHARS, 0},
+    {"logo_url", JSONV_STRING, false, true, LIMIT_URL_BYTES, 0},
+    {"accent_color", JSONV_STRING, false, true, 7, 0},
+    {NULL, 0, false, false, 0, 0},
+};
+
+static int check_branding(const struct api_call *call, const json_t *portal, struct err *e)
+{
+    const char *logo = json_string_value(json_object_get(portal, "logo_url"));
+    const char *color = json_string_value(json_object_get(portal, "accent_color"));
+    bool http_ok = call->app->cfg->allow_http;
+    if (jsonv_check(portal, branding_fields, e) != 0) {
+        char field[sizeof e->field + 8];
+        snprintf(field, sizeof field, "portal.%s", e->field);
+        text_copy(e->field, sizeof e->field, field);
+        return ERR_FAIL;
+    }
+    if (logo && strncmp(logo, "https://", 8) != 0 && !(http_ok && strncmp(logo, "http://", 7) == 0))
+        return err_invalid(e, "portal.logo_url", "logo_url must be an https:// URL");
+    if (color &&
+        (strlen(color) != 7 || color[0] != '#' || strspn(color + 1, "0123456789abcdefABCDEF") != 6))
+        return err_invalid(e, "portal.accent_color", "accent_color must be #rrggbb");
+    return 0;
+}
+
+static void apply_branding(struct org *org, const json_t *portal)
+{
+    static const struct {
+        const char *field;
+        size_t offset, size;
+    } fields[] = {
+        {"name", offsetof(struct org, portal_name), sizeof org->portal_name},
+        {"logo_url", offsetof(struct org, portal_logo_url), sizeof org->portal_logo_url},
+        {"accent_color", offsetof(struct org, portal_accent_color),
+         sizeof org->portal_accent_color},
+    };
+    for (size_t i = 0; portal && i < sizeof fields / sizeof fields[0]; i++) {
+        json_t *value = json_object_get(portal, fields[i].field);
+        if (value)
+            text_copy((char *)org + fields[i].offset, fields[i].size,
+                      json_is_string(value) ? json_string_value(value) : "");
+    }
+}
 
 /* Re-reads the org inside the transaction and writes the change the handler prepared. */
 static int org_update_apply(struct store_conn *tx, struct api_call *call)
@@ -257,6 +320,7 @@ static int org_update_apply(struct store_conn *tx, struct api_call *call)
         memcpy(current.primary_secret, change->primary_secret, sizeof current.primary_secret);
     if (change->retention_days != RETENTION_UNCHANGED)
         current.retention_days = change->retention_days;
+    apply_branding(&current, json_object_get(call->body, "portal"));
     rc = store_org_update(tx, &current);
     if (rc == 0 && prepared->operational != OPERATIONAL_UNCHANGED)
         rc = write_operational(tx, prepared);
@@ -282,6 +346,11 @@ void org_self_patch(struct api_call *call)
         err_invalid(&e, "retention_days",
                     "retention_days must be 1 to %d days, or null for the server's --retention",
                     RETENTION_DAYS_MAX);
+        api_fail(call, &e);
+        return;
+    }
+    json_t *portal = json_object_get(call->body, "portal");
+    if (portal && check_branding(call, portal, &e) != 0) {
         api_fail(call, &e);
         return;
     }

@@ -9,7 +9,7 @@
 /* Scripts and styles only from hookd itself, no inline script, nothing framed; images may come
  * from an org's branding (its logo URL). */
 #define WEB_CSP                                                                                    \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "      \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "       \
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 const struct embedded_file *embedded_find(const struct embedded_file *table, const char *name)
@@ -25,8 +25,10 @@ static const char *content_type_of(const char *name)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".svg", "image/svg+xml"},
         {".png", "image/png"},
     };
     const char *dot = strrchr(name, '.');

@@ -179,6 +179,26 @@ const char *const pg_migrations[] = {
     "CREATE UNIQUE INDEX endpoints_operational ON endpoints (org_id) WHERE operational = 1 AND "
     "deleted_at IS NULL;"
     "ALTER TABLE sources ADD COLUMN rejected_in_row INTEGER NOT NULL DEFAULT 0;",
+
+    /* 9: the customer portal (issue 16): one-time links exchanged for short sessions, both kept
+     * as hashes; an org's branding of its portal */
+    "CREATE TABLE portal_sessions ("
+    "  id TEXT COLLATE \"C\" PRIMARY KEY,"
+    "  org_id TEXT COLLATE \"C\" NOT NULL REFERENCES orgs (id),"
+    "  link_hash BYTEA NOT NULL,"
+    "  session_hash BYTEA,"
+    "  read_only SMALLINT NOT NULL,"
+    "  endpoint_ids TEXT,"
+    "  expires_in_ms BIGINT NOT NULL,"
+    "  expires_at BIGINT NOT NULL,"
+    "  exchanged_at BIGINT,"
+    "  session_expires_at BIGINT,"
+    "  revoked_at BIGINT,"
+    "  created_at BIGINT NOT NULL);"
+    "CREATE INDEX portal_sessions_org ON portal_sessions (org_id, created_at, id);"
+    "ALTER TABLE orgs ADD COLUMN portal_name TEXT;"
+    "ALTER TABLE orgs ADD COLUMN portal_logo_url TEXT;"
+    "ALTER TABLE orgs ADD COLUMN portal_accent_color TEXT;",
 };
 const int pg_migration_count = (int)(sizeof pg_migrations / sizeof pg_migrations[0]);
 

@@ -164,6 +164,29 @@ int sql_read_rows(struct sql_stmt *s, void *out, size_t size, int *count,
     return rc == SQL_DONE ? 0 : ERR_FAIL;
 }
 
+int sql_read_one_of_org(struct store_conn *c, const char *sql, const char *id, const char *org_id,
+                        void *out, void (*read_row)(struct sql_stmt *, void *))
+{
+    struct sql_stmt *s = sql_prepare(c, sql);
+    if (s == NULL)
+        return ERR_FAIL;
+    sql_text(s, 1, id);
+    sql_text(s, 2, org_id);
+    return sql_read_one(s, out, read_row);
+}
+
+int sql_read_org_page(struct store_conn *c, const char *sql, const char *org_id,
+                      const struct page *page, void *out, size_t size, int *count,
+                      void (*read_row)(struct sql_stmt *, void *))
+{
+    struct sql_stmt *s = sql_prepare(c, sql);
+    if (s == NULL)
+        return ERR_FAIL;
+    sql_text(s, 1, org_id);
+    sql_page(s, 2, page);
+    return sql_read_rows(s, out, size, count, read_row);
+}
+
 int sql_read_count(struct sql_stmt *s, long *count)
 {
     int rc = driver(s)->step(s);

@@ -165,6 +165,15 @@ int sql_run_changed(struct sql_stmt *s);
 int sql_insert(struct sql_stmt *s);
 /* Steps a single-row query into read_row(s, out): 0, ERR_NOT_FOUND or ERR_FAIL. Resets it. */
 int sql_read_one(struct sql_stmt *s, void *out, void (*read_row)(struct sql_stmt *, void *));
+/* The one row of sql with id at ?1 and org_id at ?2 (the shape of every "get" of an org's
+ * object), read as sql_read_one. */
+int sql_read_one_of_org(struct store_conn *c, const char *sql, const char *id, const char *org_id,
+                        void *out, void (*read_row)(struct sql_stmt *, void *));
+/* A page of an org's list: org_id at ?1, the page at ?2 to ?4 (sql_page), read as
+ * sql_read_rows. */
+int sql_read_org_page(struct store_conn *c, const char *sql, const char *org_id,
+                      const struct page *page, void *out, size_t size, int *count,
+                      void (*read_row)(struct sql_stmt *, void *));
 /* Steps a list query, handing row n to read_row(s, out + n * size); *count gets the rows. */
 int sql_read_rows(struct sql_stmt *s, void *out, size_t size, int *count,
                   void (*read_row)(struct sql_stmt *, void *));

@@ -195,6 +195,26 @@ const char *const sqlite_migrations[] = {
     "CREATE UNIQUE INDEX endpoints_operational ON endpoints (org_id) WHERE operational = 1 AND "
     "deleted_at IS NULL;"
     "ALTER TABLE sources ADD COLUMN rejected_in_row INTEGER NOT NULL DEFAULT 0;",
+
+    /* 9: the customer portal (issue 16): one-time links exchanged for short sessions, both kept
+     * as hashes; an org's branding of its portal */
+    "CREATE TABLE portal_sessions ("
+    "  id TEXT PRIMARY KEY,"
+    "  org_id TEXT NOT NULL REFERENCES orgs (id),"
+    "  link_hash BLOB NOT NULL,"
+    "  session_hash BLOB,"
+    "  read_only SMALLINT NOT NULL,"
+    "  endpoint_ids TEXT,"
+    "  expires_in_ms INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  exchanged_at INTEGER,"
+    "  session_expires_at INTEGER,"
+    "  revoked_at INTEGER,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX portal_sessions_org ON portal_sessions (org_id, created_at, id);"
+    "ALTER TABLE orgs ADD COLUMN portal_name TEXT;"
+    "ALTER TABLE orgs ADD COLUMN portal_logo_url TEXT;"
+    "ALTER TABLE orgs ADD COLUMN portal_accent_color TEXT;",
 };
 const int sqlite_migration_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);
 

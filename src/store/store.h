@@ -37,6 +37,10 @@ struct org {
     char signature_scheme[SCHEME_BYTES]; /* "standard" or "hex" */
     int retention_days;                  /* its history's age limit; 0: the server's --retention */
     int64_t created_at;                  /* ms */
+    /* how its customer portal looks ("" each: hookd's own) */
+    char portal_name[NAME_BYTES];
+    char portal_logo_url[LIMIT_URL_BYTES + 1];
+    char portal_accent_color[8]; /* "#rrggbb" */
 };
 
 struct api_key {
@@ -454,6 +458,35 @@ struct stats_counts {
  * i < step_count (since and step_ms multiples of STATS_BUCKET_MS). */
 int store_endpoint_stats(struct store_conn *c, const char *endpoint_id, int64_t since,
                          int64_t step_ms, struct stats_counts *steps, int step_count);
+
+/* --- customer portal sessions (issue 16; store_portal.c) --- */
+
+/* A one-time link to an org's portal, exchanged once for a session; both credentials are kept as
+ * SHA-256 hashes only. */
+struct portal_session {
+    char id[ID_MAX];
+    char org_id[ID_MAX];
+    unsigned char link_hash[32];
+    unsigned char session_hash[32]; /* zeros until exchanged */
+    bool read_only;
+    char *endpoint_ids;    /* JSON array of the endpoints it shows; NULL: all of the org's */
+    int64_t expires_in_ms; /* how long the link, then the session, lasts */
+    int64_t expires_at;    /* of the link */
+    int64_t exchanged_at, session_expires_at, revoked_at, created_at; /* 0: not yet */
+};
+
+void portal_session_clear(struct portal_session *ps);
+int store_portal_insert(struct store_conn *tx, const struct portal_session *ps);
+/* org_id "" finds it in any org (authentication). */
+int store_portal_get(struct store_conn *c, const char *org_id, const char *id,
+                     struct portal_session *out);
+/* The org's sessions, newest first. */
+int store_portal_list(struct store_conn *c, const char *org_id, const struct page *page,
+                      struct portal_session *out, int *count);
+/* Exchanges the link: only once, before it expires and unless revoked; ERR_NOT_FOUND else. */
+int store_portal_exchange(struct store_conn *tx, const char *id,
+                          const unsigned char session_hash[32], int64_t now);
+int store_portal_revoke(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
 
 /* --- inbound sources and messages (§2.7; store_inbound.c) --- */
 int store_source_insert(struct store_conn *tx, const struct source *src);

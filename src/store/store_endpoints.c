@@ -266,12 +266,7 @@ int store_endpoint_get(struct store_conn *c, const char *org_id, const char *id,
 {
     static const char sql[] = "SELECT " EP_COLUMNS " FROM endpoints WHERE id = ?1 AND org_id = "
                               "?2 AND deleted_at IS NULL";
-    struct sql_stmt *s = sql_prepare(c, sql);
-    if (s == NULL)
-        return ERR_FAIL;
-    sql_text(s, 1, id);
-    sql_text(s, 2, org_id);
-    return sql_read_one(s, out, read_endpoint);
+    return sql_read_one_of_org(c, sql, id, org_id, out, read_endpoint);
 }
 
 int store_endpoint_list(struct store_conn *c, const char *org_id, const struct list_filter *f,

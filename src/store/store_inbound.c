@@ -103,12 +103,7 @@ int store_source_get(struct store_conn *c, const char *org_id, const char *id, s
 {
     static const char sql[] = "SELECT " SOURCE_COLUMNS " FROM sources WHERE id = ?1 AND (?2 = '' "
                               "OR org_id = ?2) AND deleted_at IS NULL";
-    struct sql_stmt *s = sql_prepare(c, sql);
-    if (s == NULL)
-        return ERR_FAIL;
-    sql_text(s, 1, id);
-    sql_text(s, 2, org_id);
-    return sql_read_one(s, out, read_source);
+    return sql_read_one_of_org(c, sql, id, org_id, out, read_source);
 }
 
 int store_source_list(struct store_conn *c, const char *org_id, const struct page *page,
@@ -117,12 +112,7 @@ int store_source_list(struct store_conn *c, const char *org_id, const struct pag
     static const char sql[] = "SELECT " SOURCE_COLUMNS " FROM sources WHERE org_id = ?1 AND "
                               "deleted_at IS NULL AND (?2 IS NULL OR (created_at, id) < (?2, ?3)) "
                               "ORDER BY created_at DESC, id DESC LIMIT ?4";
-    struct sql_stmt *s = sql_prepare(c, sql);
-    if (s == NULL)
-        return ERR_FAIL;
-    sql_text(s, 1, org_id);
-    sql_page(s, 2, page);
-    return sql_read_rows(s, out, sizeof *out, count, read_source);
+    return sql_read_org_page(c, sql, org_id, page, out, sizeof *out, count, read_source);
 }
 
 int store_source_delete(struct store_conn *tx, const char *org_id, const char *id, int64_t now)
@@ -192,12 +182,7 @@ int store_inbound_get(struct store_conn *c, const char *org_id, const char *id,
 {
     static const char sql[] =
         "SELECT " INBOUND_COLUMNS " FROM inbound_messages WHERE id = ?1 AND org_id = ?2";
-    struct sql_stmt *s = sql_prepare(c, sql);
-    if (s == NULL)
-        return ERR_FAIL;
-    sql_text(s, 1, id);
-    sql_text(s, 2, org_id);
-    return sql_read_one(s, out, read_inbound);
+    return sql_read_one_of_org(c, sql, id, org_id, out, read_inbound);
 }
 
 int store_inbound_list(struct store_conn *c, const char *org_id, const char *source_id,

@@ -9,7 +9,9 @@
 
 /* --- orgs --- */
 
-#define ORG_COLUMNS "id, name, primary_secret, signature_scheme, created_at, retention_days"
+#define ORG_COLUMNS                                                                                \
+    "id, name, primary_secret, signature_scheme, created_at, retention_days, "                     \
+    "coalesce(portal_name, ''), coalesce(portal_logo_url, ''), coalesce(portal_accent_color, '')"
 
 static void read_org(struct sql_stmt *s, void *out_ptr)
 {
@@ -20,11 +22,15 @@ static void read_org(struct sql_stmt *s, void *out_ptr)
     sql_col_copy(s, 3, out->signature_scheme, sizeof out->signature_scheme);
     out->created_at = sql_col_int64(s, 4);
     out->retention_days = sql_col_int(s, 5); /* NULL reads as 0 */
+    sql_col_copy(s, 6, out->portal_name, sizeof out->portal_name);
+    sql_col_copy(s, 7, out->portal_logo_url, sizeof out->portal_logo_url);
+    sql_col_copy(s, 8, out->portal_accent_color, sizeof out->portal_accent_color);
 }
 
 int store_org_insert(struct store_conn *tx, const struct org *org)
 {
-    static const char sql[] = "INSERT INTO orgs (" ORG_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    static const char sql[] = "INSERT INTO orgs (id, name, primary_secret, signature_scheme, "
+                              "created_at, retention_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
                               "ON CONFLICT DO NOTHING";
     struct sql_stmt *s = sql_prepare(tx, sql);
     if (s == NULL)
@@ -63,8 +69,10 @@ int store_org_list(struct store_conn *c, const struct page *page, struct org *ou
 
 int store_org_update(struct store_conn *tx, const struct org *org)
 {
-    static const char sql[] = "UPDATE orgs SET name = ?1, primary_secret = ?2, signature_scheme "
-                              "= ?3, retention_days = ?5 WHERE id = ?4 AND deleted_at IS NULL";
+    static const char sql[] =
+        "UPDATE orgs SET name = ?1, primary_secret = ?2, signature_scheme = ?3, retention_days = "
+        "?5, portal_name = ?6, portal_logo_url = ?7, portal_accent_color = ?8 WHERE id = ?4 AND "
+        "deleted_at IS NULL";
     struct sql_stmt *s = sql_prepare(tx, sql);
     if (s == NULL)
         return ERR_FAIL;
@@ -73,11 +81,14 @@ int store_org_update(struct store_conn *tx, const struct org *org)
     sql_text(s, 3, org->signature_scheme);
     sql_text(s, 4, org->id);
     sql_int_or_null(s, 5, org->retention_days);
+    sql_text_or_null(s, 6, org->portal_name);
+    sql_text_or_null(s, 7, org->portal_logo_url);
+    sql_text_or_null(s, 8, org->portal_accent_color);
     return sql_run_changed(s);
 }
 
-/* Deletes the org (§2.2): its keys are revoked, its endpoints and sources deleted, and its queued
- * deliveries end exhausted; its history stays until retention purges it. */
+/* Deletes the org (§2.2): its keys and portal sessions are revoked, its endpoints and sources
+ * deleted, and its queued deliveries end exhausted; its history stays until retention purges it. */
 int store_org_delete(struct store_conn *tx, const char *id, int64_t now)
 {
     static const char delete_org[] =
@@ -92,8 +103,10 @@ int store_org_delete(struct store_conn *tx, const char *id, int64_t now)
         DLV_EXHAUSTED_N) ", last_error = 'organization "
                          "deleted', next_attempt_at = NULL WHERE org_id = ?2 AND status = " SQL_NUM(
                              DLV_PENDING_N);
-    const char *const steps[] = {delete_org, revoke_keys, delete_endpoints, delete_sources,
-                                 end_deliveries};
+    static const char revoke_portals[] =
+        "UPDATE portal_sessions SET revoked_at = ?1 WHERE org_id = ?2 AND revoked_at IS NULL";
+    const char *const steps[] = {delete_org,     revoke_keys,    delete_endpoints,
+                                 delete_sources, end_deliveries, revoke_portals};
     int rc = 0;
 
     fanout_cache_forget(tx);
@@ -157,12 +170,7 @@ int store_key_list(struct store_conn *c, const char *org_id, const struct page *
     static const char sql[] =
         "SELECT " KEY_COLUMNS " FROM api_keys WHERE coalesce(org_id, '') = ?1 AND (?2 IS NULL OR "
         "(created_at, id) < (?2, ?3)) ORDER BY created_at DESC, id DESC LIMIT ?4";
-    struct sql_stmt *s = sql_prepare(c, sql);
-    if (s == NULL)
-        return ERR_FAIL;
-    sql_text(s, 1, org_id);
-    sql_page(s, 2, page);
-    return sql_read_rows(s, out, sizeof *out, count, read_key);
+    return sql_read_org_page(c, sql, org_id, page, out, sizeof *out, count, read_key);
 }
 
 int store_key_revoke(struct store_conn *tx, const char *id, int64_t now)

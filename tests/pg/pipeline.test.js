@@ -410,3 +410,30 @@ describe('operational webhooks on PostgreSQL (issue 15)', () => {
     assert.deepEqual(list.data.map((e) => e.id), [ep.id], 'the operational endpoint is kept out of the list');
   });
 });
+
+describe('customer portal sessions on PostgreSQL (issue 16)', () => {
+  it('mints, exchanges once, scopes to the org and given endpoints, expires and revokes', async (t) => {
+    const { server, rx, org, key } = await fixture(t, [...BASE_ARGS, '--no-ping']);
+    const a = await createEndpoint(server, key, { url: rx.url('/a') });
+    await createEndpoint(server, key, { url: rx.url('/b') });
+    const mint = async (body) => {
+      const res = await api(server, 'POST', `/v1/orgs/${org.id}/portal-sessions`, { key, body });
+      assert.equal(res.status, 201, res.text);
+      return res.json;
+    };
+    const link = await mint({ endpoint_ids: [a.id], read_only: true });
+    const ex = await api(server, 'POST', '/v1/portal/exchange', { body: { token: link.token } });
+    assert.equal(ex.status, 200, ex.text);
+    assert.equal((await api(server, 'POST', '/v1/portal/exchange', { body: { token: link.token } })).status, 401);
+    const list = await api(server, 'GET', '/v1/endpoints', { key: ex.json.session });
+    assert.deepEqual(list.json.data.map((e) => e.id), [a.id]);
+    assert.equal((await api(server, 'PATCH', `/v1/endpoints/${a.id}`, { key: ex.json.session, body: { name: 'x' } })).status, 403);
+    const quick = await mint({ expires_in: 1 });
+    const qs = await api(server, 'POST', '/v1/portal/exchange', { body: { token: quick.token } });
+    assert.equal(qs.status, 200, qs.text);
+    await sleep(1200);
+    assert.equal((await api(server, 'GET', '/v1/endpoints', { key: qs.json.session })).status, 401);
+    assert.equal((await api(server, 'DELETE', `/v1/portal-sessions/${link.id}`, { key })).status, 200);
+    assert.equal((await api(server, 'GET', '/v1/endpoints', { key: ex.json.session })).status, 401);
+  });
+});

@@ -1851,6 +1851,10 @@ static void attempts_survive_the_rebuild_of_their_table(void **state)
         "DROP INDEX endpoints_operational;"
         "ALTER TABLE endpoints DROP COLUMN operational;"
         "ALTER TABLE sources DROP COLUMN rejected_in_row;"
+        "DROP TABLE portal_sessions;"
+        "ALTER TABLE orgs DROP COLUMN portal_name;"
+        "ALTER TABLE orgs DROP COLUMN portal_logo_url;"
+        "ALTER TABLE orgs DROP COLUMN portal_accent_color;"
         "PRAGMA user_version = 3;";
     struct store_options opts = {.exclusive = true};
     struct store *old = NULL;
@@ -1873,7 +1877,7 @@ static void attempts_survive_the_rebuild_of_their_table(void **state)
 
     assert_int_equal(store_open(url, &opts, &old, &e), 0);
     assert_int_equal(store_migrate(old, &applied, &e), 0);
-    assert_int_equal(applied, 5); /* 4 to 8 */
+    assert_int_equal(applied, 6); /* 4 to 9 */
     struct store_conn *c = store_acquire(old);
     assert_int_equal(store_attempt_list(c, "dlv_old", found, 4, &count), 0);
     assert_int_equal(count, 2);
@@ -1905,6 +1909,10 @@ static void messages_keep_their_dedupe_keys_across_migration_5(void **state)
         "DROP INDEX endpoints_operational;"
         "ALTER TABLE endpoints DROP COLUMN operational;"
         "ALTER TABLE sources DROP COLUMN rejected_in_row;"
+        "DROP TABLE portal_sessions;"
+        "ALTER TABLE orgs DROP COLUMN portal_name;"
+        "ALTER TABLE orgs DROP COLUMN portal_logo_url;"
+        "ALTER TABLE orgs DROP COLUMN portal_accent_color;"
         "PRAGMA user_version = 4;";
     struct store_options opts = {.exclusive = true};
     struct inbound_message back;
@@ -1927,7 +1935,7 @@ static void messages_keep_their_dedupe_keys_across_migration_5(void **state)
 
     assert_int_equal(store_open(url, &opts, &old, &e), 0);
     assert_int_equal(store_migrate(old, &applied, &e), 0);
-    assert_int_equal(applied, 4); /* 5 to 8 */
+    assert_int_equal(applied, 5); /* 5 to 9 */
     struct store_conn *c = store_acquire(old);
     assert_int_equal(store_inbound_seen(c, "src_old", "evt-42", 0), 0);
     assert_int_equal(store_inbound_seen(c, "src_old", "evt-43", 0), ERR_NOT_FOUND);
