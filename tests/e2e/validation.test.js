@@ -12,6 +12,7 @@ const {
   paddedOrgBody,
   rawRequest,
   parseRawResponse,
+  checkResponse,
 } = require('./lib/hookd');
 
 function assertError(res, status, code, field) {
@@ -512,7 +513,7 @@ describe('--max-body', () => {
       body: stream,
       duplex: 'half',
     });
-    const text = await res.text();
+    const { text } = await checkResponse('POST', '/v1/orgs', res);
     assert.equal(res.status, 413, text);
     assert.equal(JSON.parse(text).error, 'payload_too_large');
     const list = await allOrgs(server);
@@ -534,7 +535,7 @@ describe('--max-body', () => {
       body: stream,
       duplex: 'half',
     });
-    const text = await res.text();
+    const { text } = await checkResponse('POST', '/v1/orgs', res);
     assert.equal(res.status, 201, text);
     assert.equal(JSON.parse(text).name, name);
   });
