@@ -7,7 +7,7 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { startHookd, api, checkResponse, createOrgWithKey } = require('./lib/hookd');
-const { DOCUMENT_PATH, checkAnswer, matchTemplate, operations } = require('./lib/openapi');
+const { DOCUMENT_PATH, checkAnswer, checkAnswerAsync, matchTemplate, operations } = require('./lib/openapi');
 
 describe('GET /openapi.json', () => {
   let server;
@@ -80,6 +80,13 @@ describe('the answers check (lib/openapi.js)', () => {
     const { id, ...missing } = res.json;
     assert.ok(id);
     assert.throws(() => checkAnswer('GET', '/v1/org', answer(200, missing)), /required/);
+  });
+
+  it('refuses drift on the checker thread that api() uses too', async () => {
+    const res = await api(server, 'GET', '/v1/org', { key });
+    await checkAnswerAsync('GET', '/v1/org', answer(200, res.json));
+    await assert.rejects(checkAnswerAsync('GET', '/v1/org', answer(200, { ...res.json, surprise: 1 })), /openapi: GET \/v1\/org/);
+    await assert.rejects(checkAnswerAsync('GET', '/v1/org', answer(418, {})), /418 is not documented/);
   });
 
   it('refuses a status the operation does not document', () => {

@@ -7,7 +7,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { checkAnswer, checkResponse } = require('./openapi');
+const { checkAnswerAsync, checkResponse } = require('./openapi');
 
 const BIN = process.env.HOOKD_BIN
   ? path.resolve(process.env.HOOKD_BIN)
@@ -284,9 +284,8 @@ async function api(server, method, urlPath, { key, body, headers = {} } = {}) {
   } catch {
     json = undefined;
   }
-  checkAnswer(method, urlPath, { status: res.status, contentType: res.headers.get('content-type'), text }, {
-    role: roleOf(server),
-  });
+  const contentType = res.headers.get('content-type');
+  await checkAnswerAsync(method, urlPath, { status: res.status, contentType, text }, { role: roleOf(server) });
   return { status: res.status, headers: res.headers, text, json };
 }
 

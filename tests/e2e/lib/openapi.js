@@ -5,6 +5,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
 const Ajv2020 = require('ajv/dist/2020');
 const addFormats = require('ajv-formats');
 
@@ -142,13 +143,61 @@ function checkAnswer(method, urlPath, res, opts = {}) {
   checkBody(parts, response, res, where);
 }
 
+// The tests' answers are checked on a worker thread: compiling a schema takes tens of
+// milliseconds, which on the test's own thread would stall the receivers it runs (their answers'
+// latency is what some tests measure).
+const WORKER_TAG = 'hookd-openapi-check';
+let checker = null;
+const pending = new Map();
+let nextRequest = 0;
+
+function startChecker() {
+  checker = new Worker(__filename, { workerData: WORKER_TAG });
+  checker.on('message', ({ id, error }) => {
+    const waiting = pending.get(id);
+    pending.delete(id);
+    if (pending.size === 0) checker.unref();
+    if (error) waiting.reject(new Error(error));
+    else waiting.resolve();
+  });
+  checker.on('error', (error) => {
+    for (const waiting of pending.values()) waiting.reject(error);
+    pending.clear();
+    checker = null;
+  });
+  checker.unref(); // an idle checker does not keep the test process alive
+}
+
+/** checkAnswer, on the checker thread: resolves, or rejects with checkAnswer's error. */
+function checkAnswerAsync(method, urlPath, res, opts = {}) {
+  if (checker === null) startChecker();
+  return new Promise((resolve, reject) => {
+    const id = ++nextRequest;
+    pending.set(id, { resolve, reject });
+    checker.ref();
+    checker.postMessage({ id, method, urlPath, res, opts });
+  });
+}
+
+if (!isMainThread && workerData === WORKER_TAG) {
+  parentPort.on('message', ({ id, method, urlPath, res, opts }) => {
+    try {
+      checkAnswer(method, urlPath, res, opts);
+      parentPort.postMessage({ id });
+    } catch (error) {
+      parentPort.postMessage({ id, error: error.message });
+    }
+  });
+}
+
 /**
  * For tests that call fetch themselves: reads the response's body (once) and checks it against
  * the document; resolves to {status, headers, text, json} as api() does.
  */
 async function checkResponse(method, urlPath, response, opts = {}) {
   const text = await response.text();
-  checkAnswer(method, urlPath, { status: response.status, contentType: response.headers.get('content-type'), text }, opts);
+  const contentType = response.headers.get('content-type');
+  await checkAnswerAsync(method, urlPath, { status: response.status, contentType, text }, opts);
   let json;
   try {
     json = JSON.parse(text);
@@ -168,4 +217,4 @@ function operations() {
   return out;
 }
 
-module.exports = { DOCUMENT_PATH, checkAnswer, checkResponse, matchTemplate, operations };
+module.exports = { DOCUMENT_PATH, checkAnswer, checkAnswerAsync, checkResponse, matchTemplate, operations };
