@@ -110,6 +110,16 @@ describe('the answers check (lib/openapi.js)', () => {
     assert.throws(() => checkAnswer('GET', '/healthz', answer(200, 'ok', 'text/plain')), /Content-Type/);
   });
 
+  it('refuses a 429 without Retry-After', () => {
+    const limited = { error: 'rate_limited', message: 'x' };
+    assert.throws(() => checkAnswer('GET', '/v1/org', answer(429, limited)), /Retry-After header is missing/);
+    checkAnswer('GET', '/v1/org', { ...answer(429, limited), headers: { 'retry-after': '1' } });
+    assert.throws(
+      () => checkAnswer('GET', '/v1/org', { ...answer(429, limited), headers: { 'retry-after': 'soon' } }),
+      /not an integer/,
+    );
+  });
+
   it('holds unrouted answers to 404 and 405 with the Error JSON', async () => {
     const unknown = await api(server, 'GET', '/nowhere', { key });
     assert.equal(unknown.status, 404);

@@ -250,6 +250,35 @@ static void every_error_response_is_the_error_json(void **state)
     assert_int_equal(wrong, 0);
 }
 
+static bool takes_idempotency_key(json_t *op)
+{
+    size_t i;
+    json_t *parameter;
+    json_array_foreach(json_object_get(op, "parameters"), i, parameter)
+    {
+        const char *ref = json_string_value(json_object_get(parameter, "$ref"));
+        if (ref != NULL && strcmp(ref, "#/components/parameters/IdempotencyKey") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Idempotency-Key applies to the creating POSTs (ROUTE_CREATES) and to nothing else. */
+static void idempotency_key_is_documented_where_it_applies(void **state)
+{
+    int wrong = 0;
+    for (const struct api_route *r = api_routes; r->method != NULL; r++) {
+        json_t *op = operation_of(*state, r);
+        bool creates = (r->flags & ROUTE_CREATES) != 0;
+        if (op != NULL && takes_idempotency_key(op) != creates) {
+            fprintf(stderr, "openapi.json: %s %s %s Idempotency-Key\n", r->method, r->pattern,
+                    creates ? "lacks" : "must not take");
+            wrong++;
+        }
+    }
+    assert_int_equal(wrong, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +287,7 @@ int main(void)
         cmocka_unit_test(every_documented_operation_is_a_route),
         cmocka_unit_test(every_operation_documents_its_pipeline_errors),
         cmocka_unit_test(every_error_response_is_the_error_json),
+        cmocka_unit_test(idempotency_key_is_documented_where_it_applies),
     };
     return cmocka_run_group_tests(tests, load_document, free_document);
 }

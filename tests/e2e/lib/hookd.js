@@ -284,8 +284,8 @@ async function api(server, method, urlPath, { key, body, headers = {} } = {}) {
   } catch {
     json = undefined;
   }
-  const contentType = res.headers.get('content-type');
-  await checkAnswerAsync(method, urlPath, { status: res.status, contentType, text }, { role: roleOf(server) });
+  const answer = { status: res.status, contentType: res.headers.get('content-type'), text, headers: Object.fromEntries(res.headers) };
+  await checkAnswerAsync(method, urlPath, answer, { role: roleOf(server) });
   return { status: res.status, headers: res.headers, text, json };
 }
 

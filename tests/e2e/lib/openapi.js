@@ -69,8 +69,25 @@ function describe(method, urlPath, status, text) {
   return `${method} ${urlPath} answered ${status}: ${shown}`;
 }
 
+// A required header of the response must be there, and an integer one must be a number.
+function checkHeaders(response, res, where) {
+  const { document } = load();
+  for (const [name, declared] of Object.entries(response.headers || {})) {
+    const header = declared.$ref ? declared.$ref.slice(2).split('/').reduce((o, p) => o[p], document) : declared;
+    const value = (res.headers || {})[name.toLowerCase()];
+    if (value === undefined) {
+      if (header.required) throw new Error(`openapi: ${where}\n  the ${name} header is missing`);
+      continue;
+    }
+    if (header.schema && header.schema.type === 'integer' && !/^\d+$/.test(value)) {
+      throw new Error(`openapi: ${where}\n  ${name}: ${value} is not an integer`);
+    }
+  }
+}
+
 // Checks the body against the response object found at parts (a pointer into the document).
 function checkBody(parts, response, res, where) {
+  checkHeaders(response, res, where);
   const content = response.content;
   if (!content) {
     if (res.text !== '') throw new Error(`openapi: ${where}\n  the document gives this answer no body`);
@@ -103,8 +120,8 @@ function checkBody(parts, response, res, where) {
 }
 
 /**
- * Throws when an answer of hookd does not fit the document: res is {status, contentType, text}
- * as received for method and urlPath (the query, if any, is ignored). Answers with no operation
+ * Throws when an answer of hookd does not fit the document: res is {status, contentType, text,
+ * headers (an object of lower-case names; optional)} as received for method and urlPath (the query, if any, is ignored). Answers with no operation
  * (an unknown path: 404, a method the path does not take: 405) must be the Error JSON.
  * opts.role: the server's --role; a worker answers 404 for the API's routes.
  * With HOOKD_OPENAPI_COVERAGE=FILE, each checked answer appends "METHOD template status" to FILE.
@@ -197,7 +214,8 @@ if (!isMainThread && workerData === WORKER_TAG) {
 async function checkResponse(method, urlPath, response, opts = {}) {
   const text = await response.text();
   const contentType = response.headers.get('content-type');
-  await checkAnswerAsync(method, urlPath, { status: response.status, contentType, text }, opts);
+  const headers = Object.fromEntries(response.headers);
+  await checkAnswerAsync(method, urlPath, { status: response.status, contentType, text, headers }, opts);
   let json;
   try {
     json = JSON.parse(text);
