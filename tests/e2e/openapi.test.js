@@ -34,10 +34,19 @@ describe('GET /openapi.json', () => {
     assert.deepEqual(result, { valid: true }, JSON.stringify(result.errors, null, 2));
   });
 
+  it('documents the dashboard\'s answers too (GET / and /assets/{name})', async () => {
+    const page = await api(server, 'GET', '/');
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type'), /^text\/html/);
+    const script = await api(server, 'GET', '/assets/app.js');
+    assert.equal(script.status, 200);
+    assert.equal((await api(server, 'GET', '/assets/nope.js')).status, 404);
+  });
+
   it('lists the statuses of every operation, the HTTP layer errors included, with no catch-all', () => {
     const doc = JSON.parse(fs.readFileSync(DOCUMENT_PATH, 'utf8'));
     const ops = operations();
-    assert.ok(ops.length >= 44, `${ops.length} operations`);
+    assert.ok(ops.length >= 46, `${ops.length} operations`);
     for (const op of ops) {
       const [method, template] = op.split(' ');
       const responses = doc.paths[template][method.toLowerCase()].responses;
