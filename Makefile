@@ -39,9 +39,11 @@ LIB_SRC := $(wildcard src/lib/*.c)
 SERVER_SRC := $(wildcard src/core/*.c src/http/*.c src/api/*.c src/store/*.c src/engine/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
-# the dashboard's files (web/), compiled into the server by src/api/embed.sh
+# the dashboard's files (web/) and the OpenAPI document (src/api/openapi.json), compiled into the
+# server by src/api/embed.sh
 WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg))
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/web_files.o
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/web_files.o \
+	$(BUILD)/obj/gen/openapi.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -72,6 +74,11 @@ $(BUILD)/gen/web_files.c: $(WEB_FILES) src/api/embed.sh
 	@mkdir -p $(dir $@)
 	$(call say,GEN,$@)
 	$(Q)sh src/api/embed.sh web_files web/ $(WEB_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/openapi.c: src/api/openapi.json src/api/embed.sh
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)
+	$(Q)sh src/api/embed.sh api_openapi src/api/ src/api/openapi.json > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)

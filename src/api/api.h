@@ -98,7 +98,8 @@ struct api_call {
     struct err error;
 };
 
-/* The routing table (routes.c) and the entry point given to the HTTP server. */
+/* The routing table (routes.c), ended by a route whose method is NULL, and the entry point given
+ * to the HTTP server. */
 extern const struct api_route api_routes[];
 void api_dispatch(struct http_request *req, void *app);
 
@@ -180,6 +181,7 @@ json_t *api_time(int64_t ms);
 void ops_healthz(struct api_call *call);
 void ops_readyz(struct api_call *call);
 void ops_metrics(struct api_call *call);
+void ops_openapi(struct api_call *call);
 void web_dashboard(struct api_call *call);
 void web_asset(struct api_call *call);
 void portal_sessions_create(struct api_call *call);

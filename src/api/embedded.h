@@ -1,4 +1,5 @@
-/* Files compiled into the server by src/api/embed.sh (the Makefile): the dashboard's pages. */
+/* Files compiled into the server by src/api/embed.sh (the Makefile): the dashboard's pages and the
+ * OpenAPI document. */
 #ifndef HOOKD_API_EMBEDDED_H
 #define HOOKD_API_EMBEDDED_H
 
@@ -12,6 +13,8 @@ struct embedded_file {
 
 /* The files of web/, ended by a NULL name. */
 extern const struct embedded_file web_files[];
+/* src/api/openapi.json as its one entry "openapi.json", ended by a NULL name. */
+extern const struct embedded_file api_openapi[];
 
 /* The file of that name in table, or NULL. */
 const struct embedded_file *embedded_find(const struct embedded_file *table, const char *name);

@@ -1,5 +1,7 @@
-/* Operations endpoints (§2.8): liveness, readiness and metrics, no auth. */
+/* Operations endpoints (§2.8): liveness, readiness, metrics and the OpenAPI document, no auth. */
 #include "api/api.h"
+
+#include "api/embedded.h"
 
 #include "core/metrics.h"
 #include "core/timeutil.h"
@@ -75,4 +77,11 @@ void ops_metrics(struct api_call *call)
     fclose(out);
     http_reply_text(call->http, 200, content_type, text, len);
     free(text);
+}
+
+/* The document as compiled in: the bytes of src/api/openapi.json, which the tests compare. */
+void ops_openapi(struct api_call *call)
+{
+    const struct embedded_file *doc = &api_openapi[0];
+    http_reply_text(call->http, 200, "application/json", (const char *)doc->data, doc->len);
 }

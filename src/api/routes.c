@@ -14,6 +14,7 @@ const struct api_route api_routes[] = {
     {"GET", "/healthz", ops_healthz, 0, ROUTE_PUBLIC, NULL},
     {"GET", "/readyz", ops_readyz, 0, ROUTE_PUBLIC, NULL},
     {"GET", "/metrics", ops_metrics, 0, ROUTE_PUBLIC, NULL},
+    {"GET", "/openapi.json", ops_openapi, 0, ROUTE_PUBLIC, NULL},
     {"GET", "/", web_dashboard, 0, ROUTE_PUBLIC, NULL},
     {"GET", "/portal", web_dashboard, 0, ROUTE_PUBLIC, NULL},
     {"GET", "/assets/{name}", web_asset, 0, ROUTE_PUBLIC, NULL},

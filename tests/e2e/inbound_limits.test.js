@@ -4,7 +4,7 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHookd, createOrgWithKey } = require('./lib/hookd');
+const { startHookd, checkResponse, createOrgWithKey } = require('./lib/hookd');
 const { sendIn, createSource, messages } = require('./lib/inbound');
 
 describe('inbound: the size limit', () => {
@@ -42,6 +42,8 @@ describe('inbound: the size limit', () => {
       headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ type: 'a.b', data: { pad: 'x'.repeat(5000) } }),
     });
+    const { json } = await checkResponse('POST', '/v1/events', res);
     assert.equal(res.status, 413);
+    assert.equal(json.error, 'payload_too_large');
   });
 });

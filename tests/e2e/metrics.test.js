@@ -8,7 +8,7 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { startHookd, api, createOrgWithKey } = require('./lib/hookd');
+const { startHookd, api, checkResponse, createOrgWithKey } = require('./lib/hookd');
 const { pipelineFixture, createEndpoint, emit, waitEventSettled, uniqueType } = require('./lib/pipeline');
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -31,10 +31,10 @@ function parse(text) {
 }
 
 async function scrape(server) {
-  const res = await fetch(`${server.url}/metrics`);
+  const res = await checkResponse('GET', '/metrics', await fetch(`${server.url}/metrics`));
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
-  const text = await res.text();
+  const text = res.text;
   const check = promtool(['check', 'metrics'], text);
   assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}`);
   return { text, m: parse(text) };
@@ -104,7 +104,7 @@ describe('GET /metrics', () => {
     const { server, key } = fx;
     const before = (await scrape(server)).text.split('\n').length;
     for (let i = 0; i < 30; i++) {
-      await fetch(`${server.url}/nowhere/${i}`);
+      await checkResponse('GET', `/nowhere/${i}`, await fetch(`${server.url}/nowhere/${i}`));
       await api(server, 'GET', `/v1/events/evt_${String(i).padStart(26, '0')}`, { key });
     }
     const { text, m } = await scrape(server);

@@ -6,7 +6,7 @@
 const crypto = require('node:crypto');
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHookd, api, createOrgWithKey, randomAdminKey, sleep, TIME_RE, ORG_ID_RE, KEY_RE } = require('../e2e/lib/hookd');
+const { startHookd, api, checkResponse, createOrgWithKey, randomAdminKey, sleep, TIME_RE, ORG_ID_RE, KEY_RE } = require('../e2e/lib/hookd');
 const {
   BASE_ARGS,
   signStandard,
@@ -342,9 +342,9 @@ describe('GET /metrics on PostgreSQL (issue 15)', () => {
     const { key } = await createOrgWithKey(server, ['events', 'webhooks']);
     await createEndpoint(server, key, { url: 'http://127.0.0.1:9/none' });
     for (let i = 0; i < 4; i++) await emit(server, key, { type: 'a.b', data: {} });
-    const res = await fetch(`${server.url}/metrics`);
+    const res = await checkResponse('GET', '/metrics', await fetch(`${server.url}/metrics`));
     assert.equal(res.status, 200);
-    const text = await res.text();
+    const text = res.text;
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.equal(check.status, 0, check.stdout + check.stderr);
     assert.match(text, /^hookd_queue_depth 4$/m);

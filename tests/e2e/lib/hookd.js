@@ -7,6 +7,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { checkAnswerAsync, checkResponse } = require('./openapi');
 
 const BIN = process.env.HOOKD_BIN
   ? path.resolve(process.env.HOOKD_BIN)
@@ -113,6 +114,7 @@ async function startHookd(opts = {}) {
 
   const server = {
     child,
+    args,
     dir,
     dbPath,
     db: opts.db || null,
@@ -243,10 +245,21 @@ async function startHookd(opts = {}) {
   return server;
 }
 
+// The --role a server was started with (flag or environment), for the document's check.
+function roleOf(server) {
+  const args = server.args || [];
+  const at = args.indexOf('--role');
+  if (at >= 0) return args[at + 1];
+  const flag = args.find((a) => a.startsWith('--role='));
+  return flag ? flag.slice('--role='.length) : undefined;
+}
+
 /**
  * One HTTP request. body: an object/array (sent as JSON with Content-Type
  * application/json unless headers say otherwise), a string or Buffer (sent as bytes, with
  * no Content-Type unless headers give one). key: sent as `Authorization: Bearer <key>`.
+ * The answer is checked against the OpenAPI document (lib/openapi.js): a status the operation
+ * does not document, or a body that does not fit its schema, throws.
  */
 async function api(server, method, urlPath, { key, body, headers = {} } = {}) {
   const h = { ...headers };
@@ -271,6 +284,8 @@ async function api(server, method, urlPath, { key, body, headers = {} } = {}) {
   } catch {
     json = undefined;
   }
+  const answer = { status: res.status, contentType: res.headers.get('content-type'), text, headers: Object.fromEntries(res.headers) };
+  await checkAnswerAsync(method, urlPath, answer, { role: roleOf(server) });
   return { status: res.status, headers: res.headers, text, json };
 }
 
@@ -399,6 +414,7 @@ module.exports = {
   SECRET_RE,
   startHookd,
   api,
+  checkResponse,
   createOrg,
   createKey,
   createOrgWithKey,

@@ -6,7 +6,7 @@
 
 const crypto = require('node:crypto');
 const assert = require('node:assert/strict');
-const { api, runHookd, sleep } = require('./hookd');
+const { api, checkResponse, runHookd, sleep } = require('./hookd');
 
 function nowSeconds() {
   return Math.floor(Date.now() / 1000);
@@ -90,14 +90,7 @@ async function sendIn(server, sourceId, body, headers = {}, { contentType = 'app
     headers: h,
     body: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'),
   });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return checkResponse('POST', `/in/${sourceId}`, res);
 }
 
 // API call that waits out 429s (for servers started with a tiny --rate-limit).
