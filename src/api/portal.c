@@ -120,7 +120,8 @@ void portal_sessions_create(struct api_call *call)
 
     if (api_check_body(call, create_fields) != 0 || path_org(call, &org) != 0)
         return;
-    if (expires && (json_integer_value(expires) < 1 || json_integer_value(expires) > MAX_EXPIRES_IN)) {
+    if (expires &&
+        (json_integer_value(expires) < 1 || json_integer_value(expires) > MAX_EXPIRES_IN)) {
         err_invalid(&e, "expires_in", "expires_in must be 1 to %d seconds", MAX_EXPIRES_IN);
         api_fail(call, &e);
         return;
@@ -201,8 +202,9 @@ void portal_sessions_revoke(struct api_call *call)
 static json_t *portal_view(const struct portal_session *ps, const struct org *org)
 {
     json_t *obj = session_json(ps);
-    json_object_set_new(obj, "org", json_pack("{s:s, s:s, s:o}", "id", org->id, "name", org->name,
-                                              "portal", orgs_portal_json(org)));
+    json_object_set_new(obj, "org",
+                        json_pack("{s:s, s:s, s:o}", "id", org->id, "name", org->name, "portal",
+                                  orgs_portal_json(org)));
     return obj;
 }
 
