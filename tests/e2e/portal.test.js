@@ -171,6 +171,12 @@ describe('customer portal sessions', () => {
     // another org cannot revoke it
     const other = await createOrgWithKey(server);
     assert.equal((await api(server, 'DELETE', `/v1/portal-sessions/${late.id}`, { key: other.key })).status, 404);
+ 
+    // deleting the org ends its sessions
+    const last = await exchange((await mint(org.id)).token);
+    assert.equal((await api(server, 'GET', '/v1/endpoints', { key: last.session })).status, 200);
+    assert.equal((await api(server, 'DELETE', `/v1/orgs/${org.id}`, { key: server.adminKey })).status, 200);
+    assert.equal((await api(server, 'GET', '/v1/endpoints', { key: last.session })).status, 401);
   });
 
   it('bad requests name their field and change nothing', async () => {
