@@ -3,7 +3,7 @@
 // them in <main> and moves focus to the new view's heading.
 import { h, replace } from './dom.js';
 import { chooseOrg, request, session, signIn, signOut, storedToken } from './api.js';
-import { clearError, errorText, form, heading, input, link, value } from './ui.js';
+import { clearError, errorText, form, heading, input, link, say, value } from './ui.js';
 import { endpointView, endpointsView } from './views-endpoints.js';
 import { deliveryView } from './views-deliveries.js';
 import { eventTypesView, eventView, eventsView } from './views-events.js';
@@ -139,7 +139,10 @@ async function start() {
       else chooseOrg(null, null); // the chosen org is gone
     }
   }
-  window.addEventListener('hashchange', render);
+  window.addEventListener('hashchange', () => {
+    say(''); // a message belongs to the page it was said on
+    render();
+  });
   render();
 }
 

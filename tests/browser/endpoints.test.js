@@ -127,6 +127,29 @@ describe('dashboard endpoints', () => {
     await assertAccessible(page, 'the endpoint page');
   });
 
+  it('shows a read-only session (the portal-to-be) no write button', async () => {
+    // the page's modules are singletons: this is the session object every view reads
+    await page.evaluate(async () => {
+      (await import('/assets/api.js')).session.readOnly = true;
+    });
+    await go(page, '#/endpoints', 'Endpoints');
+    await page.getByRole('row', { name: /Receiver/ }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Create endpoint' }).count(), 0);
+    await go(page, `#/endpoints/${endpointId}`, 'Receiver');
+    await page.getByText('Page 1').waitFor();
+    const deliveryLink = page.locator('.log tbody a').first();
+    for (const name of ['Disable', 'Delete endpoint', 'Send test', 'Rotate secret', 'Replay', 'Save changes']) {
+      assert.equal(await page.getByRole('button', { name, exact: true }).count(), 0, `no ${name} button`);
+    }
+    await deliveryLink.click();
+    await page.locator('main h1', { hasText: 'Delivery' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Retry delivery' }).count(), 0);
+    await page.evaluate(async () => {
+      (await import('/assets/api.js')).session.readOnly = false;
+    });
+    await go(page, `#/endpoints/${endpointId}`, 'Receiver');
+  });
+
   it('deletes the endpoint only after a confirmation', async () => {
     await page.getByRole('button', { name: 'Delete endpoint' }).click();
     const dialog = page.getByRole('dialog');

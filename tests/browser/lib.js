@@ -26,7 +26,7 @@ async function openDashboard(browser, server) {
   const page = await context.newPage();
   page.problems = [];
   page.on('console', (msg) => {
-    if (msg.type() === 'error') page.problems.push(`console: ${msg.text()}`);
+    if (msg.type() === 'error') page.problems.push(`console: ${msg.text()} at ${msg.location().url}`);
   });
   page.on('pageerror', (err) => page.problems.push(`pageerror: ${err.message}`));
   await page.addInitScript(() => {
