@@ -54,7 +54,7 @@ SONAME := libhookd.so.$(VERSION_MAJOR)
 Q := $(if $(V),,@)
 say = $(if $(V),,@echo "  $(1) $(2)")
 
-.PHONY: all run test unit e2e interop browser install-test examples asan install deps deps-check deps-run \
+.PHONY: all run test unit e2e interop browser screenshots install-test examples asan install deps deps-check deps-run \
 	deps-check-run clean format bench bench-verify fuzz \
 	bench-scale bench-nodes bench-stats
 
@@ -171,10 +171,16 @@ e2e: all
 	HOOKD_BIN=$(abspath $(BUILD)/hookd) node --test --test-concurrency=2 $(E2E_FILES)
 
 # The dashboard in headless chromium (tests/browser/lib.js): one file at a time, each with its own
-# hookd and browser; they also write docs/screenshots/*.png.
+# hookd and browser; they photograph the main pages into $(BUILD)/screenshots, and
+# `make screenshots` into docs/screenshots (the README's).
 BROWSER_FILES ?= tests/browser/*.test.js
 browser: all
-	HOOKD_BIN=$(abspath $(BUILD)/hookd) node --test --test-concurrency=1 $(BROWSER_FILES)
+	SCREENSHOTS_DIR=$(abspath $(BUILD)/screenshots) HOOKD_BIN=$(abspath $(BUILD)/hookd) \
+		node --test --test-concurrency=1 $(BROWSER_FILES)
+
+screenshots: all
+	SCREENSHOTS_DIR=$(abspath docs/screenshots) HOOKD_BIN=$(abspath $(BUILD)/hookd) \
+		node --test --test-concurrency=1 $(BROWSER_FILES)
 
 INTEROP_FILES ?= tests/interop/*.test.js
 interop: all

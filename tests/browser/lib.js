@@ -10,7 +10,9 @@ const { chromium } = require('playwright-core');
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'docs', 'screenshots');
+// make browser writes them under build/ (so that a test run leaves the tree clean);
+// make screenshots refreshes the README's copies in docs/screenshots
+const SCREENSHOTS = path.resolve(process.env.SCREENSHOTS_DIR || path.join(__dirname, '..', '..', 'build', 'screenshots'));
 
 async function launch() {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
