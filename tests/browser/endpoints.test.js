@@ -6,26 +6,22 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { Webhook } = require('standardwebhooks');
-const { startHookd, api, createOrgWithKey } = require('../e2e/lib/hookd');
-const { startReceiver } = require('../e2e/lib/receiver');
-const { launch, openDashboard, assertNoProblems, signIn, go, assertAccessible, screenshot } = require('./lib');
+const { api, createOrgWithKey } = require('../e2e/lib/hookd');
+const { startStack, assertNoProblems, signIn, go, assertAccessible, screenshot } = require('./lib');
 
 describe('dashboard endpoints', () => {
-  let server, rx, browser, page, key, endpointId, secret;
+  let stack, server, rx, page, key, endpointId, secret;
 
   before(async () => {
-    server = await startHookd({ args: ['--allow-http', '--allow-private'] });
-    rx = await startReceiver({ fallback: { status: 200, body: 'thanks from the receiver' } });
+    stack = await startStack({
+      args: ['--allow-http', '--allow-private'],
+      receiver: { fallback: { status: 200, body: 'thanks from the receiver' } },
+    });
+    ({ server, rx, page } = stack);
     ({ key } = await createOrgWithKey(server));
-    browser = await launch();
-    page = await openDashboard(browser, server);
   });
 
-  after(async () => {
-    await browser?.close();
-    await rx?.close();
-    await server?.cleanup();
-  });
+  after(() => stack?.stop());
 
   it('signs in with a pasted key kept in sessionStorage, not in the URL or a cookie', async () => {
     await assertAccessible(page, 'the sign-in page');

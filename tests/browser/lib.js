@@ -40,6 +40,26 @@ async function openDashboard(browser, server) {
   return page;
 }
 
+/**
+ * What a test file runs against: a hookd (args), a receiver when given its options, chromium and
+ * a page on the dashboard. stop() ends them all, in reverse.
+ */
+async function startStack({ args = [], receiver } = {}) {
+  const { startHookd } = require('../e2e/lib/hookd');
+  const { startReceiver } = require('../e2e/lib/receiver');
+  const stack = {};
+  stack.stop = async () => {
+    await stack.browser?.close();
+    await stack.rx?.close();
+    await stack.server?.cleanup();
+  };
+  stack.server = await startHookd({ args });
+  if (receiver) stack.rx = await startReceiver(receiver);
+  stack.browser = await launch();
+  stack.page = await openDashboard(stack.browser, stack.server);
+  return stack;
+}
+
 /** Expected API errors (a 409 the test provokes) are logged by chromium too: filter by text. */
 function assertNoProblems(page, allow = []) {
   const left = page.problems.filter((p) => !allow.some((re) => re.test(p)));
@@ -117,4 +137,4 @@ async function parallel(n, limit, fn) {
   await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
 }
 
-module.exports = { launch, openDashboard, assertNoProblems, signIn, go, assertAccessible, screenshot, postEvents };
+module.exports = { startStack, openDashboard, assertNoProblems, signIn, go, assertAccessible, screenshot, postEvents };

@@ -5,25 +5,18 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHookd, api, sleep } = require('../e2e/lib/hookd');
-const { startReceiver } = require('../e2e/lib/receiver');
-const { launch, openDashboard, assertNoProblems, signIn, go, assertAccessible, screenshot } = require('./lib');
+const { api, sleep } = require('../e2e/lib/hookd');
+const { startStack, assertNoProblems, signIn, go, assertAccessible, screenshot } = require('./lib');
 
 describe('dashboard pages for an admin key', () => {
-  let server, rx, browser, page, orgId, orgKey, sourceId;
+  let stack, server, rx, page, orgId, orgKey, sourceId;
 
   before(async () => {
-    server = await startHookd({ args: ['--allow-http', '--allow-private', '--retry-schedule', '50ms'] });
-    rx = await startReceiver({ script: [500, 500] });
-    browser = await launch();
-    page = await openDashboard(browser, server);
+    stack = await startStack({ args: ['--allow-http', '--allow-private', '--retry-schedule', '50ms'], receiver: { script: [500, 500] } });
+    ({ server, rx, page } = stack);
   });
 
-  after(async () => {
-    await browser?.close();
-    await rx?.close();
-    await server?.cleanup();
-  });
+  after(() => stack?.stop());
 
   it('asks an admin to pick an organization, then acts on it', async () => {
     await signIn(page, server.adminKey);

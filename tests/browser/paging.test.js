@@ -5,21 +5,20 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHookd, api, createOrgWithKey } = require('../e2e/lib/hookd');
-const { launch, openDashboard, assertNoProblems, signIn, go, postEvents } = require('./lib');
+const { api, createOrgWithKey } = require('../e2e/lib/hookd');
+const { startStack, assertNoProblems, signIn, go, postEvents } = require('./lib');
 
 const COUNT = 10000;
 
 describe('dashboard paging through 10,000 deliveries', () => {
-  let server, browser, page, key, endpointId;
+  let stack, server, page, key, endpointId;
 
   before(async () => {
-    server = await startHookd({ args: ['--role', 'api', '--no-ping', '--allow-http', '--allow-private', '--rate-limit', '0'] });
+    stack = await startStack({ args: ['--role', 'api', '--no-ping', '--allow-http', '--allow-private', '--rate-limit', '0'] });
+    ({ server, page } = stack);
     ({ key } = await createOrgWithKey(server));
     endpointId = (await api(server, 'POST', '/v1/endpoints', { key, body: { url: 'http://127.0.0.1:9/none', name: 'Busy' } })).json.id;
     await postEvents(server, key, COUNT);
-    browser = await launch();
-    page = await openDashboard(browser, server);
     await signIn(page, key);
     // every task over 50 ms that the page runs from now on
     await page.evaluate(() => {
@@ -30,10 +29,7 @@ describe('dashboard paging through 10,000 deliveries', () => {
     });
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.cleanup();
-  });
+  after(() => stack?.stop());
 
   const rowIds = () => page.locator('.log tbody tr td:first-child').allTextContents();
 

@@ -5,9 +5,8 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHookd, api, createOrgWithKey, sleep } = require('../e2e/lib/hookd');
-const { startReceiver } = require('../e2e/lib/receiver');
-const { launch, openDashboard, assertNoProblems, signIn, go } = require('./lib');
+const { api, createOrgWithKey, sleep } = require('../e2e/lib/hookd');
+const { startStack, assertNoProblems, signIn, go } = require('./lib');
 
 async function waitForStatus(server, key, id, status) {
   for (let i = 0; i < 200; i++) {
@@ -34,25 +33,22 @@ async function refreshUntil(page, locator) {
 }
 
 describe('dashboard retry and replay', () => {
-  let server, rx, browser, page, key, endpointId, deliveryId;
+  let stack, server, rx, page, key, endpointId, deliveryId;
 
   before(async () => {
-    server = await startHookd({ args: ['--no-ping', '--allow-http', '--allow-private', '--retry-schedule', '50ms'] });
-    rx = await startReceiver({ script: [500, 500], fallback: { status: 200, body: 'ok now' } });
+    stack = await startStack({
+      args: ['--no-ping', '--allow-http', '--allow-private', '--retry-schedule', '50ms'],
+      receiver: { script: [500, 500], fallback: { status: 200, body: 'ok now' } },
+    });
+    ({ server, rx, page } = stack);
     ({ key } = await createOrgWithKey(server));
     endpointId = (await api(server, 'POST', '/v1/endpoints', { key, body: { url: rx.url('/hook'), name: 'Flaky' } })).json.id;
     deliveryId = (await api(server, 'POST', `/v1/endpoints/${endpointId}/test`, { key, body: {} })).json.delivery_id;
     await waitForStatus(server, key, deliveryId, 'exhausted');
-    browser = await launch();
-    page = await openDashboard(browser, server);
     await signIn(page, key);
   });
 
-  after(async () => {
-    await browser?.close();
-    await rx?.close();
-    await server?.cleanup();
-  });
+  after(() => stack?.stop());
 
   it('shows the exhausted delivery with both failed attempts', async () => {
     await go(page, `#/endpoints/${endpointId}`, 'Flaky');
