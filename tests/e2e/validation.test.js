@@ -336,7 +336,7 @@ describe('routing and media types', () => {
   });
 
   it('an unknown route is a 404 not_found in JSON', async () => {
-    for (const path of ['/v1/nope', '/v2/orgs', '/', '/v1/orgs/x/y/z', '/v1/orgs/']) {
+    for (const path of ['/v1/nope', '/v2/orgs', '/v1', '/v1/orgs/x/y/z', '/v1/orgs/']) {
       const res = await api(server, 'GET', path, { key: server.adminKey });
       assertError(res, 404, 'not_found');
     }
