@@ -175,8 +175,8 @@ export function pager(label, load, render) {
   const cursors = [null]; // cursors[i] loads page i+1
   let index = 0;
   let loading = 0;
-  const body = h('div', { class: 'page-body', 'aria-live': 'polite', 'aria-busy': 'false' });
-  const where = h('span', { class: 'page-number' });
+  const body = h('div', { class: 'page-body', 'aria-busy': 'false' });
+  const where = h('span', { class: 'page-number', 'aria-live': 'polite' }); // says "Page 3", not the rows
   const prev = h('button', { type: 'button', disabled: true }, 'Previous page');
   const next = h('button', { type: 'button', disabled: true }, 'Next page');
   const nav = h('nav', { class: 'pager', 'aria-label': `${label} pages` }, prev, ' ', where, ' ', next);
