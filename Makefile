@@ -1,7 +1,8 @@
 # hookd: one Makefile for the library, the server, the tests and the install.
 #   make            build/hookd, build/libhookd.a, build/libhookd.so, build/hookd.pc
 #   make run        a development server on ./hookd.db
-#   make test       unit tests (cmocka) and black-box tests (node --test)
+#   make test       unit tests (cmocka), black-box tests (node --test), the dashboard in chromium
+#   make browser    the dashboard's browser tests (playwright-core driving Debian's chromium)
 #   make asan       the same tests against an AddressSanitizer + UBSan build
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages and the npm test tools
@@ -16,6 +17,7 @@ DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
 
 CC ?= gcc
 BUILD ?= build
@@ -25,7 +27,7 @@ TEST_PKGS := cmocka
 RUN_DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev \
 	libjansson-dev libsqlite3-dev libpq-dev libssl-dev
 DEB_PACKAGES := $(RUN_DEB_PACKAGES) libcmocka-dev postgresql wrk nginx-light curl \
-	sqlite3 jq procps redis-server clang libclang-rt-dev gnuplot-nox prometheus
+	sqlite3 jq procps redis-server clang libclang-rt-dev gnuplot-nox prometheus chromium
 
 OPT ?= -O2 -g
 SAN ?=
@@ -54,7 +56,7 @@ SONAME := libhookd.so.$(VERSION_MAJOR)
 Q := $(if $(V),,@)
 say = $(if $(V),,@echo "  $(1) $(2)")
 
-.PHONY: all run test unit e2e interop install-test examples asan install deps deps-check deps-run \
+.PHONY: all run test unit e2e interop browser screenshots install-test examples asan install deps deps-check deps-run \
 	deps-check-run clean format bench bench-verify fuzz \
 	bench-scale bench-nodes bench-stats
 
@@ -119,7 +121,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(BUILD)/libhookd.a
 
 # Install what is missing (Debian packages, npm test tools) before building.
 # what `make deps` provides that run, test and bench call: any of it missing runs `make deps`
-DEP_COMMANDS := wrk nginx redis-server gnuplot sqlite3 jq curl promtool
+DEP_COMMANDS := wrk nginx redis-server gnuplot sqlite3 jq curl promtool chromium
 deps-check:
 	@missing=; pkg-config --exists $(PKGS) $(TEST_PKGS) || missing=1; \
 	for c in $(DEP_COMMANDS); do command -v $$c >/dev/null || missing=1; done; \
@@ -152,7 +154,7 @@ run: deps-check-run all
 	./$(BUILD)/hookd serve --db sqlite:hookd.db --allow-http --allow-private $(RUN_FLAGS)
 
 test: deps-check all $(UNIT_BIN)
-	@$(MAKE) --no-print-directory unit test-pg e2e test-pg-e2e interop install-test
+	@$(MAKE) --no-print-directory unit test-pg e2e test-pg-e2e interop browser install-test
 
 unit: $(UNIT_BIN)
 	@set -e; pass=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t; pass=$$((pass+1)); done; \
@@ -174,6 +176,18 @@ test-pg-e2e: all
 E2E_FILES ?= tests/e2e/*.test.js
 e2e: all
 	HOOKD_BIN=$(abspath $(BUILD)/hookd) node --test --test-concurrency=2 $(E2E_FILES)
+
+# The dashboard in headless chromium (tests/browser/lib.js): one file at a time, each with its own
+# hookd and browser; they photograph the main pages into $(BUILD)/screenshots, and
+# `make screenshots` into docs/screenshots (the README's).
+BROWSER_FILES ?= tests/browser/*.test.js
+browser: all
+	SCREENSHOTS_DIR=$(abspath $(BUILD)/screenshots) HOOKD_BIN=$(abspath $(BUILD)/hookd) \
+		node --test --test-concurrency=1 $(BROWSER_FILES)
+
+screenshots: all
+	SCREENSHOTS_DIR=$(abspath docs/screenshots) HOOKD_BIN=$(abspath $(BUILD)/hookd) \
+		node --test --test-concurrency=1 $(BROWSER_FILES)
 
 INTEROP_FILES ?= tests/interop/*.test.js
 interop: all
@@ -201,6 +215,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/hookd
 	install -m 755 $(BUILD)/hookd $(DESTDIR)$(BINDIR)/hookd
 	install -m 644 include/hookd/*.h $(DESTDIR)$(INCLUDEDIR)/hookd/
+	install -d $(DESTDIR)$(DATADIR)/hookd/web
+	install -m 644 $(WEB_FILES) $(DESTDIR)$(DATADIR)/hookd/web/
 	install -m 644 $(BUILD)/libhookd.a $(DESTDIR)$(LIBDIR)/libhookd.a
 	install -m 755 $(BUILD)/$(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(SONAME).$(VERSION_MINOR).$(VERSION_PATCH) $(DESTDIR)$(LIBDIR)/$(SONAME)

@@ -21,7 +21,7 @@ fail() {
 
 # The installed files, with the SONAME chain of links.
 for f in usr/include/hookd/hookd.h usr/lib/libhookd.a usr/lib/libhookd.so.0.1.0 \
-    usr/lib/pkgconfig/hookd.pc usr/bin/hookd; do
+    usr/lib/pkgconfig/hookd.pc usr/bin/hookd usr/share/hookd/web/index.html usr/share/hookd/web/app.js; do
     [ -f "$root/$f" ] || fail "missing $f"
 done
 [ "$(readlink "$root/usr/lib/libhookd.so")" = libhookd.so.0 ] || fail "libhookd.so link"

@@ -1,0 +1,58 @@
+// The org's settings: signature scheme of one-shot webhooks, its primary secret (rotate), the
+// operational webhook URL, and how long its history is kept.
+import { h, replace } from './dom.js';
+import { canWrite, request, session } from './api.js';
+import { button, confirmAction, facts, form, heading, input, link, say, secretBox, select, value } from './ui.js';
+
+function factsOf(org) {
+  return facts([
+    ['Organization', org.name],
+    ['Id', h('code', null, org.id)],
+    ['Signature scheme', org.signature_scheme],
+    ['Retention', org.retention_days ? `${org.retention_days} days` : 'the server\'s default'],
+    ['Operational webhook', org.operational_webhook_url || 'none'],
+    ['Operational endpoint', org.operational_endpoint_id
+      ? link(`#/endpoints/${org.operational_endpoint_id}`, org.operational_endpoint_id) : '—'],
+  ]);
+}
+
+export async function settingsView() {
+  let org = await request('GET', '/v1/org');
+  const current = h('div', null, factsOf(org));
+  const output = h('div', { class: 'created' });
+  const show = (next) => {
+    org = next;
+    replace(current, factsOf(org));
+  };
+  const secret = h('details', { class: 'card' }, h('summary', null, 'Primary secret (signs one-shot webhooks)'),
+    h('code', { class: 'secret' }, org.primary_secret));
+  if (!canWrite(session)) return [heading('Settings'), current, secret];
+
+  const settings = form({ class: 'card', 'aria-labelledby': 'org-settings' }, [h('h2', { id: 'org-settings' }, 'Change settings'),
+    select('Signature scheme', [['standard', 'standard (Standard Webhooks)'], ['hex', 'hex (X-Webhook-Signature)']],
+      org.signature_scheme, { name: 'signature_scheme' }),
+    input('Operational webhook URL', { name: 'operational_webhook_url', type: 'url', value: org.operational_webhook_url || '' },
+      'Where hookd reports disabled endpoints, exhausted deliveries and failing sources; empty for nowhere'),
+    input('Retention (days)', { name: 'retention_days', type: 'number', min: 1, max: 3650, value: org.retention_days || '' },
+      'Empty: the server\'s --retention')],
+  'Save settings', async (f) => {
+    const body = { signature_scheme: value(f, 'signature_scheme') };
+    const url = value(f, 'operational_webhook_url') || null;
+    if (url !== org.operational_webhook_url) body.operational_webhook_url = url;
+    const days = value(f, 'retention_days');
+    body.retention_days = days ? Number(days) : null;
+    show(await request('PATCH', '/v1/org', { body }));
+    say('Settings saved');
+    if (org.operational_webhook_secret && body.operational_webhook_url) {
+      replace(output, secretBox('Operational webhook secret', org.operational_webhook_secret));
+    }
+  });
+  const rotate = button('Rotate primary secret', async () => {
+    if (!(await confirmAction('Rotate the org\'s primary secret? One-shot webhooks are signed with the new one at once.', 'Rotate'))) return;
+    show(await request('POST', '/v1/org/rotate-secret', { body: {} }));
+    replace(output, secretBox('New primary secret', org.primary_secret));
+    replace(secret, h('summary', null, 'Primary secret (signs one-shot webhooks)'), h('code', { class: 'secret' }, org.primary_secret));
+    say('Primary secret rotated');
+  });
+  return [heading('Settings'), current, secret, h('div', { class: 'actions' }, rotate), output, settings];
+}
