@@ -1832,6 +1832,18 @@ static void migrating_again_applies_nothing(void **state)
     assert_int_equal(current, latest);
 }
 
+/* What migrations 6 to 9 added, taken out again: a database rewound to an older version. */
+#define UNDO_MIGRATIONS_6_TO_9                                                                     \
+    "ALTER TABLE orgs DROP COLUMN retention_days;"                                                 \
+    "DROP TABLE endpoint_stats;"                                                                   \
+    "DROP INDEX endpoints_operational;"                                                            \
+    "ALTER TABLE endpoints DROP COLUMN operational;"                                               \
+    "ALTER TABLE sources DROP COLUMN rejected_in_row;"                                             \
+    "DROP TABLE portal_sessions;"                                                                  \
+    "ALTER TABLE orgs DROP COLUMN portal_name;"                                                    \
+    "ALTER TABLE orgs DROP COLUMN portal_logo_url;"                                                \
+    "ALTER TABLE orgs DROP COLUMN portal_accent_color;"
+
 /* Migration 4 rebuilt SQLite's attempts table: attempts written before it are kept. The
  * table is put back in its version-3 shape by hand, with one attempt in it. */
 static void attempts_survive_the_rebuild_of_their_table(void **state)
@@ -1845,17 +1857,7 @@ static void attempts_survive_the_rebuild_of_their_table(void **state)
         "INSERT INTO attempts VALUES ('att_2', 'dlv_old', 2, 2000, 7, 503, 'busy', "
         "'Retry-After: 1\n', NULL, 'webhook-id: evt_1\n');"
         "INSERT INTO attempts VALUES ('att_1', 'dlv_old', 1, 1000, 5, NULL, NULL, NULL, "
-        "'timeout', 'webhook-id: evt_1\n');"
-        "ALTER TABLE orgs DROP COLUMN retention_days;"
-        "DROP TABLE endpoint_stats;"
-        "DROP INDEX endpoints_operational;"
-        "ALTER TABLE endpoints DROP COLUMN operational;"
-        "ALTER TABLE sources DROP COLUMN rejected_in_row;"
-        "DROP TABLE portal_sessions;"
-        "ALTER TABLE orgs DROP COLUMN portal_name;"
-        "ALTER TABLE orgs DROP COLUMN portal_logo_url;"
-        "ALTER TABLE orgs DROP COLUMN portal_accent_color;"
-        "PRAGMA user_version = 3;";
+        "'timeout', 'webhook-id: evt_1\n');" UNDO_MIGRATIONS_6_TO_9 "PRAGMA user_version = 3;";
     struct store_options opts = {.exclusive = true};
     struct store *old = NULL;
     struct attempt found[4];
@@ -1903,16 +1905,7 @@ static void messages_keep_their_dedupe_keys_across_migration_5(void **state)
     static const char version4[] =
         "INSERT INTO inbound_messages (id, source_id, org_id, status, http_status, dedupe_key, "
         "headers, body, created_at) VALUES ('msg_old', 'src_old', 'org_old', 'accepted', 202, "
-        "'evt-42', 'X-Id: 42\n', CAST('{}' AS BLOB), 1000);"
-        "ALTER TABLE orgs DROP COLUMN retention_days;"
-        "DROP TABLE endpoint_stats;"
-        "DROP INDEX endpoints_operational;"
-        "ALTER TABLE endpoints DROP COLUMN operational;"
-        "ALTER TABLE sources DROP COLUMN rejected_in_row;"
-        "DROP TABLE portal_sessions;"
-        "ALTER TABLE orgs DROP COLUMN portal_name;"
-        "ALTER TABLE orgs DROP COLUMN portal_logo_url;"
-        "ALTER TABLE orgs DROP COLUMN portal_accent_color;"
+        "'evt-42', 'X-Id: 42\n', CAST('{}' AS BLOB), 1000);" UNDO_MIGRATIONS_6_TO_9
         "PRAGMA user_version = 4;";
     struct store_options opts = {.exclusive = true};
     struct inbound_message back;
