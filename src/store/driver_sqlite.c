@@ -209,11 +209,14 @@ static struct sqlite_conn *conn_open(struct sqlite_store *st, bool writer, struc
         goto fail;
     }
     sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    /* auto_vacuum = INCREMENTAL lets the purge give freed pages back (the dialect's reclaim).
+     * It takes only on a new, empty file, before journal_mode = WAL writes its first page;
+     * an existing file keeps the mode it was created with (VACUUM, offline, converts it). */
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA foreign_keys = ON; PRAGMA synchronous = %s; PRAGMA temp_store = MEMORY;"
              "PRAGMA cache_size = -16000;%s",
              st->opts.sqlite_full_sync ? "FULL" : "NORMAL",
-             writer ? " PRAGMA journal_mode = WAL;" : "");
+             writer ? " PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;" : "");
     if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
         err_internal(e, "cannot configure SQLite database %s: %s", st->path, sqlite3_errmsg(c->db));
         goto fail;
