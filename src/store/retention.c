@@ -1,6 +1,7 @@
 /* Retention's pacing thread: one purge batch on the writer at a time, each followed by a rest
  * several times as long as the batch took, so that a backlog of a million rows goes without
- * holding up the requests committed with it. */
+ * holding up the requests committed with it. Each batch then gives back some of the space it
+ * freed (store_reclaim), paced with it. */
 #include "store/retention.h"
 
 #include "core/log.h"
@@ -28,6 +29,7 @@ struct retention {
     int64_t keep_ms;
     char after_org[ID_MAX];
     long purged;
+    bool reclaim_more; /* the last batch's reclaim stopped at its bound */
     int64_t took_ns;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -41,6 +43,8 @@ static int purge_apply(struct store_conn *tx, struct write_job *job)
     int64_t start = time_mono_ns();
     int rc =
         store_history_purge(tx, time_now_ms(), r->keep_ms, BATCH_ROWS, r->after_org, &r->purged);
+    if (rc == 0)
+        rc = store_reclaim(tx, &r->reclaim_more);
     r->took_ns = time_mono_ns() - start;
     return rc;
 }
@@ -89,7 +93,8 @@ static void *retention_main(void *arg)
         pthread_mutex_lock(&r->lock);
         while (!r->job_done)
             pthread_cond_wait(&r->cond, &r->lock);
-        more = r->purged >= BATCH_ROWS || (r->purged >= 0 && r->after_org[0] != '\0');
+        more = r->purged >= BATCH_ROWS ||
+               (r->purged >= 0 && (r->after_org[0] != '\0' || r->reclaim_more));
         rest_ms = REST_FACTOR * r->took_ns / 1000000;
         rest(r, more ? (rest_ms > REST_MIN_MS ? rest_ms : REST_MIN_MS) : IDLE_MS);
     }

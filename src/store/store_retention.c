@@ -110,3 +110,27 @@ int store_history_purge(struct store_conn *tx, int64_t now, int64_t keep_ms, int
     free(org_ids);
     return rc;
 }
+
+static void skip_row(struct sql_stmt *s, void *out)
+{
+    (void)s;
+    (void)out;
+}
+
+int store_reclaim(struct store_conn *tx, bool *more)
+{
+    const char *sql = sql_driver_of(tx)->dialect->reclaim;
+    struct sql_stmt *s;
+    char no_room; /* the rows are only counted */
+    int pages = 0, rc;
+
+    *more = false;
+    if (sql == NULL)
+        return 0;
+    s = sql_prepare(tx, sql);
+    if (s == NULL)
+        return ERR_FAIL;
+    rc = sql_read_rows(s, &no_room, 0, &pages, skip_row);
+    *more = rc == 0 && pages >= SQL_RECLAIM_PAGES;
+    return rc;
+}
