@@ -189,6 +189,24 @@ static void reload_tls(struct http_server *srv, const struct config *cfg)
     free_tls_pair(cert, key);
 }
 
+/* --retention, or HOOKD_TEST_RETENTION (tests only): a duration below the option's 1 h
+ * minimum, so that a test sees history purged while it runs. */
+static int64_t retention_of(const struct config *cfg)
+{
+    const char *test = getenv("HOOKD_TEST_RETENTION");
+    int64_t ms;
+    if (test == NULL)
+        return cfg->retention_ms;
+    if (!time_parse_duration(test, &ms) || ms <= 0) {
+        log_warn("HOOKD_TEST_RETENTION is not a duration: ignored", "value", json_string(test),
+                 NULL);
+        return cfg->retention_ms;
+    }
+    log_warn("HOOKD_TEST_RETENTION overrides --retention: for tests only", "retention_ms",
+             json_integer(ms), NULL);
+    return ms;
+}
+
 static int run(const struct config *cfg)
 {
     struct app app = {.cfg = cfg};
@@ -281,7 +299,7 @@ static int run(const struct config *cfg)
         fprintf(stderr, "hookd: %s\n", e.message);
         goto out;
     }
-    retention = retention_start(app.writer, cfg->retention_ms);
+    retention = retention_start(app.writer, retention_of(cfg));
     if (retention == NULL) {
         fprintf(stderr, "hookd: cannot start the retention thread\n");
         goto out;
