@@ -19,11 +19,6 @@
 #define SQL_NUM_(x) #x
 #define SQL_NUM(x) SQL_NUM_(x)
 
-/* The most pages one reclaim gives back (1 MiB of SQLite's 4 KiB pages): moving a page takes
- * about 10 us from the cache (more from disk), so this holds the writer about as long as a
- * purge batch. */
-#define SQL_RECLAIM_PAGES 256
-
 /* What a driver can do beyond the common ground. */
 enum {
     SQL_SHARED = 1 << 0, /* several nodes share the database: claims and leases (§4.5) */
@@ -68,7 +63,7 @@ struct sql_dialect {
     /* A consistent copy of the database into the file ?1, which must not exist, while
      * writers go on; NULL where the database has its own tools (pg_dump). */
     const char *backup_into;
-    /* Gives back to the file system up to SQL_RECLAIM_PAGES of the pages that deletes freed,
+    /* Gives back to the file system up to STORE_RECLAIM_PAGES of the pages that deletes freed,
      * a row for each; NULL where the database reclaims space on its own (PostgreSQL's
      * autovacuum). */
     const char *reclaim;

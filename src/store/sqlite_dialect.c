@@ -240,7 +240,7 @@ static const char backup_into[] = "VACUUM INTO ?1";
 /* moves pages from the end of the file into free ones and cuts the file there; a no-op in a
  * file not created with auto_vacuum = INCREMENTAL (driver_sqlite.c). The count must be a
  * literal: a pragma takes no parameters. */
-static const char reclaim[] = "PRAGMA incremental_vacuum(" SQL_NUM(SQL_RECLAIM_PAGES) ")";
+static const char reclaim[] = "PRAGMA incremental_vacuum(" SQL_NUM(STORE_RECLAIM_PAGES) ")";
 
 const struct sql_dialect sqlite_dialect = {
     .delivery_due = delivery_due, .backup_into = backup_into, .reclaim = reclaim};

@@ -433,11 +433,15 @@ int store_delivery_release(struct store_conn *tx, const char *node_id);
  * once every org was done. A delivery still pending keeps its event. */
 int store_history_purge(struct store_conn *tx, int64_t now, int64_t keep_ms, int max_rows,
                         char after_org[ID_MAX], long *purged);
-/* After a purge, in its transaction: gives back to the file system a bounded number of the
- * pages that deleted rows freed, so that a SQLite file follows what it holds rather than the
- * most it ever held; *more when some may be left. Nothing where the database does it on its
- * own (PostgreSQL's autovacuum). Pages not given back yet are reused by new rows meanwhile. */
+/* After a purge, in its transaction: gives back to the file system up to STORE_RECLAIM_PAGES
+ * of the pages that deleted rows freed, so that a SQLite file follows what it holds rather
+ * than the most it ever held; *more when it stopped at that bound. Nothing where the database
+ * does it on its own (PostgreSQL's autovacuum). Pages not given back yet are reused by new
+ * rows meanwhile. */
 int store_reclaim(struct store_conn *tx, bool *more);
+/* 1 MiB of SQLite's 4 KiB pages: moving a page takes about 10 us from the cache (more from
+ * disk), so a reclaim holds the writer about as long as a purge batch. */
+#define STORE_RECLAIM_PAGES 256
 
 /* What an operator watches (GET /metrics): the deliveries pending, and the due time of the
  * oldest of them (INT64_MAX when none is pending). */

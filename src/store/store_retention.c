@@ -131,6 +131,6 @@ int store_reclaim(struct store_conn *tx, bool *more)
     if (s == NULL)
         return ERR_FAIL;
     rc = sql_read_rows(s, &no_room, 0, &pages, skip_row);
-    *more = rc == 0 && pages >= SQL_RECLAIM_PAGES;
+    *more = rc == 0 && pages >= STORE_RECLAIM_PAGES;
     return rc;
 }
