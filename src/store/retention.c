@@ -110,6 +110,8 @@ struct retention *retention_start(struct writer *w, int64_t keep_ms)
     r->writer = w;
     r->keep_ms = keep_ms;
     r->idle_ms = keep_ms / 8 < IDLE_MS ? keep_ms / 8 : IDLE_MS;
+    if (r->idle_ms < REST_MIN_MS)
+        r->idle_ms = REST_MIN_MS;
     pthread_mutex_init(&r->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
