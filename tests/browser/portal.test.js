@@ -18,7 +18,8 @@ const WRITE_BUTTONS = ['Create endpoint', 'Save changes', 'Disable', 'Enable', '
 const READ_BUTTONS = ['Refresh', 'Previous page', 'Next page'];
 
 const LOGO_URL = 'https://logo.example/acme.svg';
-const LOGO_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="32"><rect width="64" height="32" fill="#aa3300"/></svg>';
+const LOGO_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="32"><rect width="64" height="32" rx="6" fill="#fff"/>'
+  + '<path d="M10 27 L21 5 L32 27 Z M37 27 V5 H46 a8 8 0 0 1 0 16 H42 V27 Z" fill="#aa3300"/></svg>';
 
 // Chromium logs each refused request as a console error: these are the ones the tests provoke.
 const refused = (status, what) => new RegExp(`status of ${status} \\(.*\\) at http://127\\.0\\.0\\.1:\\d+/v1/${what}`);
