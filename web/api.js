@@ -121,9 +121,10 @@ export function onPortalEnded(fn) {
   portalEnded = fn;
 }
 
+// The org's name and branding stay: the message that the link ended still says whose it was.
 function endPortal() {
   sessionStorage.removeItem(PORTAL_ITEM);
-  Object.assign(session, { token: null, orgId: null, orgName: null, endpointIds: null });
+  Object.assign(session, { token: null, orgId: null, endpointIds: null });
   portalEnded();
 }
 

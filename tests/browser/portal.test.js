@@ -165,7 +165,7 @@ describe('customer portal', () => {
     assertNoProblems(page, EXPIRED);
   });
 
-  it('refuses a revoked session on the next navigation, and on a reload', async () => {
+  it('refuses a revoked session on the next navigation, and on a reload; a new link starts again', async () => {
     const revoke = async (link) => {
       const res = await api(server, 'DELETE', `/v1/portal-sessions/${link.id}?org_id=${orgA.id}`, { key: server.adminKey });
       assert.equal(res.status, 200, res.text);
@@ -184,6 +184,11 @@ describe('customer portal', () => {
     await revoke(reloaded);
     await page.reload();
     await assertEnded(page);
+    // a new link opened in the same tab (only the hash changes) starts a new session
+    const fresh = await mint();
+    await page.goto(server.url + fresh.url);
+    await page.getByRole('row', { name: /A orders/ }).waitFor();
+    assert.ok(!page.url().includes(fresh.token));
     assertNoProblems(page, EXPIRED);
   });
 
