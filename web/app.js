@@ -1,8 +1,10 @@
 // The dashboard's shell: sign-in, the navigation and the hash router (#/endpoints, #/events, ...).
 // Every view is given a ctx {session, params, refresh} and returns its nodes; the router puts
-// them in <main> and moves focus to the new view's heading.
+// them in <main> and moves focus to the new view's heading. At /portal the same shell is the
+// customer portal (portal.js): no sign-in, only the routes marked portal.
 import { h, replace } from './dom.js';
-import { chooseOrg, request, session, signIn, signOut, storedToken } from './api.js';
+import { chooseOrg, onPortalEnded, request, session, signIn, signOut, storedToken } from './api.js';
+import { endedView, hasLinkToken, isPortal, portalName, startPortal } from './portal.js';
 import { clearError, errorText, form, heading, input, link, say, value } from './ui.js';
 import { endpointView, endpointsView } from './views-endpoints.js';
 import { deliveryView } from './views-deliveries.js';
@@ -51,6 +53,10 @@ function renderNav(current) {
     if (current && (current.path === r.path || current.under === name)) a.setAttribute('aria-current', 'page');
     return h('li', null, a);
   });
+  if (session.mode === 'portal') {
+    replace(nav, h('ul', null, items), session.readOnly ? h('span', { class: 'who' }, 'Read-only access') : null);
+    return;
+  }
   const who = session.isAdmin
     ? h('span', { class: 'who' }, 'Admin key · ', session.orgId
       ? ['acting on ', h('strong', null, session.orgName || session.orgId), ' (', link('#/orgs', 'change'), ')']
@@ -77,6 +83,10 @@ function loginView() {
   return [heading('Sign in to hookd'), f];
 }
 
+function notFound(text) {
+  return [heading('Not found'), h('p', { class: 'not-found' }, `${text} `, link(homeHash(), 'Go home'))];
+}
+
 let ticket = 0;
 
 async function render() {
@@ -86,7 +96,7 @@ async function render() {
   let nodes;
   let route = null;
   if (!session.token) {
-    nodes = loginView();
+    nodes = isPortal ? endedView() : loginView();
   } else {
     let params = [];
     route = ROUTES.find((r) => {
@@ -99,7 +109,7 @@ async function render() {
         location.hash = homeHash();
         return;
       }
-      nodes = [heading('Not found'), h('p', null, 'No such page. ', link(homeHash(), 'Go home'))];
+      nodes = notFound('No such page.');
       route = null;
     } else if (route.org && session.isAdmin && !session.orgId) {
       nodes = [heading('Pick an organization'),
@@ -109,7 +119,8 @@ async function render() {
       try {
         nodes = await route.view({ session, params, refresh: render });
       } catch (err) {
-        nodes = [heading('Could not load this page'), h('p', { class: 'error' }, errorText(err))];
+        nodes = err.status === 404 ? notFound('Nothing here has that id.')
+          : [heading('Could not load this page'), h('p', { class: 'error' }, errorText(err))];
       }
     }
   }
@@ -117,7 +128,8 @@ async function render() {
   renderNav(route);
   replace(main(), nodes);
   const title = main().querySelector('h1');
-  document.title = title ? `${title.textContent} · hookd` : 'hookd';
+  const site = isPortal ? portalName() : 'hookd';
+  document.title = title ? `${title.textContent} · ${site}` : site;
   if (title) title.focus();
 }
 
@@ -126,8 +138,11 @@ async function start() {
     ev.preventDefault(); // the hash is the router's
     main().focus();
   });
-  const token = storedToken();
-  if (token) {
+  const token = isPortal ? null : storedToken();
+  if (isPortal) {
+    onPortalEnded(render);
+    await startPortal();
+  } else if (token) {
     try {
       await signIn(token);
       if (session.isAdmin && session.orgId) {
@@ -139,8 +154,9 @@ async function start() {
       else chooseOrg(null, null); // the chosen org is gone
     }
   }
-  window.addEventListener('hashchange', () => {
+  window.addEventListener('hashchange', async () => {
     say(''); // a message belongs to the page it was said on
+    if (isPortal && hasLinkToken()) await startPortal(); // a new link opened in this tab
     render();
   });
   render();

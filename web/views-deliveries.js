@@ -1,7 +1,7 @@
 // Deliveries: an endpoint's delivery log (cursor-paged, filtered by status) and one delivery
 // with its attempts (request headers, response status, latency, body) and a retry button.
 import { h, when, jsonBlock } from './dom.js';
-import { request } from './api.js';
+import { request, session } from './api.js';
 import { badge, button, facts, headerList, heading, link, pager, say, select, table, writeButton } from './ui.js';
 
 const STATUSES = ['pending', 'in_flight', 'delivered', 'failed', 'exhausted'];
@@ -56,7 +56,7 @@ export async function deliveryView(ctx) {
   return [
     heading(`Delivery ${d.id}`),
     h('p', null, d.endpoint_id ? link(`#/endpoints/${d.endpoint_id}`, '← Endpoint') : 'One-shot webhook',
-      ' · ', link(`#/events/${d.event_id}`, 'Event')),
+      session.mode === 'portal' ? null : [' · ', link(`#/events/${d.event_id}`, 'Event')]), // no events page in the portal
     facts([
       ['Status', badge(d.status)],
       ['Event type', d.event_type],

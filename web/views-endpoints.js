@@ -1,9 +1,9 @@
 // Endpoints: the list (active / disabled), create (the secret shown once), and one endpoint:
 // edit, enable/disable, rotate secret, test, replay, delete, its charts and its delivery log.
 import { h, replace, when } from './dom.js';
-import { canWrite, request, session } from './api.js';
+import { canCreateEndpoints, canWrite, request, session } from './api.js';
 import {
-  badge, button, confirmAction, facts, field, form, heading, input, link, pager, say, secretBox, select,
+  badge, confirmAction, facts, field, form, heading, input, link, pager, say, secretBox, select,
   table, value, writeButton,
 } from './ui.js';
 import { deliveryLog } from './views-deliveries.js';
@@ -66,7 +66,7 @@ export async function endpointsView() {
   filter.querySelector('select').addEventListener('change', () => list.first());
 
   let createForm = null;
-  if (canWrite(session)) {
+  if (canCreateEndpoints(session)) {
     createForm = form({ class: 'card', 'aria-labelledby': 'new-ep' }, [h('h2', { id: 'new-ep' }, 'New endpoint'), endpointFields()],
       'Create endpoint', async (f) => {
         const ep = await request('POST', '/v1/endpoints', { body: endpointBody(f) });
@@ -109,14 +109,14 @@ export async function endpointView(ctx) {
     ep = next;
     title.textContent = ep.name || ep.url;
     replace(facts, factsOf(ep));
-    toggle.textContent = ep.is_active ? 'Disable' : 'Enable';
+    if (toggle) toggle.textContent = ep.is_active ? 'Disable' : 'Enable';
   };
 
-  const toggle = button(ep.is_active ? 'Disable' : 'Enable', async () => {
+  const toggle = writeButton(ep.is_active ? 'Disable' : 'Enable', async () => {
     show(await request('PATCH', path, { body: { is_active: !ep.is_active } }));
     say(ep.is_active ? 'Endpoint enabled' : 'Endpoint disabled');
   });
-  const actions = canWrite(session) ? [toggle] : [];
+  const actions = [toggle];
 
   let writeForms = [];
   if (canWrite(session)) {

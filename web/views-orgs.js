@@ -1,9 +1,10 @@
 // For admin keys: the organizations (pick the one the other pages act on, create, delete) and
 // one organization's API keys (create, the key shown once; revoke).
 import { h, replace, when } from './dom.js';
-import { chooseOrg, request, session } from './api.js';
+import { canWrite, chooseOrg, request, session } from './api.js';
 import {
   badge, button, confirmAction, facts, form, heading, input, link, pager, say, secretBox, table, value,
+  writeButton,
 } from './ui.js';
 
 const SCOPES = ['events', 'webhooks', 'sources'];
@@ -26,7 +27,7 @@ export async function orgsView(ctx) {
   ];
   const list = pager('Organizations', (cursor) => request('GET', '/v1/orgs', { query: { cursor }, org: false }),
     (rows) => table('Organizations', columns, rows, 'No organizations yet.'));
-  const create = form({ class: 'card', 'aria-labelledby': 'new-org' }, [h('h2', { id: 'new-org' }, 'New organization'),
+  const create = canWrite(session) && form({ class: 'card', 'aria-labelledby': 'new-org' }, [h('h2', { id: 'new-org' }, 'New organization'),
     input('Name', { name: 'name', required: true, maxlength: 100 })], 'Create organization', async (f) => {
     const org = await request('POST', '/v1/orgs', { body: { name: value(f, 'name') }, org: false });
     f.reset();
@@ -49,7 +50,7 @@ export async function orgView(ctx) {
     { label: 'State', cell: (k) => (k.revoked_at ? badge(`revoked ${when(k.revoked_at)}`, 'disabled') : badge('active')) },
     {
       label: 'Revoke',
-      cell: (k) => (k.revoked_at ? '—' : button(`Revoke ${k.name}`, async () => {
+      cell: (k) => (k.revoked_at ? '—' : writeButton(`Revoke ${k.name}`, async () => {
         if (!(await confirmAction(`Revoke the key ${k.name}? Requests with it fail at once.`, 'Revoke'))) return;
         await request('DELETE', `/v1/api-keys/${enc(k.id)}`, { org: false });
         say(`Key ${k.name} revoked`);
@@ -59,7 +60,7 @@ export async function orgView(ctx) {
   ];
   const keys = pager('API keys', (cursor) => request('GET', `/v1/orgs/${enc(id)}/api-keys`, { query: { cursor }, org: false }),
     (rows) => table('API keys', columns, rows, 'No keys.'));
-  const create = form({ class: 'card', 'aria-labelledby': 'new-key' }, [h('h2', { id: 'new-key' }, 'New API key'),
+  const create = canWrite(session) && form({ class: 'card', 'aria-labelledby': 'new-key' }, [h('h2', { id: 'new-key' }, 'New API key'),
     input('Name', { name: 'name', required: true, maxlength: 100 }),
     h('fieldset', null, h('legend', null, 'Scopes'), SCOPES.map((sc) => h('label', { class: 'check' },
       h('input', { type: 'checkbox', name: `scope_${sc}`, checked: true }), ` ${sc}`)))],
@@ -73,7 +74,7 @@ export async function orgView(ctx) {
     keys.first();
     created.querySelector('button').focus();
   });
-  const remove = button('Delete organization', async () => {
+  const remove = writeButton('Delete organization', async () => {
     if (!(await confirmAction(`Delete ${org.name}? Its keys are revoked, its endpoints and sources deleted.`, 'Delete'))) return;
     await request('DELETE', `/v1/orgs/${enc(id)}`, { org: false });
     if (session.orgId === id) chooseOrg(null, null);

@@ -123,7 +123,7 @@ describe('dashboard endpoints', () => {
     await assertAccessible(page, 'the endpoint page');
   });
 
-  it('shows a read-only session (the portal-to-be) no write button', async () => {
+  it('shows a read-only session (as a read-only portal has) no write button', async () => {
     // the page's modules are singletons: this is the session object every view reads
     await page.evaluate(async () => {
       (await import('/assets/api.js')).session.readOnly = true;

@@ -19,12 +19,14 @@ async function launch() {
 }
 
 /**
- * A new page on the dashboard of server (not signed in). page.problems lists what went wrong in
- * it: console errors (CSP violations are reported there too), uncaught errors, and
- * securitypolicyviolation events.
+ * A new page, in a browser context of its own, on the dashboard of server (not signed in), or on
+ * path (the portal's /portal#token=...); prepare(context) runs before the page opens (to route
+ * a request). page.problems lists what went wrong in it: console errors (CSP violations are
+ * reported there too), uncaught errors, and securitypolicyviolation events.
  */
-async function openDashboard(browser, server) {
+async function openDashboard(browser, server, { path: where = '/', prepare } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  if (prepare) await prepare(context);
   const page = await context.newPage();
   page.problems = [];
   page.on('console', (msg) => {
@@ -36,7 +38,7 @@ async function openDashboard(browser, server) {
       console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
     });
   });
-  await page.goto(server.url + '/');
+  await page.goto(server.url + where);
   return page;
 }
 
