@@ -119,31 +119,33 @@ static bool parse_duration(struct config *cfg, const struct option_def *opt, con
     return true;
 }
 
-static bool parse_schedule(struct config *cfg, const struct option_def *opt, const char *text)
+bool config_parse_schedule(const char *text, int64_t out[CONFIG_MAX_RETRIES], int *count)
 {
     char item[32];
-    int count = 0;
     const char *p = text;
-    (void)opt;
+    *count = 0;
     while (*p) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         int64_t ms;
-        if (len == 0 || len >= sizeof item || count == CONFIG_MAX_RETRIES)
+        if (len == 0 || len >= sizeof item || *count == CONFIG_MAX_RETRIES)
             return false;
         memcpy(item, p, len);
         item[len] = '\0';
         if (!time_parse_duration(item, &ms) || ms <= 0)
             return false;
-        cfg->retry_schedule_ms[count++] = ms;
+        out[(*count)++] = ms;
         p += len + (comma ? 1 : 0);
         if (comma && *p == '\0')
             return false;
     }
-    if (count == 0)
-        return false;
-    cfg->retry_count = count;
-    return true;
+    return *count > 0;
+}
+
+static bool parse_schedule(struct config *cfg, const struct option_def *opt, const char *text)
+{
+    (void)opt;
+    return config_parse_schedule(text, cfg->retry_schedule_ms, &cfg->retry_count);
 }
 
 static bool parse_sqlite_sync(struct config *cfg, const struct option_def *opt, const char *text)

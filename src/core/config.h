@@ -41,6 +41,11 @@ struct config {
     enum config_origin origin[32];
 };
 
+/* A retry schedule in --retry-schedule's syntax ("1s,4s,16s": 1 to CONFIG_MAX_RETRIES positive
+ * durations) into out; false if it is not one. The server's flag and an endpoint's own
+ * retry_schedule are read by this one rule. */
+bool config_parse_schedule(const char *text, int64_t out[CONFIG_MAX_RETRIES], int *count);
+
 /* Fills cfg with every default. */
 void config_defaults(struct config *cfg);
 

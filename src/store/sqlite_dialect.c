@@ -215,6 +215,13 @@ const char *const sqlite_migrations[] = {
     "ALTER TABLE orgs ADD COLUMN portal_name TEXT;"
     "ALTER TABLE orgs ADD COLUMN portal_logo_url TEXT;"
     "ALTER TABLE orgs ADD COLUMN portal_accent_color TEXT;",
+
+    /* 10: an endpoint's own delivery policy (issue 17): its retry schedule (the --retry-schedule
+     * syntax) and disable threshold, NULL for the server's; its payload filter (JSON), NULL for
+     * none */
+    "ALTER TABLE endpoints ADD COLUMN retry_schedule TEXT;"
+    "ALTER TABLE endpoints ADD COLUMN disable_after INTEGER;"
+    "ALTER TABLE endpoints ADD COLUMN filter TEXT;",
 };
 const int sqlite_migration_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);
 

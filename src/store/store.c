@@ -210,7 +210,10 @@ void endpoint_clear(struct endpoint *ep)
     free(ep->events);
     free(ep->headers);
     free(ep->metadata);
+    free(ep->retry_schedule);
+    free(ep->filter);
     ep->url = ep->description = ep->events = ep->headers = ep->metadata = NULL;
+    ep->retry_schedule = ep->filter = NULL;
 }
 
 void event_type_clear(struct event_type *et)
@@ -286,7 +289,8 @@ void inbound_message_clear(struct inbound_message *msg)
     msg->headers = msg->body = NULL;
 }
 
-void fanout_list_add(struct fanout_list *list, const char *id, const char *events, bool operational)
+void fanout_list_add(struct fanout_list *list, const char *id, const char *events,
+                     const char *filter, bool operational)
 {
     struct fanout_target *t;
     if (list->count == list->cap) {
@@ -296,13 +300,16 @@ void fanout_list_add(struct fanout_list *list, const char *id, const char *event
     t = &list->items[list->count++];
     text_copy(t->id, sizeof t->id, id);
     t->events = xstrdup(events);
+    t->filter = filter ? xstrdup(filter) : NULL;
     t->operational = operational;
 }
 
 void fanout_list_reset(struct fanout_list *list)
 {
-    for (int i = 0; i < list->count; i++)
+    for (int i = 0; i < list->count; i++) {
         free(list->items[i].events);
+        free(list->items[i].filter);
+    }
     list->count = 0;
 }
 

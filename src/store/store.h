@@ -97,7 +97,10 @@ struct endpoint {
     int64_t disabled_at;
     char disabled_reason[32];
     int64_t created_at, updated_at;
-    bool operational; /* the org's operational webhook (set at insert only): hookd's notices */
+    bool operational;     /* the org's operational webhook (set at insert only): hookd's notices */
+    char *retry_schedule; /* its own, in --retry-schedule's syntax; NULL: the server's */
+    int disable_after;    /* its own threshold; 0: the server's --disable-after */
+    char *filter;         /* its payload filter (compact JSON); NULL: none */
 };
 
 /* What the fan-out needs of an endpoint: its id, its events filter and whether it takes the
@@ -105,6 +108,7 @@ struct endpoint {
 struct fanout_target {
     char id[ID_MAX];
     char *events; /* owned */
+    char *filter; /* owned; NULL: none */
     bool operational;
 };
 
@@ -114,7 +118,7 @@ struct fanout_list {
 };
 
 void fanout_list_add(struct fanout_list *list, const char *id, const char *events,
-                     bool operational);
+                     const char *filter, bool operational);
 /* Empties the list and keeps its room. */
 void fanout_list_reset(struct fanout_list *list);
 void fanout_list_free(struct fanout_list *list);

@@ -142,7 +142,7 @@ int store_endpoint_subscribers(struct store_conn *c, const char *pattern, struct
     "coalesce(previous_secret, ''), coalesce(previous_secret_expires_at, 0), "                     \
     "coalesce(verified_at, 0), coalesce(last_success_at, 0), coalesce(last_failure_at, 0), "       \
     "consecutive_failures, coalesce(disabled_at, 0), coalesce(disabled_reason, ''), created_at, "  \
-    "updated_at, operational"
+    "updated_at, operational, retry_schedule, coalesce(disable_after, 0), filter"
 
 static void read_endpoint(struct sql_stmt *s, void *out_ptr)
 {
@@ -173,9 +173,13 @@ static void read_endpoint(struct sql_stmt *s, void *out_ptr)
     ep->created_at = sql_col_int64(s, 22);
     ep->updated_at = sql_col_int64(s, 23);
     ep->operational = sql_col_int(s, 24) != 0;
+    ep->retry_schedule = sql_col_dup_or_null(s, 25);
+    ep->disable_after = sql_col_int(s, 26);
+    ep->filter = sql_col_dup_or_null(s, 27);
 }
 
-/* The id, the org and every settable field in EP_COLUMNS order, at ?1 to ?24. */
+/* The id, the org and every settable field in EP_COLUMNS order, at ?1 to ?24, then the policy
+ * and the filter at ?25 to ?27. */
 static void bind_endpoint(struct sql_stmt *s, const struct endpoint *ep)
 {
     int i = 1;
@@ -202,7 +206,10 @@ static void bind_endpoint(struct sql_stmt *s, const struct endpoint *ep)
     sql_int_or_null(s, i++, ep->disabled_at);
     sql_text_or_null(s, i++, ep->disabled_reason);
     sql_int(s, i++, ep->created_at);
-    sql_int(s, i, ep->updated_at);
+    sql_int(s, i++, ep->updated_at);
+    sql_text_or_null(s, i++, ep->retry_schedule);
+    sql_int_or_null(s, i++, ep->disable_after);
+    sql_text_or_null(s, i, ep->filter);
 }
 
 int end_pending(struct store_conn *tx, const char *endpoint_id, enum delivery_status status,
@@ -227,14 +234,15 @@ int store_endpoint_insert(struct store_conn *tx, const struct endpoint *ep)
         "is_active, timeout_seconds, rate_limit, max_in_flight, signature_scheme, secret, "
         "previous_secret, previous_secret_expires_at, verified_at, last_success_at, "
         "last_failure_at, consecutive_failures, disabled_at, disabled_reason, created_at, "
-        "updated_at, operational) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-        "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25) ON CONFLICT DO NOTHING";
+        "updated_at, retry_schedule, disable_after, filter, operational) VALUES (?1, ?2, ?3, ?4, "
+        "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+        "?24, ?25, ?26, ?27, ?28) ON CONFLICT DO NOTHING";
     struct sql_stmt *s = sql_prepare(tx, sql);
     if (s == NULL)
         return ERR_FAIL;
     fanout_cache_forget(tx);
     bind_endpoint(s, ep);
-    sql_int(s, 25, ep->operational);
+    sql_int(s, 28, ep->operational);
     return sql_insert(s);
 }
 
@@ -246,7 +254,8 @@ int store_endpoint_update(struct store_conn *tx, const struct endpoint *ep)
         "max_in_flight = ?12, signature_scheme = ?13, secret = ?14, previous_secret = ?15, "
         "previous_secret_expires_at = ?16, verified_at = ?17, last_success_at = ?18, "
         "last_failure_at = ?19, consecutive_failures = ?20, disabled_at = ?21, "
-        "disabled_reason = ?22, created_at = ?23, updated_at = ?24 "
+        "disabled_reason = ?22, created_at = ?23, updated_at = ?24, retry_schedule = ?25, "
+        "disable_after = ?26, filter = ?27 "
         "WHERE id = ?1 AND org_id = ?2 AND deleted_at IS NULL";
     struct sql_stmt *s = sql_prepare(tx, sql);
     int rc;
@@ -346,8 +355,8 @@ void store_conn_clear(struct store_conn *c)
 
 int store_endpoint_fanout(struct store_conn *tx, const char *org_id, const struct fanout_list **out)
 {
-    static const char sql[] = "SELECT id, events, operational FROM endpoints WHERE org_id = ?1 "
-                              "AND is_active = 1 AND deleted_at IS NULL ORDER BY id";
+    static const char sql[] = "SELECT id, events, operational, filter FROM endpoints WHERE "
+                              "org_id = ?1 AND is_active = 1 AND deleted_at IS NULL ORDER BY id";
     struct fanout_slot *slot;
     struct sql_stmt *s;
     int rc;
@@ -367,8 +376,10 @@ int store_endpoint_fanout(struct store_conn *tx, const char *org_id, const struc
     while ((rc = sql_driver_of(tx)->step(s)) == SQL_ROW) {
         size_t len;
         const char *id = sql_driver_of(tx)->column_text(s, 0, &len);
-        fanout_list_add(&slot->list, id, sql_driver_of(tx)->column_text(s, 1, &len),
+        char *filter = sql_col_dup_or_null(s, 3);
+        fanout_list_add(&slot->list, id, sql_driver_of(tx)->column_text(s, 1, &len), filter,
                         sql_col_int(s, 2) != 0);
+        free(filter);
     }
     sql_driver_of(tx)->reset(s);
     if (rc != SQL_DONE) {
