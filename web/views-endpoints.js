@@ -34,6 +34,10 @@ function endpointFields(ep = {}) {
     select('Signature scheme', [['standard', 'standard (Standard Webhooks)'], ['hex', 'hex (X-Webhook-Signature)']],
       ep.signature_scheme || 'standard', { name: 'signature_scheme' }),
     input('Timeout (seconds)', { name: 'timeout_seconds', type: 'number', min: 1, max: 60, value: ep.timeout_seconds || 15 }),
+    input('Retry schedule', { name: 'retry_schedule', value: ep.retry_schedule || '', autocomplete: 'off' },
+      "Delays between attempts, e.g. 1s,4s,16s; empty for the server's"),
+    input('Disable after', { name: 'disable_after', type: 'number', min: 1, value: ep.disable_after || '' },
+      "Consecutive failed deliveries before it is disabled; empty for the server's"),
   ];
 }
 
@@ -45,6 +49,8 @@ function endpointBody(f) {
     events: splitList(value(f, 'events')),
     signature_scheme: value(f, 'signature_scheme'),
     timeout_seconds: Number(value(f, 'timeout_seconds')),
+    retry_schedule: value(f, 'retry_schedule') || null,
+    disable_after: value(f, 'disable_after') ? Number(value(f, 'disable_after')) : null,
   };
 }
 
@@ -89,6 +95,8 @@ function factsOf(ep) {
     ['Events', eventsText(ep.events)],
     ['Signature scheme', ep.signature_scheme],
     ['Timeout', `${ep.timeout_seconds} s`],
+    ['Retry schedule', ep.retry_schedule || "the server's"],
+    ['Disable after', ep.disable_after ? `${ep.disable_after} failures` : "the server's"],
     ['Failures in a row', String(ep.consecutive_failures)],
     ['Disabled', ep.disabled_at ? `${when(ep.disabled_at)} (${ep.disabled_reason})` : '—'],
     ['Last success', when(ep.last_success_at)],

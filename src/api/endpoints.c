@@ -37,6 +37,8 @@ static const struct jsonv_field endpoint_fields[] = {
     {"headers", JSONV_OBJECT, false, false, 0, 0},
     {"signature_scheme", JSONV_STRING, false, false, 16, 0},
     {"metadata", JSONV_OBJECT, false, false, 0, 0},
+    {"retry_schedule", JSONV_STRING, false, true, 400, 0},
+    {"disable_after", JSONV_INTEGER, false, true, 0, 0},
     {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
     JSONV_SET_BY_HOOKD,
     {"verified_at", JSONV_READ_ONLY, false, false, 0, 0},
@@ -69,6 +71,10 @@ static json_t *endpoint_json(const struct endpoint *ep)
     json_object_set_new(obj, "disabled_at", api_time(ep->disabled_at));
     json_object_set_new(obj, "disabled_reason",
                         ep->disabled_reason[0] ? json_string(ep->disabled_reason) : json_null());
+    json_object_set_new(obj, "retry_schedule",
+                        ep->retry_schedule ? json_string(ep->retry_schedule) : json_null());
+    json_object_set_new(obj, "disable_after",
+                        ep->disable_after ? json_integer(ep->disable_after) : json_null());
     json_object_set_new(obj, "operational", json_boolean(ep->operational));
     json_object_set_new(obj, "created_at", api_time(ep->created_at));
     json_object_set_new(obj, "updated_at", api_time(ep->updated_at));
@@ -204,6 +210,35 @@ static char *dump_compact(const json_t *value)
 }
 
 /* Applies the body's fields to ep, validating each; the URL is checked by the caller. */
+/* Its own delivery policy (issue 17), read by the server flags' rules; null: the server's. */
+static int apply_policy(const json_t *body, struct endpoint *ep, struct err *e)
+{
+    json_t *schedule = json_object_get(body, "retry_schedule");
+    json_t *threshold = json_object_get(body, "disable_after");
+    if (schedule) {
+        int64_t delays[CONFIG_MAX_RETRIES];
+        int count;
+        if (json_is_string(schedule) &&
+            !config_parse_schedule(json_string_value(schedule), delays, &count))
+            return err_invalid(e, "retry_schedule",
+                               "retry_schedule must be 1 to %d delays like \"1s,4s,16s\" (ms, s, "
+                               "m, h), or null for the server's --retry-schedule",
+                               CONFIG_MAX_RETRIES);
+        free(ep->retry_schedule);
+        ep->retry_schedule = json_is_string(schedule) ? xstrdup(json_string_value(schedule)) : NULL;
+    }
+    if (threshold) {
+        json_int_t n = json_is_integer(threshold) ? json_integer_value(threshold) : 0;
+        if (json_is_integer(threshold) && (n < 1 || n > CONFIG_DISABLE_AFTER_MAX))
+            return err_invalid(e, "disable_after",
+                               "disable_after must be 1 to %d consecutive failures, or null for "
+                               "the server's --disable-after",
+                               CONFIG_DISABLE_AFTER_MAX);
+        ep->disable_after = (int)n;
+    }
+    return 0;
+}
+
 static int apply_fields(struct api_call *call, struct endpoint *ep, struct err *e)
 {
     const json_t *body = call->body;
@@ -250,6 +285,8 @@ static int apply_fields(struct api_call *call, struct endpoint *ep, struct err *
             return err_invalid(e, "signature_scheme", "signature_scheme must be standard or hex");
         text_copy(ep->signature_scheme, sizeof ep->signature_scheme, scheme);
     }
+    if (apply_policy(body, ep, e) != 0)
+        return ERR_FAIL;
     if ((value = json_object_get(body, "metadata")) != NULL) {
         char *text = dump_compact(value);
         if (text == NULL || strlen(text) > MAX_METADATA_BYTES) {

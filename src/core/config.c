@@ -243,7 +243,7 @@ static const struct option_def options[] = {
     {"retry-schedule", "LIST", "1s,4s,16s,64s,256s,1024s,4096s",
      "delays between attempts (ms, s, m, h)", parse_schedule, 0, 0, 0, 0, false},
     {"disable-after", "N", "20", "consecutive failures before an endpoint is disabled", parse_long,
-     FIELD(disable_after), 1, 1000000, false},
+     FIELD(disable_after), 1, CONFIG_DISABLE_AFTER_MAX, false},
     {"max-body", "BYTES", "1048576", "request body limit, API and ingest (also KiB, MiB)",
      parse_bytes, FIELD(max_body), 1024, 64L * 1024 * 1024, false},
     {"rate-limit", "N", "10000", "API requests/s per key, burst 2N; 0 = off", parse_long,

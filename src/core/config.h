@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #define CONFIG_MAX_RETRIES 32
+#define CONFIG_DISABLE_AFTER_MAX 1000000 /* --disable-after, and an endpoint's own */
 
 enum config_role { ROLE_ALL, ROLE_API, ROLE_WORKER };
 enum config_sqlite_sync { SQLITE_SYNC_NORMAL, SQLITE_SYNC_FULL };

@@ -110,8 +110,8 @@ void deliver_finished(struct loop *loop, struct transfer *t, CURLcode code, long
         .http_status = code == CURLE_OK ? (int)status : 0,
         .blocked = t->blocked,
         .attempts_in_schedule = t->attempt - job->schedule_start,
-        .schedule = cfg->retry_schedule_ms,
-        .schedule_len = cfg->retry_count,
+        .schedule = t->ep->retry_count ? t->ep->retry_schedule_ms : cfg->retry_schedule_ms,
+        .schedule_len = t->ep->retry_count ? t->ep->retry_count : cfg->retry_count,
         .jitter = jitter(),
     };
     if (t->retry_after[0] && retry_after_parse(t->retry_after, now, &retry_after))
@@ -128,7 +128,7 @@ void deliver_finished(struct loop *loop, struct transfer *t, CURLcode code, long
     o->status = decision.status;
     o->next_attempt_at = now + decision.delay_ms;
     o->disable_gone = decision.disable_gone;
-    o->disable_after = (int)cfg->disable_after;
+    o->disable_after = t->ep->disable_after ? t->ep->disable_after : (int)cfg->disable_after;
 
     metrics_attempt(in.http_status, in.http_status ? NULL : o->attempt.error,
                     (double)(time_mono_ns() - t->start_ns) / 1e9);
@@ -156,6 +156,11 @@ static bool load_endpoint(struct loop *loop, struct sched_endpoint *ep)
         t->previous_expires_at = row.previous_secret_expires_at;
         t->hex_scheme = strcmp(row.signature_scheme, "hex") == 0;
         t->timeout_ms = row.timeout_seconds * 1000;
+        /* validated when set; a schedule that does not read is the server's */
+        if (!row.retry_schedule ||
+            !config_parse_schedule(row.retry_schedule, ep->retry_schedule_ms, &ep->retry_count))
+            ep->retry_count = 0;
+        ep->disable_after = row.disable_after;
         ep->max_in_flight = row.max_in_flight;
         ep->has_rate = row.rate_limit > 0;
         if (ep->has_rate)
@@ -181,6 +186,7 @@ static bool load_one_shot(struct loop *loop, struct sched_endpoint *ep)
         t->previous_secret[0] = '\0';
         t->hex_scheme = strcmp(org.signature_scheme, "hex") == 0;
         t->timeout_ms = ONE_SHOT_TIMEOUT_S * 1000;
+        ep->retry_count = ep->disable_after = 0;
         ep->max_in_flight = ONE_SHOT_MAX_IN_FLIGHT;
         ep->has_rate = false;
     }

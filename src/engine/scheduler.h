@@ -8,6 +8,7 @@
 #define HOOKD_ENGINE_SCHEDULER_H
 
 #include "core/ratelimit.h"
+#include "core/config.h"
 #include "engine/job.h"
 #include "engine/timers.h"
 #include "store/store.h"
@@ -33,6 +34,10 @@ struct sched_endpoint {
     bool loaded; /* settings read; false again after a change */
     bool usable; /* exists and is active */
     struct endpoint_target target;
+    /* its own retry schedule and disable threshold (issue 17); 0: the server's */
+    int64_t retry_schedule_ms[CONFIG_MAX_RETRIES];
+    int retry_count;
+    int disable_after;
     int max_in_flight;
     bool has_rate;
     struct token_bucket bucket;

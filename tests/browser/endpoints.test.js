@@ -87,14 +87,18 @@ describe('dashboard endpoints', () => {
   it('edits, disables and enables the endpoint', async () => {
     await go(page, `#/endpoints/${endpointId}`, 'Receiver');
     await page.getByLabel('Description').fill('the test receiver');
+    await page.getByLabel('Retry schedule').fill('2s,30s');
+    await page.getByLabel('Disable after').fill('7');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.locator('.facts').getByText('the test receiver').waitFor();
+    await page.locator('.facts').getByText('7 failures').waitFor();
     await page.getByRole('button', { name: 'Disable' }).click();
     await page.locator('.facts').getByText('disabled: manual').waitFor();
     let ep = (await api(server, 'GET', `/v1/endpoints/${endpointId}`, { key })).json;
     assert.equal(ep.is_active, false);
     assert.equal(ep.disabled_reason, 'manual');
     assert.equal(ep.description, 'the test receiver');
+    assert.deepEqual([ep.retry_schedule, ep.disable_after], ['2s,30s', 7], "the endpoint's own policy");
     await page.getByRole('button', { name: 'Enable' }).click();
     await page.locator('.facts').getByText('active', { exact: true }).waitFor();
     ep = (await api(server, 'GET', `/v1/endpoints/${endpointId}`, { key })).json;

@@ -437,3 +437,19 @@ describe('customer portal sessions on PostgreSQL (issue 16)', () => {
     assert.equal((await api(server, 'GET', '/v1/endpoints', { key: ex.json.session })).status, 401);
   });
 });
+
+describe('per-endpoint policy on PostgreSQL (issue 17)', () => {
+  it("an endpoint's own retry_schedule and disable_after are kept and used", async (t) => {
+    const { server, rx, key } = await fixture(t, [...BASE_ARGS, '--no-ping', '--retry-schedule', '30s', '--disable-after', '50']);
+    rx.script = [];
+    rx.fallback = 503;
+    const ep = await createEndpoint(server, key, { url: rx.url('/own'), retry_schedule: '20ms,20ms', disable_after: 1 });
+    assert.deepEqual([ep.retry_schedule, ep.disable_after], ['20ms,20ms', 1]);
+    const evt = await emit(server, key, { type: uniqueType('pol'), data: {} });
+    const [d] = await waitEventSettled(server, key, evt.id, 1);
+    assert.equal(d.status, 'exhausted');
+    assert.equal(d.attempt_count, 3);
+    const after = await getJson(server, key, `/v1/endpoints/${ep.id}`);
+    assert.equal(after.is_active, false, 'disabled at its own threshold of 1');
+  });
+});
