@@ -23,10 +23,24 @@ function splitList(text) {
   return text.split(',').map((t) => t.trim()).filter(Boolean);
 }
 
-/** The fields of create and edit, filled from ep. */
-function endpointFields(ep = {}) {
+/** Create's kind: a push endpoint needs its URL, a poll endpoint has none. */
+function kindField() {
+  const kind = select('Kind', [['push', 'push (hookd POSTs to the URL)'], ['poll', 'poll (its consumer reads them)']],
+    'push', { name: 'kind' });
+  kind.querySelector('select').addEventListener('change', (ev) => {
+    const url = ev.target.form.elements.namedItem('url');
+    url.required = ev.target.value === 'push';
+    url.disabled = !url.required;
+  });
+  return kind;
+}
+
+/** The fields of create (with its kind) and edit, filled from ep; a poll endpoint has no URL. */
+function endpointFields(ep = {}, creating = false) {
   return [
-    input('URL', { name: 'url', type: 'url', required: true, value: ep.url || '', autocomplete: 'off' }),
+    creating ? kindField() : null,
+    ep.kind === 'poll' ? null
+      : input('URL', { name: 'url', type: 'url', required: true, value: ep.url || '', autocomplete: 'off' }),
     input('Name', { name: 'name', value: ep.name || '', maxlength: 100 }),
     input('Description', { name: 'description', value: ep.description || '', maxlength: 500 }),
     input('Events', { name: 'events', value: (ep.events || []).join(', ') },
@@ -42,8 +56,10 @@ function endpointFields(ep = {}) {
 }
 
 function endpointBody(f) {
+  const poll = value(f, 'kind') === 'poll' || f.elements.namedItem('url') === null;
   return {
-    url: value(f, 'url'),
+    kind: value(f, 'kind'),
+    url: poll ? undefined : value(f, 'url'),
     name: value(f, 'name'),
     description: value(f, 'description'),
     events: splitList(value(f, 'events')),
@@ -59,7 +75,7 @@ export async function endpointsView() {
   const filter = select('Show', [['', 'All endpoints'], ['true', 'Active'], ['false', 'Disabled']], '',
     { name: 'is_active' });
   const columns = [
-    { label: 'Endpoint', cell: (ep) => link(`#/endpoints/${ep.id}`, ep.name || ep.url) },
+    { label: 'Endpoint', cell: (ep) => link(`#/endpoints/${ep.id}`, ep.name || ep.url || ep.id) },
     { label: 'URL', cell: (ep) => ep.url, class: 'mono' },
     { label: 'State', cell: stateBadge },
     { label: 'Events', cell: (ep) => eventsText(ep.events) },
@@ -73,11 +89,13 @@ export async function endpointsView() {
 
   let createForm = null;
   if (canCreateEndpoints(session)) {
-    createForm = form({ class: 'card', 'aria-labelledby': 'new-ep' }, [h('h2', { id: 'new-ep' }, 'New endpoint'), endpointFields()],
+    createForm = form({ class: 'card', 'aria-labelledby': 'new-ep' }, [h('h2', { id: 'new-ep' }, 'New endpoint'), endpointFields({}, true)],
       'Create endpoint', async (f) => {
         const ep = await request('POST', '/v1/endpoints', { body: endpointBody(f) });
-        replace(created, secretBox(`Signing secret of ${ep.name || ep.url}`, ep.secret),
-          h('p', null, link(`#/endpoints/${ep.id}`, `Open ${ep.name || ep.url}`)));
+        replace(created, ep.kind === 'poll'
+          ? secretBox(`Poll token of ${ep.name || ep.id}`, ep.poll_token)
+          : secretBox(`Signing secret of ${ep.name || ep.url || ep.id}`, ep.secret),
+          h('p', null, link(`#/endpoints/${ep.id}`, `Open ${ep.name || ep.url || ep.id}`)));
         f.reset();
         say('Endpoint created');
         list.first();
@@ -90,7 +108,8 @@ export async function endpointsView() {
 function factsOf(ep) {
   const rows = [
     ['State', stateBadge(ep)],
-    ['URL', h('span', { class: 'mono' }, ep.url)],
+    ['Kind', ep.kind === 'poll' ? `poll: read at GET /v1/endpoints/${ep.id}/poll with its token` : 'push'],
+    ['URL', ep.url ? h('span', { class: 'mono' }, ep.url) : '—'],
     ['Description', ep.description || '—'],
     ['Events', eventsText(ep.events)],
     ['Signature scheme', ep.signature_scheme],
@@ -110,12 +129,12 @@ export async function endpointView(ctx) {
   const id = ctx.params[0];
   const path = `/v1/endpoints/${enc(id)}`;
   let ep = await request('GET', path);
-  const title = heading(ep.name || ep.url);
+  const title = heading(ep.name || ep.url || ep.id);
   const facts = h('div', null, factsOf(ep));
   const output = h('div', { class: 'created' });
   const show = (next) => {
     ep = next;
-    title.textContent = ep.name || ep.url;
+    title.textContent = ep.name || ep.url || ep.id;
     replace(facts, factsOf(ep));
     if (toggle) toggle.textContent = ep.is_active ? 'Disable' : 'Enable';
   };
@@ -167,7 +186,7 @@ export async function endpointView(ctx) {
       say(`Replay queued ${r.queued} deliveries`);
     });
     actions.push(writeButton('Delete endpoint', async () => {
-      if (!(await confirmAction(`Delete the endpoint ${ep.name || ep.url}? Its queued deliveries end exhausted.`, 'Delete'))) return;
+      if (!(await confirmAction(`Delete the endpoint ${ep.name || ep.url || ep.id}? Its queued deliveries end exhausted.`, 'Delete'))) return;
       await request('DELETE', path);
       say('Endpoint deleted');
       location.hash = '#/endpoints';

@@ -364,6 +364,10 @@ static const struct api_route *find_route(struct http_request *req, struct route
 static int check_scope(struct api_call *call, struct err *e)
 {
     const struct api_route *r = call->route;
+    if (call->who.is_poller != ((r->flags & ROUTE_POLL) != 0))
+        return err_set(e, 403, "forbidden", NULL,
+                       call->who.is_poller ? "a poll token only reads its endpoint's poll route"
+                                           : "this needs the endpoint's poll token");
     if (call->who.is_portal && !(r->flags & ROUTE_PORTAL))
         return err_set(e, 403, "forbidden", NULL, "a portal session cannot use this route");
     if (call->who.is_portal && call->who.read_only && strcmp(r->method, "GET") != 0)

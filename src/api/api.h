@@ -43,6 +43,7 @@ struct principal {
     bool is_portal;
     bool read_only;       /* portal: GETs only */
     json_t *endpoint_ids; /* portal: the endpoints it may see (owned); NULL: all of the org's */
+    bool is_poller;       /* a poll endpoint's consumer token (key_id: the endpoint's id) */
 };
 
 struct api_call;
@@ -58,6 +59,7 @@ enum {
     ROUTE_BODY = 1 << 3,    /* reads a JSON object body (an empty body reads as {}) */
     ROUTE_RAW = 1 << 4,     /* the handler judges the body and its type itself */
     ROUTE_PORTAL = 1 << 5,  /* also open to customer portal sessions */
+    ROUTE_POLL = 1 << 6,    /* only for a poll endpoint's consumer token */
 };
 
 struct api_route {
@@ -146,8 +148,8 @@ int api_time_filters(struct api_call *call, struct list_filter *f);
 const char *api_engine_node(const struct app *app);
 
 /* Shared by the pipeline's resources. */
-void events_emit_test(struct api_call *call, const char *org_id, const char *endpoint_id,
-                      const char *type, const char *data);
+void events_emit_test(struct api_call *call, const struct endpoint *ep, const char *type,
+                      const char *data);
 /* Answers the delivery list of the request's filters, restricted to endpoint_id if given. */
 void deliveries_list_for(struct api_call *call, const char *endpoint_id);
 /* A new endpoint of org_id to url, with the defaults of §2.4 and a fresh secret. */
@@ -214,6 +216,7 @@ void endpoints_test(struct api_call *call);
 void endpoints_replay(struct api_call *call);
 void endpoints_deliveries(struct api_call *call);
 void endpoints_stats(struct api_call *call);
+void endpoints_poll(struct api_call *call);
 void events_create(struct api_call *call);
 void events_list(struct api_call *call);
 void events_get(struct api_call *call);

@@ -137,6 +137,24 @@ void auth_mint_key(const char *org_id, const char *name, unsigned scopes, struct
     auth_mint_secret(key->id, text, key->secret_hash);
 }
 
+/* A poll endpoint's consumer token. */
+static int authenticate_poller(struct store_conn *conn, const char *id,
+                               const unsigned char hash[32], struct principal *who, struct err *e)
+{
+    struct endpoint ep = {0};
+    int rc = store_endpoint_get(conn, "", id, &ep);
+    bool valid = rc == 0 && ep.is_poll && CRYPTO_memcmp(hash, ep.poll_token_hash, 32) == 0;
+    if (valid) {
+        text_copy(who->key_id, sizeof who->key_id, ep.id);
+        text_copy(who->org_id, sizeof who->org_id, ep.org_id);
+        who->is_poller = true;
+    }
+    endpoint_clear(&ep);
+    if (rc == ERR_FAIL)
+        return err_set(e, 503, "unavailable", NULL, "the store is not reachable");
+    return valid ? 0 : err_set(e, 401, "unauthorized", NULL, "unknown poll token");
+}
+
 /* A portal session's bearer: exchanged, current, not revoked. */
 static int authenticate_portal(struct store_conn *conn, const char *id,
                                const unsigned char hash[32], struct principal *who, struct err *e)
@@ -225,6 +243,8 @@ int auth_authenticate(struct app *app, struct store_conn *conn, struct http_requ
     key_id[dot - text] = '\0';
     if (id_is_valid(key_id, "ps_"))
         return authenticate_portal(conn, key_id, hash, who, e);
+    if (id_is_valid(key_id, "ep_"))
+        return authenticate_poller(conn, key_id, hash, who, e);
     if (!id_is_valid(key_id, "key_"))
         return err_set(e, 401, "unauthorized", NULL, "unknown API key");
     if (!cache_get(app->keys, key_id, &key)) {

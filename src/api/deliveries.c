@@ -22,7 +22,9 @@ static json_t *delivery_json(const struct delivery *d)
     if (d->url)
         json_object_set_new(obj, "url", json_string(d->url));
     json_object_set_new(obj, "next_attempt_at",
-                        d->status == DLV_PENDING ? api_time(d->next_attempt_at) : json_null());
+                        d->status == DLV_PENDING && d->next_attempt_at != DLV_NEVER_DUE
+                            ? api_time(d->next_attempt_at)
+                            : json_null()); /* ended, or waiting for its poll consumer */
     json_object_set_new(obj, "last_attempt_at", api_time(d->last_attempt_at));
     json_object_set_new(obj, "last_response_status",
                         d->last_response_status ? json_integer(d->last_response_status)

@@ -1,6 +1,7 @@
 /* Endpoints (§2.4): subscribers with their secret, filter and delivery settings. Creating one
  * (or changing its URL) first pings it through the engine while the request waits. */
 #include "api/api.h"
+#include "api/auth.h"
 #include "core/log.h"
 
 #include "core/eventname.h"
@@ -12,6 +13,7 @@
 #include "core/text.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,7 @@ static const struct jsonv_field endpoint_fields[] = {
     {"headers", JSONV_OBJECT, false, false, 0, 0},
     {"signature_scheme", JSONV_STRING, false, false, 16, 0},
     {"metadata", JSONV_OBJECT, false, false, 0, 0},
+    {"kind", JSONV_STRING, false, false, 8, 0},
     {"retry_schedule", JSONV_STRING, false, true, 400, 0},
     {"disable_after", JSONV_INTEGER, false, true, 0, 0},
     {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
@@ -75,6 +78,9 @@ static json_t *endpoint_json(const struct endpoint *ep)
                         ep->retry_schedule ? json_string(ep->retry_schedule) : json_null());
     json_object_set_new(obj, "disable_after",
                         ep->disable_after ? json_integer(ep->disable_after) : json_null());
+    json_object_set_new(obj, "kind", json_string(ep->is_poll ? "poll" : "push"));
+    if (ep->is_poll) /* read by its consumer: no URL */
+        json_object_set_new(obj, "url", json_null());
     json_object_set_new(obj, "operational", json_boolean(ep->operational));
     json_object_set_new(obj, "created_at", api_time(ep->created_at));
     json_object_set_new(obj, "updated_at", api_time(ep->updated_at));
@@ -430,29 +436,69 @@ static void ping_then_write(struct api_call *call, api_apply then)
     engine_ping(call->app->engine, &ps->ping);
 }
 
+/* A new endpoint, and a poll endpoint's consumer token, shown once. call->data points at it
+ * (ep first: the draft is the endpoint for everything else). */
+struct endpoint_draft {
+    struct endpoint ep;
+    char poll_token[KEY_TEXT_MAX];
+    unsigned char poll_token_hash[32];
+};
+
+static void draft_free(void *ptr)
+{
+    struct endpoint_draft *d = ptr;
+    endpoint_clear(&d->ep);
+    OPENSSL_cleanse(d->poll_token, sizeof d->poll_token);
+    free(d);
+}
+
 static int create_apply(struct store_conn *tx, struct api_call *call)
 {
-    struct endpoint *ep = call->data;
+    struct endpoint_draft *d = call->data;
+    struct endpoint *ep = &d->ep;
     int rc = store_endpoint_insert(tx, ep);
+    if (rc == 0 && ep->is_poll)
+        rc = store_endpoint_poll_token(tx, ep->id, d->poll_token_hash);
     if (rc != 0)
         return rc;
     call->reply_status = 201;
     call->reply = endpoint_json(ep);
-    call->idem_reply = json_deep_copy(call->reply); /* a replay never shows the secret */
+    call->idem_reply = json_deep_copy(call->reply); /* a replay never shows the secrets */
     json_object_set_new(call->reply, "secret", json_string(ep->secret));
+    if (ep->is_poll)
+        json_object_set_new(call->reply, "poll_token", json_string(d->poll_token));
+    return 0;
+}
+
+/* kind: "push" (the default: hookd POSTs to url) or "poll" (no url; its consumer reads
+ * GET /v1/endpoints/{id}/poll with the token minted here). */
+static int check_kind(const json_t *body, bool *poll, struct err *e)
+{
+    json_t *kind = json_object_get(body, "kind");
+    json_t *url = json_object_get(body, "url");
+    *poll = kind && strcmp(json_string_value(kind), "poll") == 0;
+    if (kind && !*poll && strcmp(json_string_value(kind), "push") != 0)
+        return err_invalid(e, "kind", "kind must be push or poll");
+    if (*poll && url)
+        return err_invalid(e, "url",
+                           "a poll endpoint has no url: its consumer reads "
+                           "GET /v1/endpoints/{id}/poll");
+    if (!*poll && url == NULL)
+        return err_invalid(e, "url", "url is required");
     return 0;
 }
 
 void endpoints_create(struct api_call *call)
 {
+    struct endpoint_draft *draft;
     struct endpoint *ep;
     struct org org;
     struct err e;
+    bool poll;
 
     if (api_check_body(call, endpoint_fields) != 0)
         return;
-    if (json_object_get(call->body, "url") == NULL) {
-        err_invalid(&e, "url", "url is required");
+    if (check_kind(call->body, &poll, &e) != 0) {
         api_fail(call, &e);
         return;
     }
@@ -464,11 +510,20 @@ void endpoints_create(struct api_call *call)
         api_fail(call, &e);
         return;
     }
-    ep = xcalloc(1, sizeof *ep);
-    api_set_data(call, ep, endpoint_free);
-    if (endpoint_init(ep, org.id, json_string_value(json_object_get(call->body, "url")), &e) != 0 ||
-        endpoints_check_url(call, ep->url, "url", &e) != 0 || apply_fields(call, ep, &e) != 0) {
+    draft = xcalloc(1, sizeof *draft);
+    api_set_data(call, draft, draft_free);
+    ep = &draft->ep;
+    if (endpoint_init(ep, org.id, poll ? "" : json_string_value(json_object_get(call->body, "url")),
+                      &e) != 0 ||
+        (!poll && endpoints_check_url(call, ep->url, "url", &e) != 0) ||
+        apply_fields(call, ep, &e) != 0) {
         api_fail(call, &e);
+        return;
+    }
+    ep->is_poll = poll;
+    if (poll) { /* nothing to ping */
+        auth_mint_secret(ep->id, draft->poll_token, draft->poll_token_hash);
+        api_write(call, create_apply);
         return;
     }
     ping_then_write(call, create_apply);
@@ -618,6 +673,17 @@ void endpoints_update(struct api_call *call)
         return;
     was_active = ep->is_active;
     url = json_object_get(call->body, "url");
+    json_t *kind = json_object_get(call->body, "kind");
+    if (kind && strcmp(json_string_value(kind), ep->is_poll ? "poll" : "push") != 0) {
+        err_set(&e, 400, "read_only_field", "kind", "kind is chosen at creation");
+        api_fail(call, &e);
+        return;
+    }
+    if (url && ep->is_poll) {
+        err_invalid(&e, "url", "a poll endpoint has no url");
+        api_fail(call, &e);
+        return;
+    }
     if (url && strcmp(json_string_value(url), ep->url) != 0) {
         if (endpoints_check_url(call, json_string_value(url), "url", &e) != 0) {
             api_fail(call, &e);
@@ -754,7 +820,7 @@ void endpoints_test(struct api_call *call)
     }
     snprintf(data, sizeof data,
              "{\"message\":\"This is a test event from hookd.\",\"endpoint_id\":\"%s\"}", ep->id);
-    events_emit_test(call, ep->org_id, ep->id, type, data);
+    events_emit_test(call, ep, type, data);
 }
 
 static const struct jsonv_field replay_fields[] = {

@@ -165,16 +165,13 @@ static int test_apply(struct store_conn *tx, struct api_call *call)
     return 0;
 }
 
-void events_emit_test(struct api_call *call, const char *org_id, const char *endpoint_id,
-                      const char *type, const char *data)
+void events_emit_test(struct api_call *call, const struct endpoint *ep, const char *type,
+                      const char *data)
 {
-    char org[ID_MAX], endpoint[ID_MAX];
     struct fanout *d;
-    /* copies first: the arguments may live in the call's data, which the draft replaces */
-    text_copy(org, sizeof org, org_id);
-    text_copy(endpoint, sizeof endpoint, endpoint_id);
-    d = fanout_new(org, NULL, type, data);
-    fanout_set_test_endpoint(d, endpoint);
+    /* before the draft replaces the call's data, where ep may live */
+    d = fanout_new(ep->org_id, NULL, type, data);
+    fanout_set_test_endpoint(d, ep->id, ep->is_poll);
     api_set_data(call, d, fanout_free);
     api_write(call, test_apply);
 }

@@ -58,6 +58,7 @@ const struct api_route api_routes[] = {
     {"GET", "/v1/endpoints/{id}/deliveries", endpoints_deliveries, SCOPE_WEBHOOKS, PORTAL,
      ORG " " PAGE " " SPAN " status event_id"},
     {"GET", "/v1/endpoints/{id}/stats", endpoints_stats, SCOPE_WEBHOOKS, PORTAL, ORG " window"},
+    {"GET", "/v1/endpoints/{id}/poll", endpoints_poll, 0, ROUTE_POLL, "cursor limit"},
 
     {"POST", "/v1/events", events_create, SCOPE_EVENTS, ROUTE_BODY | ROUTE_CREATES, ORG},
     {"GET", "/v1/events", events_list, SCOPE_EVENTS, 0, ORG " " PAGE " " SPAN " type"},

@@ -16,6 +16,7 @@ struct fanout {
     json_t *endpoint_ids;       /* restricts the fan-out; NULL = subscriptions */
     char *webhook_url;          /* a one-shot delivery, or NULL */
     char test_endpoint[ID_MAX]; /* a test send's one endpoint, or "" */
+    bool test_poll;             /* that endpoint is read by its consumer */
     bool operational;           /* a notice: to the operational endpoints only */
     struct payload *payload;    /* shared by the engine's jobs */
     struct engine_job *jobs;    /* built in the transaction, handed over after commit */
@@ -92,9 +93,10 @@ void fanout_set_targets(struct fanout *f, json_t *endpoint_ids, const char *url)
     f->webhook_url = url ? xstrdup(url) : NULL;
 }
 
-void fanout_set_test_endpoint(struct fanout *f, const char *endpoint_id)
+void fanout_set_test_endpoint(struct fanout *f, const char *endpoint_id, bool poll)
 {
     text_copy(f->test_endpoint, sizeof f->test_endpoint, endpoint_id);
+    f->test_poll = poll;
 }
 
 void fanout_set_operational(struct fanout *f)
@@ -102,14 +104,19 @@ void fanout_set_operational(struct fanout *f)
     f->operational = true;
 }
 
-/* Adds one pending delivery (and its engine job when a node takes it). */
+/* Adds one pending delivery (and its engine job when a node takes it). A poll endpoint's waits
+ * for its consumer: never due, no node's, no job. */
 static int add_delivery(struct store_conn *tx, struct fanout *f, const char *endpoint_id,
-                        const char *url, const char *node_id)
+                        const char *url, const char *node_id, bool poll)
 {
     struct delivery row = {0};
     int rc;
 
     delivery_fresh(&row, f->ev.org_id, endpoint_id, f->ev.created_at);
+    if (poll) {
+        row.next_attempt_at = DLV_NEVER_DUE;
+        node_id = NULL;
+    }
     memcpy(row.event_id, f->ev.id, sizeof row.event_id);
     row.url = (char *)url;
     memcpy(row.event_type, f->ev.type, sizeof row.event_type);
@@ -141,11 +148,11 @@ static int add_listed(struct store_conn *tx, struct fanout *f, const char *node_
             return err_invalid(e, "endpoint_ids", "no endpoint %.80s in this org", id);
         if (rc != 0)
             return rc;
-        bool active = ep.is_active, operational = ep.operational;
+        bool active = ep.is_active, operational = ep.operational, poll = ep.is_poll;
         endpoint_clear(&ep);
         if (operational) /* it takes hookd's notices, not the org's events */
             return err_invalid(e, "endpoint_ids", "%.80s is the operational webhook endpoint", id);
-        if (active && (rc = add_delivery(tx, f, id, NULL, node_id)) != 0)
+        if (active && (rc = add_delivery(tx, f, id, NULL, node_id, poll)) != 0)
             return rc;
     }
     return 0;
@@ -158,7 +165,7 @@ static int add_subscribed(struct store_conn *tx, struct fanout *f, const char *n
     for (int i = 0; rc == 0 && i < list->count; i++)
         if (list->items[i].operational == f->operational &&
             event_filter_matches(list->items[i].events, f->ev.type))
-            rc = add_delivery(tx, f, list->items[i].id, NULL, node_id);
+            rc = add_delivery(tx, f, list->items[i].id, NULL, node_id, list->items[i].is_poll);
     return rc;
 }
 
@@ -166,11 +173,11 @@ int fanout_store(struct store_conn *tx, struct fanout *f, const char *node_id, s
 {
     int rc;
     if (f->test_endpoint[0])
-        rc = add_delivery(tx, f, f->test_endpoint, NULL, node_id);
+        rc = add_delivery(tx, f, f->test_endpoint, NULL, node_id, f->test_poll);
     else
         rc = f->endpoint_ids ? add_listed(tx, f, node_id, e) : add_subscribed(tx, f, node_id);
     if (rc == 0 && f->webhook_url)
-        rc = add_delivery(tx, f, NULL, f->webhook_url, node_id);
+        rc = add_delivery(tx, f, NULL, f->webhook_url, node_id, false);
     if (rc != 0)
         return rc;
     return f->producer_id ? store_event_insert(tx, &f->ev) : store_event_insert_new(tx, &f->ev);

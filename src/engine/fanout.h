@@ -27,8 +27,9 @@ const char *fanout_first_delivery(const struct fanout *f);
 /* Restricts the fan-out to these endpoints (a JSON array of ids; a reference is taken)
  * instead of the org's subscriptions, and adds a one-shot delivery to url (copied) if not NULL. */
 void fanout_set_targets(struct fanout *f, json_t *endpoint_ids, const char *url);
-/* Makes it a test send: one delivery to endpoint_id, whatever its state and subscriptions. */
-void fanout_set_test_endpoint(struct fanout *f, const char *endpoint_id);
+/* Makes it a test send: one delivery to endpoint_id, whatever its state and subscriptions
+ * (poll: the endpoint's consumer reads it). */
+void fanout_set_test_endpoint(struct fanout *f, const char *endpoint_id, bool poll);
 
 /* Makes it one of hookd's operational notices (engine/notices.h): to the org's operational
  * endpoints that subscribe to its type, never to its other endpoints. */

@@ -206,6 +206,14 @@ const char *const pg_migrations[] = {
     "ALTER TABLE endpoints ADD COLUMN retry_schedule TEXT;"
     "ALTER TABLE endpoints ADD COLUMN disable_after INTEGER;"
     "ALTER TABLE endpoints ADD COLUMN filter TEXT;",
+
+    /* 11: pull delivery (issue 17): a `poll` endpoint has no URL; its consumer reads its
+     * deliveries with the endpoint's own token (kept as a hash), and they are never due for the
+     * engine, so only they are in this index */
+    "ALTER TABLE endpoints ADD COLUMN kind TEXT NOT NULL DEFAULT 'push';"
+    "ALTER TABLE endpoints ADD COLUMN poll_token_hash BYTEA;"
+    "CREATE INDEX deliveries_polled ON deliveries (endpoint_id, id) WHERE status = " SQL_NUM(
+        DLV_PENDING_N) " AND next_attempt_at = " SQL_NUM(DLV_NEVER_DUE) ";",
 };
 const int pg_migration_count = (int)(sizeof pg_migrations / sizeof pg_migrations[0]);
 

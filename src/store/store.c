@@ -289,8 +289,7 @@ void inbound_message_clear(struct inbound_message *msg)
     msg->headers = msg->body = NULL;
 }
 
-void fanout_list_add(struct fanout_list *list, const char *id, const char *events,
-                     const char *filter, bool operational)
+void fanout_list_add(struct fanout_list *list, const struct fanout_target *target)
 {
     struct fanout_target *t;
     if (list->count == list->cap) {
@@ -298,10 +297,9 @@ void fanout_list_add(struct fanout_list *list, const char *id, const char *event
         list->items = xrealloc(list->items, (size_t)list->cap * sizeof *list->items);
     }
     t = &list->items[list->count++];
-    text_copy(t->id, sizeof t->id, id);
-    t->events = xstrdup(events);
-    t->filter = filter ? xstrdup(filter) : NULL;
-    t->operational = operational;
+    *t = *target;
+    t->events = xstrdup(target->events);
+    t->filter = target->filter ? xstrdup(target->filter) : NULL;
 }
 
 void fanout_list_reset(struct fanout_list *list)

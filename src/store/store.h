@@ -101,6 +101,8 @@ struct endpoint {
     char *retry_schedule; /* its own, in --retry-schedule's syntax; NULL: the server's */
     int disable_after;    /* its own threshold; 0: the server's --disable-after */
     char *filter;         /* its payload filter (compact JSON); NULL: none */
+    bool is_poll;         /* kind "poll" (set at insert only): read by its consumer, no URL */
+    unsigned char poll_token_hash[32]; /* of the consumer's token; zeros for push endpoints */
 };
 
 /* What the fan-out needs of an endpoint: its id, its events filter and whether it takes the
@@ -110,6 +112,7 @@ struct fanout_target {
     char *events; /* owned */
     char *filter; /* owned; NULL: none */
     bool operational;
+    bool is_poll;
 };
 
 struct fanout_list {
@@ -117,8 +120,7 @@ struct fanout_list {
     int count, cap;
 };
 
-void fanout_list_add(struct fanout_list *list, const char *id, const char *events,
-                     const char *filter, bool operational);
+void fanout_list_add(struct fanout_list *list, const struct fanout_target *target);
 /* Empties the list and keeps its room. */
 void fanout_list_reset(struct fanout_list *list);
 void fanout_list_free(struct fanout_list *list);
@@ -135,6 +137,8 @@ struct event {
 
 /* Stored as these numbers; SQL text spells them SQL_NUM(DLV_PENDING_N) (store/sql.h). */
 #define DLV_PENDING_N 0
+/* next_attempt_at of a delivery no engine attempts: a poll endpoint's, waiting to be read */
+#define DLV_NEVER_DUE 9223372036854775807
 #define DLV_DELIVERED_N 1
 #define DLV_FAILED_N 2
 #define DLV_EXHAUSTED_N 3
@@ -367,6 +371,7 @@ int store_endpoint_subscribers(struct store_conn *c, const char *pattern, struct
                                int max, int *count);
 
 int store_endpoint_insert(struct store_conn *tx, const struct endpoint *ep);
+/* org_id "" finds it in any org (a poll consumer's authentication). */
 int store_endpoint_get(struct store_conn *c, const char *org_id, const char *id,
                        struct endpoint *out);
 int store_endpoint_list(struct store_conn *c, const char *org_id, const struct list_filter *f,
@@ -375,6 +380,19 @@ int store_endpoint_list(struct store_conn *c, const char *org_id, const struct l
 int store_endpoint_update(struct store_conn *tx, const struct endpoint *ep);
 /* Marks it deleted; its pending deliveries end exhausted ("endpoint deleted"). */
 int store_endpoint_delete(struct store_conn *tx, const char *org_id, const char *id, int64_t now);
+/* A poll endpoint's consumer (issue 17): with cursor (a delivery id, or NULL), the deliveries
+ * handed out up to it become delivered; then up to max pending ones (those after the cursor,
+ * and any not handed out yet) are handed out, oldest first, into out (payload owned). A page
+ * read again without moving the cursor is handed out again: at least once, never lost. */
+struct polled {
+    char delivery_id[ID_MAX];
+    char *payload;
+};
+int store_poll(struct store_conn *tx, const char *endpoint_id, const char *cursor, int64_t now,
+               struct polled *out, int max, int *count);
+/* Sets a poll endpoint's token hash (at creation, and at rotation). */
+int store_endpoint_poll_token(struct store_conn *tx, const char *id, const unsigned char hash[32]);
+
 /* The org's operational webhook endpoint (whatever its state), or ERR_NOT_FOUND. */
 int store_endpoint_operational(struct store_conn *c, const char *org_id, struct endpoint *out);
 /* Active endpoints of an org, for fan-out, ordered by id. *out belongs to the connection and

@@ -159,8 +159,9 @@ int store_delivery_insert(struct store_conn *tx, const struct delivery *d, const
     sql_int(s, 10, d->next_attempt_at);
     sql_int(s, 11, d->created_at);
     rc = sql_rows_add(s); /* a fresh id: nothing to learn from it */
-    /* work that no node holds wakes the idle nodes when the transaction commits */
-    if (rc == 0 && (node_id == NULL || *node_id == '\0'))
+    /* work that no node holds wakes the idle nodes when the transaction commits (but for a
+     * poll endpoint's: never theirs) */
+    if (rc == 0 && (node_id == NULL || *node_id == '\0') && d->next_attempt_at != DLV_NEVER_DUE)
         store_notify_from(tx, d->next_attempt_at);
     return rc;
 }
@@ -583,4 +584,68 @@ int store_queue_stats(struct store_conn *c, struct queue_stats *out)
     out->pending = 0;
     out->oldest_due = INT64_MAX;
     return s ? sql_read_one(s, out, read_queue_stats) : ERR_FAIL;
+}
+
+/* --- pull delivery (issue 17) --- */
+
+/* A poll endpoint's deliveries are pending and never due (DLV_NEVER_DUE, in deliveries_polled
+ * only); one handed out has attempt_count > schedule_start. */
+#define POLLED_WHERE                                                                               \
+    "endpoint_id = ?2 AND status = " SQL_NUM(DLV_PENDING_N) " AND next_attempt_at = " SQL_NUM(     \
+        DLV_NEVER_DUE)
+
+static void read_polled(struct sql_stmt *s, void *out_ptr)
+{
+    struct polled *p = out_ptr;
+    sql_col_copy(s, 0, p->delivery_id, sizeof p->delivery_id);
+    p->payload = sql_col_dup(s, 1);
+}
+
+int store_poll(struct store_conn *tx, const char *endpoint_id, const char *cursor, int64_t now,
+               struct polled *out, int max, int *count)
+{
+    static const char ack[] = "UPDATE deliveries SET status = " SQL_NUM(
+        DLV_DELIVERED_N) ", delivered_at = ?1, "
+                         "next_attempt_at = NULL WHERE " POLLED_WHERE
+                         " AND attempt_count > schedule_start AND "
+                         "id <= ?3";
+    static const char take[] =
+        "SELECT d.id, e.payload FROM deliveries d JOIN events e ON e.org_id = d.org_id AND e.id = "
+        "d.event_id WHERE d.endpoint_id = ?1 AND d.status = " SQL_NUM(
+            DLV_PENDING_N) " AND d.next_attempt_at = " SQL_NUM(DLV_NEVER_DUE) " AND (?2 IS NULL OR "
+                                                                              "d.id > ?2 OR "
+                                                                              "d.attempt_count = "
+                                                                              "d.schedule_start) "
+                                                                              "ORDER BY d.id LIMIT "
+                                                                              "?3";
+    static const char hand_out[] = "UPDATE deliveries SET attempt_count = attempt_count + 1, "
+                                   "last_attempt_at = ?1 WHERE id = ?2";
+    struct sql_stmt *s;
+    int rc = 0;
+
+    *count = 0;
+    if (cursor) {
+        if ((s = sql_prepare(tx, ack)) == NULL)
+            return ERR_FAIL;
+        sql_int(s, 1, now);
+        sql_text(s, 2, endpoint_id);
+        sql_text(s, 3, cursor);
+        if ((rc = sql_run(s)) != 0)
+            return rc;
+    }
+    if ((s = sql_prepare(tx, take)) == NULL)
+        return ERR_FAIL;
+    sql_text(s, 1, endpoint_id);
+    sql_text_or_null(s, 2, cursor);
+    sql_int(s, 3, max);
+    if ((rc = sql_read_rows(s, out, sizeof *out, count, read_polled)) != 0)
+        return rc;
+    for (int i = 0; rc == 0 && i < *count; i++) {
+        if ((s = sql_prepare(tx, hand_out)) == NULL)
+            return ERR_FAIL;
+        sql_int(s, 1, now);
+        sql_text(s, 2, out[i].delivery_id);
+        rc = sql_run(s);
+    }
+    return rc;
 }

@@ -142,7 +142,9 @@ int store_endpoint_subscribers(struct store_conn *c, const char *pattern, struct
     "coalesce(previous_secret, ''), coalesce(previous_secret_expires_at, 0), "                     \
     "coalesce(verified_at, 0), coalesce(last_success_at, 0), coalesce(last_failure_at, 0), "       \
     "consecutive_failures, coalesce(disabled_at, 0), coalesce(disabled_reason, ''), created_at, "  \
-    "updated_at, operational, retry_schedule, coalesce(disable_after, 0), filter"
+    "updated_at, operational, retry_schedule, coalesce(disable_after, 0), filter, "                \
+    "CASE WHEN kind = 'poll' THEN 1 ELSE 0 END, "                                                  \
+    "poll_token_hash"
 
 static void read_endpoint(struct sql_stmt *s, void *out_ptr)
 {
@@ -176,6 +178,8 @@ static void read_endpoint(struct sql_stmt *s, void *out_ptr)
     ep->retry_schedule = sql_col_dup_or_null(s, 25);
     ep->disable_after = sql_col_int(s, 26);
     ep->filter = sql_col_dup_or_null(s, 27);
+    ep->is_poll = sql_col_int(s, 28) != 0;
+    sql_col_copy_bytes_exact(s, 29, ep->poll_token_hash, sizeof ep->poll_token_hash);
 }
 
 /* The id, the org and every settable field in EP_COLUMNS order, at ?1 to ?24, then the policy
@@ -234,15 +238,16 @@ int store_endpoint_insert(struct store_conn *tx, const struct endpoint *ep)
         "is_active, timeout_seconds, rate_limit, max_in_flight, signature_scheme, secret, "
         "previous_secret, previous_secret_expires_at, verified_at, last_success_at, "
         "last_failure_at, consecutive_failures, disabled_at, disabled_reason, created_at, "
-        "updated_at, retry_schedule, disable_after, filter, operational) VALUES (?1, ?2, ?3, ?4, "
-        "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
-        "?24, ?25, ?26, ?27, ?28) ON CONFLICT DO NOTHING";
+        "updated_at, retry_schedule, disable_after, filter, operational, kind) VALUES (?1, ?2, ?3, "
+        "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
+        "?23, ?24, ?25, ?26, ?27, ?28, ?29) ON CONFLICT DO NOTHING";
     struct sql_stmt *s = sql_prepare(tx, sql);
     if (s == NULL)
         return ERR_FAIL;
     fanout_cache_forget(tx);
     bind_endpoint(s, ep);
     sql_int(s, 28, ep->operational);
+    sql_text(s, 29, ep->is_poll ? "poll" : "push");
     return sql_insert(s);
 }
 
@@ -273,8 +278,8 @@ int store_endpoint_update(struct store_conn *tx, const struct endpoint *ep)
 int store_endpoint_get(struct store_conn *c, const char *org_id, const char *id,
                        struct endpoint *out)
 {
-    static const char sql[] = "SELECT " EP_COLUMNS " FROM endpoints WHERE id = ?1 AND org_id = "
-                              "?2 AND deleted_at IS NULL";
+    static const char sql[] = "SELECT " EP_COLUMNS " FROM endpoints WHERE id = ?1 AND (?2 = '' "
+                              "OR org_id = ?2) AND deleted_at IS NULL";
     return sql_read_one_of_org(c, sql, id, org_id, out, read_endpoint);
 }
 
@@ -308,6 +313,17 @@ int store_endpoint_delete(struct store_conn *tx, const char *org_id, const char 
     sql_text(s, 3, org_id);
     rc = sql_run_changed(s);
     return rc ? rc : end_pending(tx, id, DLV_EXHAUSTED, "endpoint deleted");
+}
+
+int store_endpoint_poll_token(struct store_conn *tx, const char *id, const unsigned char hash[32])
+{
+    static const char sql[] = "UPDATE endpoints SET poll_token_hash = ?1 WHERE id = ?2";
+    struct sql_stmt *s = sql_prepare(tx, sql);
+    if (s == NULL)
+        return ERR_FAIL;
+    sql_bytes(s, 1, hash, 32);
+    sql_text(s, 2, id);
+    return sql_run_changed(s);
 }
 
 int store_endpoint_operational(struct store_conn *c, const char *org_id, struct endpoint *out)
@@ -355,8 +371,9 @@ void store_conn_clear(struct store_conn *c)
 
 int store_endpoint_fanout(struct store_conn *tx, const char *org_id, const struct fanout_list **out)
 {
-    static const char sql[] = "SELECT id, events, operational, filter FROM endpoints WHERE "
-                              "org_id = ?1 AND is_active = 1 AND deleted_at IS NULL ORDER BY id";
+    static const char sql[] =
+        "SELECT id, events, operational, filter, CASE WHEN kind = 'poll' THEN 1 ELSE 0 END "
+        "FROM endpoints WHERE org_id = ?1 AND is_active = 1 AND deleted_at IS NULL ORDER BY id";
     struct fanout_slot *slot;
     struct sql_stmt *s;
     int rc;
@@ -374,12 +391,14 @@ int store_endpoint_fanout(struct store_conn *tx, const char *org_id, const struc
         return ERR_FAIL;
     sql_text(s, 1, org_id);
     while ((rc = sql_driver_of(tx)->step(s)) == SQL_ROW) {
-        size_t len;
-        const char *id = sql_driver_of(tx)->column_text(s, 0, &len);
-        char *filter = sql_col_dup_or_null(s, 3);
-        fanout_list_add(&slot->list, id, sql_driver_of(tx)->column_text(s, 1, &len), filter,
-                        sql_col_int(s, 2) != 0);
-        free(filter);
+        struct fanout_target t = {.operational = sql_col_int(s, 2) != 0,
+                                  .is_poll = sql_col_int(s, 4) != 0};
+        sql_col_copy(s, 0, t.id, sizeof t.id);
+        t.events = sql_col_dup(s, 1);
+        t.filter = sql_col_dup_or_null(s, 3);
+        fanout_list_add(&slot->list, &t);
+        free(t.events);
+        free(t.filter);
     }
     sql_driver_of(tx)->reset(s);
     if (rc != SQL_DONE) {

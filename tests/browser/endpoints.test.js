@@ -162,6 +162,24 @@ describe('dashboard endpoints', () => {
     await page.getByText('No endpoints yet.').waitFor();
   });
 
+  it('creates a poll endpoint without a URL and shows its poll token once', async () => {
+    await go(page, '#/endpoints', 'Endpoints');
+    await page.getByLabel('Kind').selectOption('poll');
+    assert.equal(await page.getByLabel('URL').isDisabled(), true, 'a poll endpoint takes no URL');
+    await page.getByLabel('Name', { exact: true }).fill('Puller');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    const box = page.getByRole('group', { name: /Poll token of Puller/ });
+    await box.waitFor();
+    const token = (await box.locator('code').textContent()).trim();
+    const ep = (await api(server, 'GET', '/v1/endpoints', { key })).json.data.find((e) => e.name === 'Puller');
+    assert.equal(ep.kind, 'poll');
+    assert.equal(ep.url, null);
+    const polled = await api(server, 'GET', `/v1/endpoints/${ep.id}/poll`, { key: token });
+    assert.equal(polled.status, 200, polled.text);
+    await page.getByRole('link', { name: 'Open Puller' }).click();
+    await page.locator('.facts').getByText(/^poll: read at/).waitFor();
+  });
+
   it('signs out, forgetting the key', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API key').waitFor();

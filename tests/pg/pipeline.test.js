@@ -453,3 +453,27 @@ describe('per-endpoint policy on PostgreSQL (issue 17)', () => {
     assert.equal(after.is_active, false, 'disabled at its own threshold of 1');
   });
 });
+
+describe('pull delivery on PostgreSQL (issue 17)', () => {
+  it('a poll endpoint hands out its envelopes in order and a cursor acknowledges them', async (t) => {
+    const { server, key } = await fixture(t, [...BASE_ARGS, '--no-ping']);
+    const created = await api(server, 'POST', '/v1/endpoints', { key, body: { kind: 'poll' } });
+    assert.equal(created.status, 201, created.text);
+    const ep = created.json;
+    const sent = [];
+    for (let i = 0; i < 4; i++) sent.push((await emit(server, key, { type: uniqueType('poll'), data: { i } })).id);
+    const read = async (cursor) => {
+      const res = await api(server, 'GET', `/v1/endpoints/${ep.id}/poll?limit=3${cursor ? `&cursor=${cursor}` : ''}`, { key: ep.poll_token });
+      assert.equal(res.status, 200, res.text);
+      return res.json;
+    };
+    const first = await read();
+    assert.deepEqual(first.data.map((e) => e.id), sent.slice(0, 3));
+    const second = await read(first.next_cursor);
+    assert.deepEqual(second.data.map((e) => e.id), sent.slice(3));
+    const done = await read(second.next_cursor);
+    assert.deepEqual(done.data, []);
+    const [d] = await waitEventSettled(server, key, sent[0], 1);
+    assert.equal(d.status, 'delivered');
+  });
+});
