@@ -194,9 +194,9 @@ static void small_buffers_are_refused_and_left_empty(void **state)
 {
     char sig[HOOKD_SIGNATURE_MAX], secret[HOOKD_ED25519_KEY_LEN], pub[HOOKD_ED25519_KEY_LEN + 1];
     (void)state;
-    assert_int_equal(hookd_sign_ed25519(RFC_SECRET, SW_ID, SW_TS, SW_BODY, strlen(SW_BODY), sig,
-                                        strlen(SW_SIG)),
-                     HOOKD_E_BUFFER_TOO_SMALL);
+    assert_int_equal(
+        hookd_sign_ed25519(RFC_SECRET, SW_ID, SW_TS, SW_BODY, strlen(SW_BODY), sig, strlen(SW_SIG)),
+        HOOKD_E_BUFFER_TOO_SMALL);
     assert_string_equal(sig, "");
     assert_int_equal(hookd_ed25519_generate(secret, sizeof secret, pub, sizeof pub),
                      HOOKD_E_BUFFER_TOO_SMALL);
