@@ -6,13 +6,15 @@
 // `hookd sign` / `hookd verify` are checked against Node in both directions.
 //
 // The npm `standardwebhooks` package (1.x, a devDependency) verifies `v1` (HMAC) entries only:
-// it skips `v1a` entries and has no public-key API, so it cannot check these deliveries; the
-// last test pins that down, so that the README's statement is tested.
+// it skips `v1a` entries and has no public-key API, so it cannot check these deliveries, and
+// neither can `svix`, which wraps it; the last test pins that down, so that the README's
+// statement is tested.
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { Webhook } = require('standardwebhooks');
+const svix = require('svix');
 const { api, createOrgWithKey, runHookd, SECRET_RE } = require('./lib/hookd');
 const {
   signStandard,
@@ -356,13 +358,14 @@ describe('hookd sign and hookd verify with Ed25519 keys, against Node', () => {
     assert.equal(runHookd(verifyArgs('whpk_c2hvcnQ=', headers), { input: body }).code, 2);
   });
 
-  it('the standardwebhooks npm package does not verify v1a: it finds no v1 signature', () => {
+  it('the standardwebhooks and svix npm packages do not verify v1a: they find no v1 signature', () => {
     const pair = nodeKeyPair();
     const res = runHookd(['sign', '--secret', pair.whsk, '--id', 'msg_sw'], { input: body });
     assert.equal(res.code, 0, res.stderr);
     const headers = printedHeaders(res.stdout);
     // it takes only a whsec_ (HMAC) secret; given any, the v1a entry is skipped
-    const wh = new Webhook('whsec_' + Buffer.alloc(32, 7).toString('base64'));
-    assert.throws(() => wh.verify(body, headers), /No matching signature/);
+    const hmacSecret = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
+    assert.throws(() => new Webhook(hmacSecret).verify(body, headers), /No matching signature/);
+    assert.throws(() => new svix.Webhook(hmacSecret).verify(body, headers), /No matching signature/);
   });
 });
