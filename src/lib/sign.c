@@ -25,6 +25,15 @@ static void clear_output(char *out, size_t out_size)
         out[0] = '\0';
 }
 
+/* The arguments both Standard Webhooks signatures (v1, v1a) take. */
+static bool standard_arguments_are_valid(const char *secret, const char *msg_id,
+                                         long long timestamp, const void *body, size_t body_len,
+                                         const char *out)
+{
+    return secret != NULL && msg_id != NULL && msg_id[0] != '\0' && timestamp >= 0 && out != NULL &&
+           (body != NULL || body_len == 0);
+}
+
 hookd_status hookd_sign_standard(const char *secret, const char *msg_id, long long timestamp,
                                  const void *body, size_t body_len, char *out, size_t out_size)
 {
@@ -34,8 +43,7 @@ hookd_status hookd_sign_standard(const char *secret, const char *msg_id, long lo
     hookd_status status;
 
     clear_output(out, out_size);
-    if (secret == NULL || msg_id == NULL || msg_id[0] == '\0' || timestamp < 0 || out == NULL ||
-        (body == NULL && body_len > 0))
+    if (!standard_arguments_are_valid(secret, msg_id, timestamp, body, body_len, out))
         return HOOKD_E_INVALID_ARGUMENT;
     if (out_size < strlen(STANDARD_PREFIX) + BASE64_MAC_LEN + 1)
         return HOOKD_E_BUFFER_TOO_SMALL;
@@ -63,8 +71,7 @@ hookd_status hookd_sign_ed25519(const char *secret, const char *msg_id, long lon
     hookd_status status;
 
     clear_output(out, out_size);
-    if (secret == NULL || msg_id == NULL || msg_id[0] == '\0' || timestamp < 0 || out == NULL ||
-        (body == NULL && body_len > 0))
+    if (!standard_arguments_are_valid(secret, msg_id, timestamp, body, body_len, out))
         return HOOKD_E_INVALID_ARGUMENT;
     if (out_size < strlen(ED25519_PREFIX) + BASE64_ED25519_LEN + 1)
         return HOOKD_E_BUFFER_TOO_SMALL;

@@ -11,7 +11,6 @@
 #define STANDARD_VERSION "v1,"
 #define ED25519_VERSION "v1a,"
 #define HEX_ALGORITHM "sha256="
-#define BASE64_MAC_LEN 44 /* 32 bytes in padded base64 */
 
 /* A piece of a header value; not NUL-terminated. */
 struct span {
@@ -77,23 +76,29 @@ static bool starts_with(struct span s, const char *prefix)
     return s.len >= len && memcmp(s.text, prefix, len) == 0;
 }
 
-static bool decode_standard_entry(struct span entry, unsigned char sig[HOOKD__MAC_LEN])
+/* A "<version><base64>" entry's sig_len bytes (at most HOOKD__ED25519_SIG_BYTES). */
+static bool decode_base64_entry(struct span entry, const char *version, unsigned char *sig,
+                                size_t sig_len)
 {
-    unsigned char canonical[BASE64_MAC_LEN + 1];
+    unsigned char canonical[2 * HOOKD__ED25519_SIG_BYTES];
     size_t len = 0;
 
-    if (!starts_with(entry, STANDARD_VERSION))
+    if (!starts_with(entry, version))
         return false;
-    entry.text += strlen(STANDARD_VERSION);
-    entry.len -= strlen(STANDARD_VERSION);
-    if (!hookd__base64_decode(entry.text, entry.len, sig, HOOKD__MAC_LEN, &len) ||
-        len != HOOKD__MAC_LEN)
+    entry.text += strlen(version);
+    entry.len -= strlen(version);
+    if (!hookd__base64_decode(entry.text, entry.len, sig, sig_len, &len) || len != sig_len)
         return false;
-    /* Base64 leaves two unused bits in the last character of 32 bytes; an encoding with them set
-     * decodes to the same MAC, but the reference libraries compare text and refuse it. So does
-     * this one: only the canonical encoding (padded or not) is a signature. */
-    EVP_EncodeBlock(canonical, sig, HOOKD__MAC_LEN);
+    /* Base64 leaves unused bits in the last character of 32 or 64 bytes; an encoding with them
+     * set decodes to the same bytes, but the reference libraries compare text and refuse it. So
+     * does this one: only the canonical encoding (padded or not) is a signature. */
+    EVP_EncodeBlock(canonical, sig, (int)sig_len);
     return memcmp(canonical, entry.text, entry.len) == 0;
+}
+
+static bool decode_standard_entry(struct span entry, unsigned char sig[HOOKD__MAC_LEN])
+{
+    return decode_base64_entry(entry, STANDARD_VERSION, sig, HOOKD__MAC_LEN);
 }
 
 static bool decode_hex_entry(struct span entry, unsigned char sig[HOOKD__MAC_LEN])
@@ -241,21 +246,10 @@ hookd_status hookd_verify_standard(const char *secret, const char *msg_id, const
     return status;
 }
 
-/* A "v1a," entry's 64-byte signature, in canonical base64 (padded or not) only, as for v1. */
+/* A "v1a," entry's 64-byte signature, in canonical base64 only, as for v1. */
 static bool decode_ed25519_entry(struct span entry, unsigned char sig[HOOKD__ED25519_SIG_BYTES])
 {
-    unsigned char canonical[2 * HOOKD__ED25519_SIG_BYTES];
-    size_t len = 0;
-
-    if (!starts_with(entry, ED25519_VERSION))
-        return false;
-    entry.text += strlen(ED25519_VERSION);
-    entry.len -= strlen(ED25519_VERSION);
-    if (!hookd__base64_decode(entry.text, entry.len, sig, HOOKD__ED25519_SIG_BYTES, &len) ||
-        len != HOOKD__ED25519_SIG_BYTES)
-        return false;
-    EVP_EncodeBlock(canonical, sig, HOOKD__ED25519_SIG_BYTES);
-    return memcmp(canonical, entry.text, entry.len) == 0;
+    return decode_base64_entry(entry, ED25519_VERSION, sig, HOOKD__ED25519_SIG_BYTES);
 }
 
 hookd_status hookd_verify_ed25519(const char *public_key, const char *msg_id, const char *timestamp,

@@ -25,34 +25,12 @@ const {
   emit,
   getJson,
   waitDelivery,
+  verifiesV1a: nodeVerifies,
+  v1aSignatures,
 } = require('./lib/pipeline');
 
 const PUBLIC_KEY_RE = /^whpk_[A-Za-z0-9+/]{43}=$/;
 const V1A_RE = /^v1a,[A-Za-z0-9+/]{86}==$/;
-
-// A KeyObject from a whpk_ key: its 32 raw bytes as a JWK.
-function publicKeyObject(whpk) {
-  const raw = Buffer.from(whpk.replace(/^whpk_/, ''), 'base64');
-  assert.equal(raw.length, 32, whpk);
-  return crypto.createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') },
-    format: 'jwk',
-  });
-}
-
-// The v1a entries of a webhook-signature header, as given (with "v1a,").
-function v1aSignatures(header) {
-  return (header || '').split(' ').filter((s) => s.startsWith('v1a,'));
-}
-
-// Node's verdict on one v1a entry for a request.
-function nodeVerifies(whpk, req, entry) {
-  const content = Buffer.concat([
-    Buffer.from(`${req.headers['webhook-id']}.${req.headers['webhook-timestamp']}.`),
-    req.body,
-  ]);
-  return crypto.verify(null, content, publicKeyObject(whpk), Buffer.from(entry.slice(4), 'base64'));
-}
 
 // A key pair made by Node, in the Standard Webhooks formats.
 function nodeKeyPair() {

@@ -20,6 +20,7 @@ const {
   waitEventSettled,
   stopChecked,
   startReceiver,
+  verifiesV1a: verifies,
 } = require('../e2e/lib/pipeline');
 const { useCluster } = require('./cluster');
 
@@ -323,18 +324,6 @@ describe('pipeline on PostgreSQL', () => {
     // stored: the scheme and the secret key (whsk_), which the API never shows
     assert.equal(await scalar(db, `SELECT signature_scheme FROM endpoints WHERE id = '${ep.id}'`), 'ed25519');
     assert.match(await scalar(db, `SELECT secret FROM endpoints WHERE id = '${ep.id}'`), /^whsk_/);
-    const keyOf = (whpk) =>
-      crypto.createPublicKey({
-        key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(whpk.slice(5), 'base64').toString('base64url') },
-        format: 'jwk',
-      });
-    const verifies = (whpk, req, entry) =>
-      crypto.verify(
-        null,
-        Buffer.concat([Buffer.from(`${req.headers['webhook-id']}.${req.headers['webhook-timestamp']}.`), req.body]),
-        keyOf(whpk),
-        Buffer.from(entry.slice(4), 'base64')
-      );
     const evt = await emit(server, key, { type: uniqueType('edpg'), data: { n: 1 } });
     const [req] = await rx.waitForPath('/ed');
     const [sig] = standardSignatures(req.headers['webhook-signature']);
