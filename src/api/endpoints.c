@@ -287,6 +287,10 @@ static int apply_fields(struct api_call *call, struct endpoint *ep, struct err *
             strcmp(scheme, "ed25519") != 0)
             return err_invalid(e, "signature_scheme",
                                "signature_scheme must be standard, hex or ed25519");
+        /* GET /v1/org shows the operational endpoint's secret: it stays an HMAC one */
+        if (ep->operational && strcmp(scheme, "ed25519") == 0)
+            return err_invalid(e, "signature_scheme",
+                               "the operational endpoint signs with standard or hex");
         text_copy(ep->signature_scheme, sizeof ep->signature_scheme, scheme);
         if (is_ed25519(ep) != was_ed25519) {
             ep->previous_secret[0] = '\0';

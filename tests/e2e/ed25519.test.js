@@ -234,6 +234,14 @@ describe('ed25519 endpoints (v1a)', () => {
     const org = await api(server, 'PATCH', '/v1/org', { key, body: { signature_scheme: 'ed25519' } });
     assert.equal(org.status, 400, org.text);
     assert.equal(org.json.field, 'signature_scheme');
+    // the operational endpoint, whose secret GET /v1/org shows, stays HMAC
+    const ops = await api(server, 'PATCH', '/v1/org', { key, body: { operational_webhook_url: rx.url('/ed-ops') } });
+    assert.equal(ops.status, 200, ops.text);
+    const opsId = (await getJson(server, key, '/v1/org')).operational_endpoint_id;
+    const opsEd = await api(server, 'PATCH', `/v1/endpoints/${opsId}`, { key, body: { signature_scheme: 'ed25519' } });
+    assert.equal(opsEd.status, 400, opsEd.text);
+    assert.equal(opsEd.json.field, 'signature_scheme');
+    assert.match((await getJson(server, key, '/v1/org')).operational_webhook_secret, SECRET_RE);
 
     // an org with an ed25519 endpoint: its one-shot webhook_url deliveries are still v1 (HMAC)
     await createEndpoint(server, key, { url: rx.url('/ed-sub'), signature_scheme: 'ed25519' });
