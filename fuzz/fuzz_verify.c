@@ -1,6 +1,7 @@
-/* Fuzzes libhookd's signing and verifying (§3, §5): the standard, hex, Stripe and sender-HMAC
- * schemes. The input is "secret\nmsg id\ntimestamp\nsignature header\nbody": any return code is
- * fine, and whatever hookd_sign_* produces (and the same MAC in the other schemes) must verify. */
+/* Fuzzes libhookd's signing and verifying (§3, §5): the standard (v1 and Ed25519 v1a), hex,
+ * Stripe and sender-HMAC schemes. The input is "secret\nmsg id\ntimestamp\nsignature header\nbody":
+ * any return code is fine, and whatever hookd_sign_* produces (and the same MAC in the other
+ * schemes) must verify. */
 #include "fuzz.h"
 
 #include "hookd/hookd.h"
@@ -62,6 +63,27 @@ static void check_standard(char **piece, const void *body, size_t body_len, long
                                      0) == HOOKD_OK);
 out:
     free(out);
+}
+
+/* The secret piece as an Ed25519 secret key: what hookd_sign_ed25519 writes verifies with the
+ * key's public half, and not once the body changes. */
+static void check_ed25519(char **piece, const void *body, size_t body_len, long long timestamp)
+{
+    char sig[HOOKD_SIGNATURE_MAX], public_key[HOOKD_ED25519_KEY_LEN + 1], ts[32];
+
+    if (hookd_sign_ed25519(piece[SECRET], piece[MSG_ID], timestamp, body, body_len, sig,
+                           sizeof sig) != HOOKD_OK) {
+        FUZZ_CHECK(sig[0] == '\0');
+        return;
+    }
+    FUZZ_CHECK(hookd_ed25519_public_key(piece[SECRET], public_key, sizeof public_key) == HOOKD_OK);
+    if (strlen(piece[MSG_ID]) > HOOKD_HEADER_MAX)
+        return;
+    snprintf(ts, sizeof ts, "%lld", timestamp);
+    FUZZ_CHECK(hookd_verify_ed25519(public_key, piece[MSG_ID], ts, sig, body, body_len, 0, 0) ==
+               HOOKD_OK);
+    FUZZ_CHECK(hookd_verify_ed25519(public_key, piece[MSG_ID], ts, sig, "x", body_len == 1 ? 0 : 1,
+                                    0, 0) == HOOKD_E_SIGNATURE_MISMATCH);
 }
 
 /* The MAC of "{ts}.{body}" under the secret's bytes, as hookd_sign_hex wrote it in hex, is also
@@ -138,6 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                     piece[SIGNATURES], body, body_len, tolerance, VECTOR_NOW);
         (void)hookd_verify_hex(piece[SECRET], piece[TIMESTAMP], piece[SIGNATURES], body, body_len,
                                tolerance, VECTOR_NOW);
+        (void)hookd_verify_ed25519(piece[SECRET], piece[MSG_ID], piece[TIMESTAMP],
+                                   piece[SIGNATURES], body, body_len, tolerance, VECTOR_NOW);
         (void)hookd_verify_stripe(piece[SECRET], piece[SIGNATURES], body, body_len, tolerance,
                                   VECTOR_NOW);
         for (int encoding = HOOKD_ENCODING_HEX; encoding <= HOOKD_ENCODING_BASE64 + 1; encoding++) {
@@ -154,6 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     timestamp = signing_time(piece[TIMESTAMP], size);
     check_standard(piece, body, body_len, timestamp, out_size);
     check_hex(piece, body, body_len, timestamp, out_size);
+    check_ed25519(piece, body, body_len, timestamp);
     free(body);
     free(buf);
     return 0;

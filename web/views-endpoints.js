@@ -45,8 +45,9 @@ function endpointFields(ep = {}, creating = false) {
     input('Description', { name: 'description', value: ep.description || '', maxlength: 500 }),
     input('Events', { name: 'events', value: (ep.events || []).join(', ') },
       'Comma-separated event types or prefix.* patterns; empty for all events'),
-    select('Signature scheme', [['standard', 'standard (Standard Webhooks)'], ['hex', 'hex (X-Webhook-Signature)']],
-      ep.signature_scheme || 'standard', { name: 'signature_scheme' }),
+    select('Signature scheme', [['standard', 'standard (Standard Webhooks)'], ['hex', 'hex (X-Webhook-Signature)'],
+      ['ed25519', 'ed25519 (Standard Webhooks v1a, public key)']],
+    ep.signature_scheme || 'standard', { name: 'signature_scheme' }),
     input('Timeout (seconds)', { name: 'timeout_seconds', type: 'number', min: 1, max: 60, value: ep.timeout_seconds || 15 }),
     input('Retry schedule', { name: 'retry_schedule', value: ep.retry_schedule || '', autocomplete: 'off' },
       "Delays between attempts, e.g. 1s,4s,16s; empty for the server's"),
@@ -68,6 +69,20 @@ function endpointBody(f) {
     retry_schedule: value(f, 'retry_schedule') || null,
     disable_after: value(f, 'disable_after') ? Number(value(f, 'disable_after')) : null,
   };
+}
+
+/** An ed25519 endpoint's public key: not a secret, so no "shown only now", and on its page too. */
+function publicKeyBox(label, key) {
+  return h('div', { class: 'secret-box', role: 'group', 'aria-label': label },
+    h('p', null, h('strong', null, label), ' — receivers verify the v1a signatures with it; hookd keeps the private key: '),
+    h('code', { class: 'mono', 'data-public-key': '' }, key));
+}
+
+/** What a create, PATCH or rotation answer has to show once: a new HMAC secret or public key. */
+function keyBox(label, answer) {
+  if (answer.secret) return secretBox(`Signing secret of ${label}`, answer.secret);
+  if (answer.public_key) return publicKeyBox(`Public key of ${label}`, answer.public_key);
+  return null;
 }
 
 export async function endpointsView() {
@@ -94,12 +109,12 @@ export async function endpointsView() {
         const ep = await request('POST', '/v1/endpoints', { body: endpointBody(f) });
         replace(created, ep.kind === 'poll'
           ? secretBox(`Poll token of ${ep.name || ep.id}`, ep.poll_token)
-          : secretBox(`Signing secret of ${ep.name || ep.url || ep.id}`, ep.secret),
+          : keyBox(ep.name || ep.url, ep),
           h('p', null, link(`#/endpoints/${ep.id}`, `Open ${ep.name || ep.url || ep.id}`)));
         f.reset();
         say('Endpoint created');
         list.first();
-        created.querySelector('button').focus();
+        (created.querySelector('button') || created.querySelector('a')).focus();
       });
   }
   return [heading('Endpoints'), created, h('div', { class: 'toolbar' }, filter), list.el, createForm];
@@ -113,6 +128,10 @@ function factsOf(ep) {
     ['Description', ep.description || '—'],
     ['Events', eventsText(ep.events)],
     ['Signature scheme', ep.signature_scheme],
+    ...(ep.public_key ? [['Public key', h('code', { class: 'mono', 'data-public-key': '' }, ep.public_key)]] : []),
+    ...(ep.previous_public_key
+      ? [['Previous public key', h('code', { class: 'mono' }, `${ep.previous_public_key} (signs too until the grace period ends)`)]]
+      : []),
     ['Timeout', `${ep.timeout_seconds} s`],
     ['Retry schedule', ep.retry_schedule || "the server's"],
     ['Disable after', ep.disable_after ? `${ep.disable_after} failures` : "the server's"],
@@ -149,17 +168,21 @@ export async function endpointView(ctx) {
   if (canWrite(session)) {
     const edit = form({ class: 'card', 'aria-labelledby': 'edit-ep' }, [h('h2', { id: 'edit-ep' }, 'Edit'), endpointFields(ep)],
       'Save changes', async (f) => {
-        show(await request('PATCH', path, { body: endpointBody(f) }));
-        say('Endpoint saved');
+        const next = await request('PATCH', path, { body: endpointBody(f) });
+        show(next);
+        // a switch to or from ed25519 made a new secret or key: show it now, as creation does
+        replace(output, next.secret ? keyBox(next.name || next.url, next) : null);
+        say(next.secret ? 'Endpoint saved with a new signing secret' : 'Endpoint saved');
       });
     const rotate = form({ class: 'card', 'aria-labelledby': 'rotate-ep' }, [h('h2', { id: 'rotate-ep' }, 'Rotate secret'),
       input('Grace period (seconds)', { name: 'grace_seconds', type: 'number', min: 0, value: 86400 },
         'The old secret keeps signing beside the new one for this long')],
     'Rotate secret', async (f) => {
       const r = await request('POST', `${path}/rotate-secret`, { body: { grace_seconds: Number(value(f, 'grace_seconds')) } });
-      replace(output, secretBox('New signing secret', r.secret));
+      replace(output, r.secret ? secretBox('New signing secret', r.secret) : publicKeyBox('New public key', r.public_key));
       say('Secret rotated');
-      output.querySelector('button').focus();
+      if (r.secret) output.querySelector('button').focus();
+      show(await request('GET', path));
     });
     const test = form({ class: 'card', 'aria-labelledby': 'test-ep' }, [h('h2', { id: 'test-ep' }, 'Send a test'),
       input('Event type', { name: 'event_type', placeholder: 'webhook.test' })],

@@ -1,4 +1,5 @@
-/* libhookd: sign and verify webhooks (Standard Webhooks and hookd's hex scheme, SPEC §3, §5).
+/* libhookd: sign and verify webhooks (Standard Webhooks, symmetric v1 and asymmetric v1a, and
+ * hookd's hex scheme, SPEC §3, §5).
  * The public API, stable across minor versions.
  *
  * Conventions for every function below:
@@ -11,7 +12,9 @@
  *   NULL when `body_len` is 0.
  * - Allocation: libhookd's own code never allocates on the verify path (stack only). Computing
  *   the HMAC goes through OpenSSL's EVP_MAC, which allocates and frees a few small objects per
- *   call, as OpenSSL's one-shot HMAC() does. */
+ *   call, as OpenSSL's one-shot HMAC() does. Ed25519 (v1a) is the exception: OpenSSL signs and
+ *   verifies it in one shot only, so those functions assemble "{msg_id}.{timestamp}.{body}" in
+ *   one heap buffer of that size, and OpenSSL allocates its key objects. */
 #ifndef HOOKD_HOOKD_H
 #define HOOKD_HOOKD_H
 
@@ -38,7 +41,8 @@ typedef enum hookd_status {
     HOOKD_E_BUFFER_TOO_SMALL = 2,    /* the caller's output buffer cannot hold the result */
     HOOKD_E_CRYPTO = 3,              /* OpenSSL failed (random bytes, HMAC) */
     HOOKD_E_BAD_SECRET = 4,          /* the secret is empty, too long, or (standard scheme) not
-                                        valid base64 after its optional whsec_ prefix */
+                                        valid base64 after its optional whsec_ prefix; or an
+                                        Ed25519 key (whsk_/whpk_) that is not one */
     HOOKD_E_SIGNATURE_MISMATCH = 5,  /* the signatures are well formed but none of them matches */
     HOOKD_E_TIMESTAMP_TOO_OLD = 6,   /* the timestamp is more than the tolerance before now */
     HOOKD_E_TIMESTAMP_TOO_NEW = 7,   /* the timestamp is more than the tolerance after now */
@@ -66,10 +70,26 @@ HOOKD_API const char *hookd_strerror(hookd_status status);
  * NUL-terminated, into out (at least HOOKD_SECRET_LEN + 1 bytes). */
 HOOKD_API hookd_status hookd_secret_generate(char *out, size_t out_size);
 
+/* Length of an Ed25519 secret key ("whsk_" + base64 of the 32-byte RFC 8032 secret key, the
+ * seed) and of a public key ("whpk_" + base64 of its 32 bytes), without the NUL. */
+#define HOOKD_ED25519_KEY_LEN 49
+
+/* Writes a new Ed25519 key pair (Standard Webhooks v1a): the secret key "whsk_<base64 of the
+ * 32-byte seed>" into secret_out and its public key "whpk_<base64 of 32 bytes>" into
+ * public_out, each NUL-terminated in at least HOOKD_ED25519_KEY_LEN + 1 bytes. */
+HOOKD_API hookd_status hookd_ed25519_generate(char *secret_out, size_t secret_size,
+                                              char *public_out, size_t public_size);
+
+/* Writes the public key "whpk_..." of an Ed25519 secret key into out (HOOKD_ED25519_KEY_LEN + 1
+ * bytes). The secret key is base64 after an optional "whsk_" prefix, of the 32-byte seed or of
+ * the 64 bytes seed || public key (libsodium's form, whose public half must match the seed). */
+HOOKD_API hookd_status hookd_ed25519_public_key(const char *secret, char *out, size_t out_size);
+
 /* --- signing ----------------------------------------------------------------------------- */
 
-/* Room for one signature of either scheme and its NUL ("v1,<44>" is 47, "sha256=<64>" is 71). */
-#define HOOKD_SIGNATURE_MAX 80
+/* Room for one signature of any scheme and its NUL ("v1,<44>" is 47, "sha256=<64>" is 71,
+ * "v1a,<88>" is 93). It was 80 before v1a; a caller's own out_size is what the library checks. */
+#define HOOKD_SIGNATURE_MAX 96
 
 /* Standard Webhooks: writes "v1,<base64 HMAC-SHA256(key, "{msg_id}.{timestamp}.{body}")>",
  * NUL-terminated, into out (HOOKD_SIGNATURE_MAX bytes always suffice). The key is the base64
@@ -85,6 +105,14 @@ HOOKD_API hookd_status hookd_sign_standard(const char *secret, const char *msg_i
  * prefix included, no base64 decoding). During a rotation, join the results with a comma. */
 HOOKD_API hookd_status hookd_sign_hex(const char *secret, long long timestamp, const void *body,
                                       size_t body_len, char *out, size_t out_size);
+
+/* Standard Webhooks asymmetric: writes "v1a,<base64 Ed25519 signature of
+ * "{msg_id}.{timestamp}.{body}">" (64 bytes, 88 base64 characters), NUL-terminated, into out.
+ * secret is an Ed25519 secret key as hookd_ed25519_public_key takes it. Arguments and rotation
+ * as for hookd_sign_standard. Allocates (see the conventions above). */
+HOOKD_API hookd_status hookd_sign_ed25519(const char *secret, const char *msg_id,
+                                          long long timestamp, const void *body, size_t body_len,
+                                          char *out, size_t out_size);
 
 /* --- verifying --------------------------------------------------------------------------- */
 
@@ -123,6 +151,16 @@ HOOKD_API hookd_status hookd_verify_standard(const char *secret, const char *msg
 HOOKD_API hookd_status hookd_verify_hex(const char *secret, const char *timestamp,
                                         const char *signatures, const void *body, size_t body_len,
                                         long long tolerance, long long now);
+
+/* Verifies a Standard Webhooks request signed with Ed25519: as hookd_verify_standard, but with
+ * the sender's public key ("whpk_" prefix optional, then base64 of 32 bytes) and the "v1a,"
+ * entries of signatures (base64 of 64 bytes; other entries are ignored). Same checks and return
+ * codes in the same order; HOOKD_E_BAD_SECRET for a public key that is not one. Allocates (see
+ * the conventions above); a signature holds no secret, so there is no timing to hide. */
+HOOKD_API hookd_status hookd_verify_ed25519(const char *public_key, const char *msg_id,
+                                            const char *timestamp, const char *signatures,
+                                            const void *body, size_t body_len, long long tolerance,
+                                            long long now);
 
 /* How a MAC is written in a header. */
 typedef enum hookd_encoding {

@@ -54,6 +54,25 @@ static const struct jsonv_field endpoint_fields[] = {
     {NULL, 0, false, false, 0, 0},
 };
 
+static bool is_ed25519(const struct endpoint *ep)
+{
+    return strcmp(ep->signature_scheme, "ed25519") == 0;
+}
+
+/* An ed25519 endpoint's public keys (whpk_, derived from the whsk_ secret keys it keeps): the
+ * current one, and the previous one while it still signs during a rotation's grace period. */
+static void add_public_keys(json_t *obj, const struct endpoint *ep)
+{
+    char key[HOOKD_ED25519_KEY_LEN + 1];
+    if (!is_ed25519(ep))
+        return;
+    if (hookd_ed25519_public_key(ep->secret, key, sizeof key) == HOOKD_OK)
+        json_object_set_new(obj, "public_key", json_string(key));
+    if (ep->previous_secret[0] && ep->previous_secret_expires_at > time_now_ms() &&
+        hookd_ed25519_public_key(ep->previous_secret, key, sizeof key) == HOOKD_OK)
+        json_object_set_new(obj, "previous_public_key", json_string(key));
+}
+
 static json_t *endpoint_json(const struct endpoint *ep)
 {
     json_t *events = json_loads(ep->events ? ep->events : "[]", 0, NULL);
@@ -82,6 +101,7 @@ static json_t *endpoint_json(const struct endpoint *ep)
     if (ep->is_poll) /* read by its consumer: no URL */
         json_object_set_new(obj, "url", json_null());
     json_object_set_new(obj, "operational", json_boolean(ep->operational));
+    add_public_keys(obj, ep);
     json_object_set_new(obj, "created_at", api_time(ep->created_at));
     json_object_set_new(obj, "updated_at", api_time(ep->updated_at));
     return obj;
@@ -215,7 +235,6 @@ static char *dump_compact(const json_t *value)
     return json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
 }
 
-/* Applies the body's fields to ep, validating each; the URL is checked by the caller. */
 /* Its own delivery policy (issue 17), read by the server flags' rules; null: the server's. */
 static int apply_policy(const json_t *body, struct endpoint *ep, struct err *e)
 {
@@ -245,6 +264,22 @@ static int apply_policy(const json_t *body, struct endpoint *ep, struct err *e)
     return 0;
 }
 
+/* A new secret for ep's scheme: an Ed25519 key pair (whsk_ kept, whpk_ shown) for ed25519, a
+ * whsec_ HMAC secret for the others. */
+static int new_secret(struct endpoint *ep, struct err *e)
+{
+    char public_key[HOOKD_ED25519_KEY_LEN + 1];
+    hookd_status status = is_ed25519(ep) ? hookd_ed25519_generate(ep->secret, sizeof ep->secret,
+                                                                  public_key, sizeof public_key)
+                                         : hookd_secret_generate(ep->secret, sizeof ep->secret);
+    if (status != HOOKD_OK)
+        return err_internal(e, "cannot generate a secret");
+    return 0;
+}
+
+/* Applies the body's fields to ep, validating each; the URL is checked by the caller. A change
+ * of signature_scheme between HMAC (standard, hex) and ed25519 makes a new secret of the new
+ * kind at once, with no grace period: the old secret cannot sign the new scheme. */
 static int apply_fields(struct api_call *call, struct endpoint *ep, struct err *e)
 {
     const json_t *body = call->body;
@@ -287,9 +322,22 @@ static int apply_fields(struct api_call *call, struct endpoint *ep, struct err *
     }
     if ((value = json_object_get(body, "signature_scheme")) != NULL) {
         const char *scheme = json_string_value(value);
-        if (strcmp(scheme, "standard") != 0 && strcmp(scheme, "hex") != 0)
-            return err_invalid(e, "signature_scheme", "signature_scheme must be standard or hex");
+        bool was_ed25519 = is_ed25519(ep);
+        if (strcmp(scheme, "standard") != 0 && strcmp(scheme, "hex") != 0 &&
+            strcmp(scheme, "ed25519") != 0)
+            return err_invalid(e, "signature_scheme",
+                               "signature_scheme must be standard, hex or ed25519");
+        /* GET /v1/org shows the operational endpoint's secret: it stays an HMAC one */
+        if (ep->operational && strcmp(scheme, "ed25519") == 0)
+            return err_invalid(e, "signature_scheme",
+                               "the operational endpoint signs with standard or hex");
         text_copy(ep->signature_scheme, sizeof ep->signature_scheme, scheme);
+        if (is_ed25519(ep) != was_ed25519) {
+            ep->previous_secret[0] = '\0';
+            ep->previous_secret_expires_at = 0;
+            if (new_secret(ep, e) != 0)
+                return ERR_FAIL;
+        }
     }
     if (apply_policy(body, ep, e) != 0)
         return ERR_FAIL;
@@ -429,6 +477,7 @@ static void ping_then_write(struct api_call *call, api_apply then)
     text_copy(ps->ping.secret, sizeof ps->ping.secret, ep->secret);
     text_copy(ps->ping.event_id, sizeof ps->ping.event_id, event_id);
     ps->ping.hex_scheme = strcmp(ep->signature_scheme, "hex") == 0;
+    ps->ping.ed25519_scheme = strcmp(ep->signature_scheme, "ed25519") == 0;
     ps->ping.headers_json = ep->headers ? xstrdup(ep->headers) : NULL;
     ps->ping.timeout_seconds = ep->timeout_seconds;
     ps->ping.done = ping_done;
@@ -464,7 +513,8 @@ static int create_apply(struct store_conn *tx, struct api_call *call)
     call->reply_status = 201;
     call->reply = endpoint_json(ep);
     call->idem_reply = json_deep_copy(call->reply); /* a replay never shows the secrets */
-    json_object_set_new(call->reply, "secret", json_string(ep->secret));
+    if (!is_ed25519(ep)) /* an Ed25519 secret key never leaves hookd: public_key is shown */
+        json_object_set_new(call->reply, "secret", json_string(ep->secret));
     if (ep->is_poll)
         json_object_set_new(call->reply, "poll_token", json_string(d->poll_token));
     return 0;
@@ -662,16 +712,30 @@ static int update_apply(struct store_conn *tx, struct api_call *call)
     return 0;
 }
 
+/* As update_apply, for a PATCH that made a new HMAC secret (a switch from ed25519): the answer
+ * shows it, as creation does. */
+static int update_apply_new_secret(struct store_conn *tx, struct api_call *call)
+{
+    struct endpoint *ep = call->data;
+    int rc = update_apply(tx, call);
+    if (rc == 0 && !is_ed25519(ep))
+        json_object_set_new(call->reply, "secret", json_string(ep->secret));
+    return rc;
+}
+
 void endpoints_update(struct api_call *call)
 {
     struct endpoint *ep;
+    char old_secret[SECRET_BYTES];
     bool was_active, url_changed = false;
+    api_apply apply = update_apply;
     json_t *url;
     struct err e;
 
     if (api_check_body(call, endpoint_fields) != 0 || (ep = endpoints_load(call)) == NULL)
         return;
     was_active = ep->is_active;
+    memcpy(old_secret, ep->secret, sizeof old_secret);
     url = json_object_get(call->body, "url");
     json_t *kind = json_object_get(call->body, "kind");
     if (kind && strcmp(json_string_value(kind), ep->is_poll ? "poll" : "push") != 0) {
@@ -697,6 +761,9 @@ void endpoints_update(struct api_call *call)
         api_fail(call, &e);
         return;
     }
+    if (strcmp(old_secret, ep->secret) != 0)
+        apply = update_apply_new_secret;
+    OPENSSL_cleanse(old_secret, sizeof old_secret);
     if (ep->is_active && !was_active) { /* re-enabled: the failure count starts over */
         ep->consecutive_failures = 0;
         ep->disabled_at = 0;
@@ -709,9 +776,9 @@ void endpoints_update(struct api_call *call)
     if (ep->is_active != was_active)
         call->after_commit = notify_switched;
     if (url_changed)
-        ping_then_write(call, update_apply); /* the new URL must answer, with the old secret */
+        ping_then_write(call, apply); /* the new URL must answer, with the current secret */
     else
-        api_write(call, update_apply);
+        api_write(call, apply);
 }
 
 static int delete_apply(struct store_conn *tx, struct api_call *call)
@@ -749,8 +816,12 @@ static int rotate_apply(struct store_conn *tx, struct api_call *call)
     if (rc != 0)
         return rc;
     call->reply_status = 200;
-    call->reply = json_pack("{s:s, s:s, s:o}", "id", ep->id, "secret", ep->secret,
-                            "previous_secret_expires_at", api_time(ep->previous_secret_expires_at));
+    call->reply = json_pack("{s:s, s:o}", "id", ep->id, "previous_secret_expires_at",
+                            api_time(ep->previous_secret_expires_at));
+    if (is_ed25519(ep))
+        add_public_keys(call->reply, ep); /* the new public key, and the old while it signs */
+    else
+        json_object_set_new(call->reply, "secret", json_string(ep->secret));
     call->after_commit = notify_engine;
     return 0;
 }
@@ -777,8 +848,7 @@ void endpoints_rotate(struct api_call *call)
         ep->previous_secret[0] = '\0';
         ep->previous_secret_expires_at = 0;
     }
-    if (hookd_secret_generate(ep->secret, sizeof ep->secret) != HOOKD_OK) {
-        err_internal(&e, "cannot generate a secret");
+    if (new_secret(ep, &e) != 0) {
         api_fail(call, &e);
         return;
     }

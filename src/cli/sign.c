@@ -17,33 +17,40 @@
 #define HEADERS_MAX 64
 
 static const char sign_usage[] =
-    "usage: hookd sign --secret S [--scheme standard|hex] [--id ID] [--timestamp UNIX] < body\n"
+    "usage: hookd sign --secret S [--scheme standard|hex|ed25519] [--id ID] [--timestamp UNIX]\n"
+    "                  < body\n"
     "\n"
     "Signs the body read from stdin (raw bytes) and prints the headers a delivery carries, one\n"
     "'Name: value' line each.\n"
-    "  --secret S         the endpoint's secret (whsec_...); give it again for each secret of a\n"
-    "                     rotation and the signature header carries one signature per secret\n"
-    "  --scheme SCHEME    standard (default): webhook-id, webhook-timestamp, webhook-signature\n"
+    "  --secret S         the endpoint's secret (whsec_...) or Ed25519 secret key (whsk_...);\n"
+    "                     give it again for each secret of a rotation and the signature header\n"
+    "                     carries one signature per secret\n"
+    "  --scheme SCHEME    standard (default): webhook-id, webhook-timestamp, webhook-signature;\n"
+    "                     v1,<HMAC> for a whsec_ secret, v1a,<Ed25519> for a whsk_ key\n"
+    "                     ed25519: the same headers, every secret an Ed25519 key (v1a)\n"
     "                     hex: X-Webhook-Signature (sha256=<hex>), X-Webhook-Timestamp\n"
-    "  --id ID            the message id, standard scheme only (default: a new msg_ id)\n"
+    "  --id ID            the message id, not for hex (default: a new msg_ id)\n"
     "  --timestamp UNIX   the signing time in unix seconds (default: now)\n";
 
 static const char verify_usage[] =
-    "usage: hookd verify --secret S [--scheme standard|hex] [--tolerance SECONDS]\n"
+    "usage: hookd verify --secret S [--scheme standard|hex|ed25519] [--tolerance SECONDS]\n"
     "                    -H 'Name: value'... < body\n"
     "\n"
     "Verifies the signature of a webhook whose body is read from stdin (raw bytes). Exits 0 if\n"
     "it is valid, 1 if it is not (the reason on stderr), 2 on a usage error.\n"
-    "  --secret S           the secret (whsec_...); give it again to accept any of several\n"
+    "  --secret S           the secret (whsec_...), or the Ed25519 public key (whpk_...) whose\n"
+    "                       v1a signatures are checked (a whsk_ secret key works too); give it\n"
+    "                       again to accept any of several\n"
     "  --scheme SCHEME      standard (default): needs webhook-id, webhook-timestamp and\n"
     "                       webhook-signature (or svix-id, svix-timestamp, svix-signature)\n"
+    "                       ed25519: the same, every key an Ed25519 one (v1a)\n"
     "                       hex: needs X-Webhook-Signature and X-Webhook-Timestamp\n"
     "  --tolerance SECONDS  how far the timestamp may be from now (default 300; 0: no check)\n"
     "  -H, --header 'Name: value'\n"
     "                       a request header; names are case-insensitive, other headers are\n"
     "                       ignored, and repeated signature headers are joined\n";
 
-enum scheme { SCHEME_STANDARD, SCHEME_HEX };
+enum scheme { SCHEME_STANDARD, SCHEME_HEX, SCHEME_ED25519 };
 
 struct options {
     const char *secrets[SECRETS_MAX];
@@ -55,6 +62,20 @@ struct options {
     const char *headers[HEADERS_MAX];
     size_t n_headers;
 };
+
+static bool has_prefix(const char *text, const char *prefix)
+{
+    return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+/* Whether a --secret is an Ed25519 key: the standard scheme tells v1 from v1a by the key's
+ * prefix, as the Standard Webhooks key formats intend; the ed25519 scheme takes keys only. */
+static bool is_ed25519_key(const struct options *opts, const char *secret)
+{
+    return opts->scheme == SCHEME_ED25519 ||
+           (opts->scheme == SCHEME_STANDARD &&
+            (has_prefix(secret, "whsk_") || has_prefix(secret, "whpk_")));
+}
 
 static int usage_error(const char *command, const char *usage, const char *what, const char *arg)
 {
@@ -119,8 +140,17 @@ static int parse_options(int argc, char **argv, bool is_verify, const char *usag
         opts->scheme = SCHEME_STANDARD;
     else if (strcmp(scheme, "hex") == 0)
         opts->scheme = SCHEME_HEX;
+    else if (strcmp(scheme, "ed25519") == 0)
+        opts->scheme = SCHEME_ED25519;
     else
-        return usage_error(command, usage, "unknown scheme (standard or hex)", scheme);
+        return usage_error(command, usage, "unknown scheme (standard, hex or ed25519)", scheme);
+    if (!is_verify) {
+        for (size_t i = 0; i < opts->n_secrets; i++)
+            if (has_prefix(opts->secrets[i], "whpk_"))
+                return usage_error(command, usage,
+                                   "a public key cannot sign; give the secret key (whsk_...)",
+                                   NULL);
+    }
     if (opts->scheme == SCHEME_HEX && opts->id != NULL)
         return usage_error(command, usage, "--id applies to the standard scheme only", NULL);
     return -1;
@@ -183,7 +213,7 @@ int cli_sign(int argc, char **argv)
                            opts.timestamp);
     if (opts.id != NULL && opts.id[0] == '\0')
         return usage_error("sign", sign_usage, "--id must not be empty", NULL);
-    if (opts.id == NULL && opts.scheme == SCHEME_STANDARD) {
+    if (opts.id == NULL && opts.scheme != SCHEME_HEX) {
         id_new("msg_", id);
         opts.id = id;
     }
@@ -193,8 +223,11 @@ int cli_sign(int argc, char **argv)
     for (size_t i = 0; i < opts.n_secrets; i++) {
         hookd_status status;
         if (i > 0)
-            signatures[used++] = opts.scheme == SCHEME_STANDARD ? ' ' : ',';
-        if (opts.scheme == SCHEME_STANDARD)
+            signatures[used++] = opts.scheme != SCHEME_HEX ? ' ' : ',';
+        if (is_ed25519_key(&opts, opts.secrets[i]))
+            status = hookd_sign_ed25519(opts.secrets[i], opts.id, timestamp, body, body_len,
+                                        signatures + used, sizeof signatures - used);
+        else if (opts.scheme == SCHEME_STANDARD)
             status = hookd_sign_standard(opts.secrets[i], opts.id, timestamp, body, body_len,
                                          signatures + used, sizeof signatures - used);
         else
@@ -209,7 +242,7 @@ int cli_sign(int argc, char **argv)
         used += strlen(signatures + used);
     }
     free(body);
-    if (opts.scheme == SCHEME_STANDARD)
+    if (opts.scheme != SCHEME_HEX)
         printf("webhook-id: %s\nwebhook-timestamp: %lld\nwebhook-signature: %s\n", opts.id,
                timestamp, signatures);
     else
@@ -245,7 +278,7 @@ static bool name_is(const char *name, size_t len, const char *expected)
  * on, else the exit code. */
 static int collect_headers(struct options *opts, struct request_headers *req)
 {
-    bool is_standard = opts->scheme == SCHEME_STANDARD;
+    bool is_standard = opts->scheme != SCHEME_HEX;
     char sep = is_standard ? ' ' : ',';
 
     for (size_t i = 0; i < opts->n_headers; i++) {
@@ -299,6 +332,22 @@ static int missing_header(const char *name)
     return 1;
 }
 
+/* v1a signatures checked with a public key (whpk_), or with the public key of a secret key. */
+static hookd_status verify_ed25519(const char *key, const struct request_headers *req,
+                                   const char *body, size_t body_len, long long tolerance,
+                                   long long now)
+{
+    char public_key[HOOKD_ED25519_KEY_LEN + 1];
+    if (has_prefix(key, "whsk_")) {
+        hookd_status status = hookd_ed25519_public_key(key, public_key, sizeof public_key);
+        if (status != HOOKD_OK)
+            return status;
+        key = public_key;
+    }
+    return hookd_verify_ed25519(key, req->id, req->timestamp, req->signatures, body, body_len,
+                                tolerance, now);
+}
+
 int cli_verify(int argc, char **argv)
 {
     struct options opts = {0};
@@ -317,25 +366,29 @@ int cli_verify(int argc, char **argv)
     rc = collect_headers(&opts, &req);
     if (rc >= 0)
         return rc;
-    if (opts.scheme == SCHEME_STANDARD && req.id == NULL)
+    if (opts.scheme != SCHEME_HEX && req.id == NULL)
         return missing_header("webhook-id");
     if (req.timestamp == NULL)
-        return missing_header(opts.scheme == SCHEME_STANDARD ? "webhook-timestamp"
-                                                             : "X-Webhook-Timestamp");
+        return missing_header(opts.scheme != SCHEME_HEX ? "webhook-timestamp"
+                                                        : "X-Webhook-Timestamp");
     if (!req.has_signatures)
-        return missing_header(opts.scheme == SCHEME_STANDARD ? "webhook-signature"
-                                                             : "X-Webhook-Signature");
+        return missing_header(opts.scheme != SCHEME_HEX ? "webhook-signature"
+                                                        : "X-Webhook-Signature");
     body = read_body(&body_len);
     if (body == NULL)
         return 1;
     /* Valid if any secret verifies; otherwise the first secret's verdict is the reason. */
     for (size_t i = 0; i < opts.n_secrets; i++) {
         long long now = (long long)time(NULL);
-        hookd_status s = opts.scheme == SCHEME_STANDARD
-                             ? hookd_verify_standard(opts.secrets[i], req.id, req.timestamp,
-                                                     req.signatures, body, body_len, tolerance, now)
-                             : hookd_verify_hex(opts.secrets[i], req.timestamp, req.signatures,
-                                                body, body_len, tolerance, now);
+        hookd_status s;
+        if (is_ed25519_key(&opts, opts.secrets[i]))
+            s = verify_ed25519(opts.secrets[i], &req, body, body_len, tolerance, now);
+        else if (opts.scheme == SCHEME_STANDARD)
+            s = hookd_verify_standard(opts.secrets[i], req.id, req.timestamp, req.signatures, body,
+                                      body_len, tolerance, now);
+        else
+            s = hookd_verify_hex(opts.secrets[i], req.timestamp, req.signatures, body, body_len,
+                                 tolerance, now);
         if (s == HOOKD_OK || s == HOOKD_E_BAD_SECRET || s == HOOKD_E_INVALID_ARGUMENT) {
             status = s;
             break;

@@ -32,6 +32,7 @@ void deliver_start(struct loop *loop, struct sched_endpoint *ep, struct engine_j
         .body = job->payload->data,
         .body_len = job->payload->len,
         .hex_scheme = target->hex_scheme,
+        .ed25519_scheme = target->ed25519_scheme,
         .secret = target->secret,
         .previous_secret = rotating ? target->previous_secret : NULL,
         .custom_lines = target->header_lines,
@@ -57,6 +58,7 @@ void deliver_ping(struct loop *loop, struct engine_ping *ping)
         .body = ping->payload->data,
         .body_len = ping->payload->len,
         .hex_scheme = ping->hex_scheme,
+        .ed25519_scheme = ping->ed25519_scheme,
         .secret = ping->secret,
         .custom_lines = custom,
     };
@@ -155,6 +157,7 @@ static bool load_endpoint(struct loop *loop, struct sched_endpoint *ep)
         memcpy(t->previous_secret, row.previous_secret, sizeof t->previous_secret);
         t->previous_expires_at = row.previous_secret_expires_at;
         t->hex_scheme = strcmp(row.signature_scheme, "hex") == 0;
+        t->ed25519_scheme = strcmp(row.signature_scheme, "ed25519") == 0;
         t->timeout_ms = row.timeout_seconds * 1000;
         /* validated when set; a schedule that does not read is the server's */
         if (!row.retry_schedule ||
@@ -185,6 +188,7 @@ static bool load_one_shot(struct loop *loop, struct sched_endpoint *ep)
         memcpy(t->secret, org.primary_secret, sizeof t->secret);
         t->previous_secret[0] = '\0';
         t->hex_scheme = strcmp(org.signature_scheme, "hex") == 0;
+        t->ed25519_scheme = false; /* an org's secret is HMAC only */
         t->timeout_ms = ONE_SHOT_TIMEOUT_S * 1000;
         ep->retry_count = ep->disable_after = 0;
         ep->max_in_flight = ONE_SHOT_MAX_IN_FLIGHT;

@@ -20,6 +20,7 @@ struct engine_ping {
     char secret[SECRET_BYTES];
     char event_id[ID_MAX];
     bool hex_scheme;
+    bool ed25519_scheme;
     char *headers_json; /* custom headers object or NULL; owned by the caller */
     int timeout_seconds;
     struct payload *payload; /* the caller's reference, released by the caller */

@@ -107,11 +107,14 @@ struct curl_slist *request_headers(const struct sign_input *in, struct header_bl
         add_header(b, "X-Webhook-Signature", both);
         add_header(b, "X-Webhook-Timestamp", number);
     } else {
-        hookd_sign_standard(in->secret, in->event_id, in->timestamp, in->body, in->body_len, sig,
-                            sizeof sig);
+        /* v1 (HMAC) and v1a (Ed25519) share the headers and the signed content */
+        hookd_status (*sign)(const char *, const char *, long long, const void *, size_t, char *,
+                             size_t) =
+            in->ed25519_scheme ? hookd_sign_ed25519 : hookd_sign_standard;
+        sign(in->secret, in->event_id, in->timestamp, in->body, in->body_len, sig, sizeof sig);
         if (rotating)
-            hookd_sign_standard(in->previous_secret, in->event_id, in->timestamp, in->body,
-                                in->body_len, old, sizeof old);
+            sign(in->previous_secret, in->event_id, in->timestamp, in->body, in->body_len, old,
+                 sizeof old);
         snprintf(both, sizeof both, "%s%s%s", sig, rotating ? " " : "", rotating ? old : "");
         add_header(b, "webhook-id", in->event_id);
         add_header(b, "webhook-timestamp", number);

@@ -15,6 +15,7 @@ struct sign_input {
     const char *body;
     size_t body_len;
     bool hex_scheme;
+    bool ed25519_scheme; /* standard headers, v1a signatures; secrets are whsk_ keys */
     const char *secret;
     const char *previous_secret; /* NULL or "" when not rotating */
     const char *custom_lines;    /* "Name: value\n" lines, or NULL */

@@ -22,7 +22,8 @@ struct endpoint_target {
     char secret[SECRET_BYTES], previous_secret[SECRET_BYTES];
     int64_t previous_expires_at;
     bool hex_scheme;
-    char *header_lines; /* custom headers, "Name: value\n" lines, or NULL; owned */
+    bool ed25519_scheme; /* the secrets are Ed25519 secret keys (whsk_) */
+    char *header_lines;  /* custom headers, "Name: value\n" lines, or NULL; owned */
     int timeout_ms;
 };
 

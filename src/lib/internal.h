@@ -36,4 +36,24 @@ bool hookd__base64_decode(const char *text, size_t len, unsigned char *out, size
  * base64. The caller cleanses key after use. */
 hookd_status hookd__standard_key(const char *secret, unsigned char *key, size_t *key_len);
 
+#define HOOKD__ED25519_KEY_BYTES 32 /* a seed or a public key (RFC 8032) */
+#define HOOKD__ED25519_SIG_BYTES 64
+
+/* The 32-byte seed of an Ed25519 secret key (base64 after an optional "whsk_", of the seed or
+ * of seed || public key, whose public half must match). HOOKD_E_BAD_SECRET otherwise. The
+ * caller cleanses seed after use. */
+hookd_status hookd__ed25519_seed(const char *secret, unsigned char seed[HOOKD__ED25519_KEY_BYTES]);
+
+/* The 32 bytes of a public key, base64 after an optional "whpk_". HOOKD_E_BAD_SECRET otherwise. */
+hookd_status hookd__ed25519_public(const char *text, unsigned char key[HOOKD__ED25519_KEY_BYTES]);
+
+/* Ed25519 over the concatenated parts (joined in one heap buffer: OpenSSL's Ed25519 is one-shot).
+ * verify gives HOOKD_OK, HOOKD_E_SIGNATURE_MISMATCH or HOOKD_E_CRYPTO. Thread-safe. */
+hookd_status hookd__ed25519_sign(const unsigned char seed[HOOKD__ED25519_KEY_BYTES],
+                                 const struct hookd__part *parts, size_t n_parts,
+                                 unsigned char sig[HOOKD__ED25519_SIG_BYTES]);
+hookd_status hookd__ed25519_verify(const unsigned char key[HOOKD__ED25519_KEY_BYTES],
+                                   const struct hookd__part *parts, size_t n_parts,
+                                   const unsigned char sig[HOOKD__ED25519_SIG_BYTES]);
+
 #endif

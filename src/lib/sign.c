@@ -1,4 +1,4 @@
-/* libhookd: signing outbound webhooks in the standard and hex schemes (SPEC §3). */
+/* libhookd: signing outbound webhooks in the standard (v1 and v1a) and hex schemes (SPEC §3). */
 #include "lib/internal.h"
 
 #include <openssl/crypto.h>
@@ -7,8 +7,10 @@
 #include <string.h>
 
 #define STANDARD_PREFIX "v1,"
+#define ED25519_PREFIX "v1a,"
 #define HEX_PREFIX "sha256="
-#define BASE64_MAC_LEN 44 /* 32 bytes in padded base64 */
+#define BASE64_MAC_LEN 44     /* 32 bytes in padded base64 */
+#define BASE64_ED25519_LEN 88 /* 64 bytes in padded base64 */
 
 /* Formats a timestamp >= 0 into buf; returns its length. */
 static size_t format_timestamp(long long timestamp, char buf[HOOKD__TIMESTAMP_DIGITS_MAX + 1])
@@ -23,6 +25,15 @@ static void clear_output(char *out, size_t out_size)
         out[0] = '\0';
 }
 
+/* The arguments both Standard Webhooks signatures (v1, v1a) take. */
+static bool standard_arguments_are_valid(const char *secret, const char *msg_id,
+                                         long long timestamp, const void *body, size_t body_len,
+                                         const char *out)
+{
+    return secret != NULL && msg_id != NULL && msg_id[0] != '\0' && timestamp >= 0 && out != NULL &&
+           (body != NULL || body_len == 0);
+}
+
 hookd_status hookd_sign_standard(const char *secret, const char *msg_id, long long timestamp,
                                  const void *body, size_t body_len, char *out, size_t out_size)
 {
@@ -32,8 +43,7 @@ hookd_status hookd_sign_standard(const char *secret, const char *msg_id, long lo
     hookd_status status;
 
     clear_output(out, out_size);
-    if (secret == NULL || msg_id == NULL || msg_id[0] == '\0' || timestamp < 0 || out == NULL ||
-        (body == NULL && body_len > 0))
+    if (!standard_arguments_are_valid(secret, msg_id, timestamp, body, body_len, out))
         return HOOKD_E_INVALID_ARGUMENT;
     if (out_size < strlen(STANDARD_PREFIX) + BASE64_MAC_LEN + 1)
         return HOOKD_E_BUFFER_TOO_SMALL;
@@ -50,6 +60,34 @@ hookd_status hookd_sign_standard(const char *secret, const char *msg_id, long lo
         return status;
     memcpy(out, STANDARD_PREFIX, strlen(STANDARD_PREFIX));
     EVP_EncodeBlock((unsigned char *)out + strlen(STANDARD_PREFIX), mac, sizeof mac);
+    return HOOKD_OK;
+}
+
+hookd_status hookd_sign_ed25519(const char *secret, const char *msg_id, long long timestamp,
+                                const void *body, size_t body_len, char *out, size_t out_size)
+{
+    unsigned char seed[HOOKD__ED25519_KEY_BYTES], sig[HOOKD__ED25519_SIG_BYTES];
+    char ts[HOOKD__TIMESTAMP_DIGITS_MAX + 1];
+    hookd_status status;
+
+    clear_output(out, out_size);
+    if (!standard_arguments_are_valid(secret, msg_id, timestamp, body, body_len, out))
+        return HOOKD_E_INVALID_ARGUMENT;
+    if (out_size < strlen(ED25519_PREFIX) + BASE64_ED25519_LEN + 1)
+        return HOOKD_E_BUFFER_TOO_SMALL;
+    status = hookd__ed25519_seed(secret, seed);
+    if (status == HOOKD_OK) {
+        struct hookd__part parts[] = {
+            {msg_id, strlen(msg_id)}, {".", 1}, {ts, format_timestamp(timestamp, ts)}, {".", 1},
+            {body, body_len},
+        };
+        status = hookd__ed25519_sign(seed, parts, sizeof parts / sizeof parts[0], sig);
+    }
+    OPENSSL_cleanse(seed, sizeof seed);
+    if (status != HOOKD_OK)
+        return status;
+    memcpy(out, ED25519_PREFIX, strlen(ED25519_PREFIX));
+    EVP_EncodeBlock((unsigned char *)out + strlen(ED25519_PREFIX), sig, sizeof sig);
     return HOOKD_OK;
 }
 

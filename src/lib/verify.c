@@ -1,5 +1,6 @@
-/* libhookd: verifying webhooks in the standard and hex schemes (SPEC §5): header parsing,
- * timestamp tolerance and constant-time comparison, on the stack only. */
+/* libhookd: verifying webhooks in the standard (v1 and v1a) and hex schemes (SPEC §5): header
+ * parsing, timestamp tolerance and constant-time comparison, on the stack only (but Ed25519's
+ * one-shot message buffer). */
 #include "lib/internal.h"
 
 #include <limits.h>
@@ -8,8 +9,8 @@
 #include <string.h>
 
 #define STANDARD_VERSION "v1,"
+#define ED25519_VERSION "v1a,"
 #define HEX_ALGORITHM "sha256="
-#define BASE64_MAC_LEN 44 /* 32 bytes in padded base64 */
 
 /* A piece of a header value; not NUL-terminated. */
 struct span {
@@ -75,23 +76,29 @@ static bool starts_with(struct span s, const char *prefix)
     return s.len >= len && memcmp(s.text, prefix, len) == 0;
 }
 
-static bool decode_standard_entry(struct span entry, unsigned char sig[HOOKD__MAC_LEN])
+/* A "<version><base64>" entry's sig_len bytes (at most HOOKD__ED25519_SIG_BYTES). */
+static bool decode_base64_entry(struct span entry, const char *version, unsigned char *sig,
+                                size_t sig_len)
 {
-    unsigned char canonical[BASE64_MAC_LEN + 1];
+    unsigned char canonical[2 * HOOKD__ED25519_SIG_BYTES];
     size_t len = 0;
 
-    if (!starts_with(entry, STANDARD_VERSION))
+    if (!starts_with(entry, version))
         return false;
-    entry.text += strlen(STANDARD_VERSION);
-    entry.len -= strlen(STANDARD_VERSION);
-    if (!hookd__base64_decode(entry.text, entry.len, sig, HOOKD__MAC_LEN, &len) ||
-        len != HOOKD__MAC_LEN)
+    entry.text += strlen(version);
+    entry.len -= strlen(version);
+    if (!hookd__base64_decode(entry.text, entry.len, sig, sig_len, &len) || len != sig_len)
         return false;
-    /* Base64 leaves two unused bits in the last character of 32 bytes; an encoding with them set
-     * decodes to the same MAC, but the reference libraries compare text and refuse it. So does
-     * this one: only the canonical encoding (padded or not) is a signature. */
-    EVP_EncodeBlock(canonical, sig, HOOKD__MAC_LEN);
+    /* Base64 leaves unused bits in the last character of 32 or 64 bytes; an encoding with them
+     * set decodes to the same bytes, but the reference libraries compare text and refuse it. So
+     * does this one: only the canonical encoding (padded or not) is a signature. */
+    EVP_EncodeBlock(canonical, sig, (int)sig_len);
     return memcmp(canonical, entry.text, entry.len) == 0;
+}
+
+static bool decode_standard_entry(struct span entry, unsigned char sig[HOOKD__MAC_LEN])
+{
+    return decode_base64_entry(entry, STANDARD_VERSION, sig, HOOKD__MAC_LEN);
 }
 
 static bool decode_hex_entry(struct span entry, unsigned char sig[HOOKD__MAC_LEN])
@@ -236,6 +243,52 @@ hookd_status hookd_verify_standard(const char *secret, const char *msg_id, const
     }
     OPENSSL_cleanse(key, sizeof key);
     OPENSSL_cleanse(mac, sizeof mac);
+    return status;
+}
+
+/* A "v1a," entry's 64-byte signature, in canonical base64 only, as for v1. */
+static bool decode_ed25519_entry(struct span entry, unsigned char sig[HOOKD__ED25519_SIG_BYTES])
+{
+    return decode_base64_entry(entry, ED25519_VERSION, sig, HOOKD__ED25519_SIG_BYTES);
+}
+
+hookd_status hookd_verify_ed25519(const char *public_key, const char *msg_id, const char *timestamp,
+                                  const char *signatures, const void *body, size_t body_len,
+                                  long long tolerance, long long now)
+{
+    unsigned char key[HOOKD__ED25519_KEY_BYTES], sig[HOOKD__ED25519_SIG_BYTES];
+    struct span list, entry, ts_digits;
+    long long ts_value = 0;
+    size_t id_len, well_formed = 0;
+    hookd_status status;
+
+    if (public_key == NULL || msg_id == NULL || timestamp == NULL || signatures == NULL ||
+        !arguments_are_valid(body, body_len, tolerance, now))
+        return HOOKD_E_INVALID_ARGUMENT;
+    status = hookd__ed25519_public(public_key, key);
+    if (status != HOOKD_OK)
+        return status;
+    id_len = strnlen(msg_id, HOOKD_HEADER_MAX + 1);
+    if (id_len == 0 || id_len > HOOKD_HEADER_MAX || !header_value(signatures, &list))
+        return HOOKD_E_MALFORMED_HEADER;
+    for (struct span rest = list; next_entry(&rest, ' ', &entry);)
+        well_formed += decode_ed25519_entry(entry, sig);
+    if (well_formed == 0)
+        return HOOKD_E_MALFORMED_HEADER;
+    status = parse_timestamp(timestamp, &ts_value, &ts_digits);
+    if (status == HOOKD_OK)
+        status = check_tolerance(ts_value, tolerance, now);
+    if (status != HOOKD_OK)
+        return status;
+    const struct hookd__part parts[] = {
+        {msg_id, id_len}, {".", 1}, {ts_digits.text, ts_digits.len}, {".", 1}, {body, body_len},
+    };
+    status = HOOKD_E_SIGNATURE_MISMATCH;
+    for (struct span rest = list;
+         status == HOOKD_E_SIGNATURE_MISMATCH && next_entry(&rest, ' ', &entry);) {
+        if (decode_ed25519_entry(entry, sig))
+            status = hookd__ed25519_verify(key, parts, sizeof parts / sizeof parts[0], sig);
+    }
     return status;
 }
 

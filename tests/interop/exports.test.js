@@ -11,10 +11,14 @@ const path = require('node:path');
 const { BUILD_DIR } = require('./lib/cli');
 
 const PUBLIC_API = [
+  'hookd_ed25519_generate',
+  'hookd_ed25519_public_key',
   'hookd_secret_generate',
+  'hookd_sign_ed25519',
   'hookd_sign_hex',
   'hookd_sign_standard',
   'hookd_strerror',
+  'hookd_verify_ed25519',
   'hookd_verify_hex',
   'hookd_verify_hmac',
   'hookd_verify_standard',

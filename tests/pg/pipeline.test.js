@@ -20,6 +20,7 @@ const {
   waitEventSettled,
   stopChecked,
   startReceiver,
+  verifiesV1a: verifies,
 } = require('../e2e/lib/pipeline');
 const { useCluster } = require('./cluster');
 
@@ -313,6 +314,33 @@ describe('pipeline on PostgreSQL', () => {
     const [d3] = await waitEventSettled(second, key, after.id, 1);
     assert.equal(d3.status, 'delivered');
     assert.equal(rx.deliveries().filter((r) => r.headers['webhook-id'] === done.id).length, 1, 'no redelivery');
+  });
+
+  it('an ed25519 endpoint (issue 17): its key pair kept in PostgreSQL, v1a deliveries Node verifies, both keys during a rotation', async (t) => {
+    const { server, rx, key, db } = await fixture(t);
+    const ep = await createEndpoint(server, key, { url: rx.url('/ed'), signature_scheme: 'ed25519' });
+    assert.match(ep.public_key, /^whpk_[A-Za-z0-9+/]{43}=$/);
+    assert.equal(ep.secret, undefined);
+    // stored: the scheme and the secret key (whsk_), which the API never shows
+    assert.equal(await scalar(db, `SELECT signature_scheme FROM endpoints WHERE id = '${ep.id}'`), 'ed25519');
+    assert.match(await scalar(db, `SELECT secret FROM endpoints WHERE id = '${ep.id}'`), /^whsk_/);
+    const evt = await emit(server, key, { type: uniqueType('edpg'), data: { n: 1 } });
+    const [req] = await rx.waitForPath('/ed');
+    const [sig] = standardSignatures(req.headers['webhook-signature']);
+    assert.match(sig, /^v1a,/);
+    assert.ok(verifies(ep.public_key, req, sig));
+    assert.equal((await waitEventSettled(server, key, evt.id, 1))[0].status, 'delivered');
+
+    const rot = await api(server, 'POST', `/v1/endpoints/${ep.id}/rotate-secret`, { key, body: { grace_seconds: 600 } });
+    assert.equal(rot.status, 200, rot.text);
+    assert.equal(rot.json.previous_public_key, ep.public_key);
+    await emit(server, key, { type: uniqueType('edpg'), data: { n: 2 } });
+    const list = await rx.waitForPath('/ed', 2);
+    const sigs = standardSignatures(list[1].headers['webhook-signature']);
+    assert.equal(sigs.length, 2, list[1].headers['webhook-signature']);
+    assert.ok(verifies(rot.json.public_key, list[1], sigs[0]), 'the new key');
+    assert.ok(verifies(ep.public_key, list[1], sigs[1]), 'the old key');
+    assert.equal(verifies(ep.public_key, list[1], sigs[0]), false);
   });
 });
 

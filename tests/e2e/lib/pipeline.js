@@ -22,6 +22,31 @@ function signStandard(secret, id, ts, body) {
   return `v1,${mac.digest('base64')}`;
 }
 
+// A KeyObject of an Ed25519 public key `whpk_<base64 of 32 bytes>`, through a JWK.
+function ed25519PublicKey(whpk) {
+  assert.match(whpk, /^whpk_/);
+  const raw = Buffer.from(whpk.slice('whpk_'.length), 'base64');
+  assert.equal(raw.length, 32, whpk);
+  return crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+}
+
+// Whether one `v1a,<base64>` entry is whpk's Ed25519 signature of req's "{id}.{ts}.{body}",
+// by Node's crypto.verify (req as the receiver records it: lower-case headers, raw body).
+function verifiesV1a(whpk, req, entry) {
+  const content = Buffer.concat([
+    Buffer.from(`${req.headers['webhook-id']}.${req.headers['webhook-timestamp']}.`),
+    req.body,
+  ]);
+  return crypto.verify(null, content, ed25519PublicKey(whpk), Buffer.from(entry.slice('v1a,'.length), 'base64'));
+}
+
+// The `v1a,` entries of a `webhook-signature` header.
+function v1aSignatures(header) {
+  return String(header || '')
+    .split(' ')
+    .filter((s) => s.startsWith('v1a,'));
+}
+
 // `sha256=<hex HMAC-SHA256(key = the secret string's UTF-8 bytes, "{ts}.{body}")>`
 function signHex(secret, ts, body) {
   const mac = crypto.createHmac('sha256', Buffer.from(secret, 'utf8'));
@@ -196,6 +221,9 @@ module.exports = {
   FINAL,
   signStandard,
   signHex,
+  ed25519PublicKey,
+  verifiesV1a,
+  v1aSignatures,
   standardSignatures,
   hexSignatures,
   pipelineFixture,
