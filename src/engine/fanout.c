@@ -2,6 +2,7 @@
 #include "engine/fanout.h"
 
 #include "core/eventname.h"
+#include "core/filter.h"
 #include "core/mem.h"
 #include "core/text.h"
 #include "core/timeutil.h"
@@ -18,6 +19,7 @@ struct fanout {
     char test_endpoint[ID_MAX]; /* a test send's one endpoint, or "" */
     bool operational;           /* a notice: to the operational endpoints only */
     struct payload *payload;    /* shared by the engine's jobs */
+    json_t *envelope;           /* ev.payload parsed, for payload filters; NULL until one asks */
     struct engine_job *jobs;    /* built in the transaction, handed over after commit */
     char first_delivery[ID_MAX];
 };
@@ -63,6 +65,7 @@ void fanout_free(void *ptr)
         return;
     engine_job_free_list(f->jobs);
     payload_release(f->payload);
+    json_decref(f->envelope);
     json_decref(f->endpoint_ids);
     free(f->webhook_url);
     free(f->ev.payload);
@@ -128,6 +131,22 @@ static int add_delivery(struct store_conn *tx, struct fanout *f, const char *end
     return 0;
 }
 
+/* Does the event pass an endpoint's payload filter (its stored text, NULL: none)? The envelope
+ * is parsed once per event, and only when some endpoint has a filter. */
+static bool passes_filter(struct fanout *f, const char *filter_text)
+{
+    struct filter *compiled;
+    bool is_match;
+    if (filter_text == NULL)
+        return true;
+    if (f->envelope == NULL)
+        f->envelope = json_loads(f->ev.payload, 0, NULL);
+    compiled = filter_compile_text(filter_text);
+    is_match = compiled && f->envelope && filter_matches(compiled, f->envelope);
+    filter_free(compiled);
+    return is_match;
+}
+
 static int add_listed(struct store_conn *tx, struct fanout *f, const char *node_id, struct err *e)
 {
     size_t i;
@@ -142,10 +161,11 @@ static int add_listed(struct store_conn *tx, struct fanout *f, const char *node_
         if (rc != 0)
             return rc;
         bool active = ep.is_active, operational = ep.operational;
+        bool is_match = passes_filter(f, ep.filter);
         endpoint_clear(&ep);
         if (operational) /* it takes hookd's notices, not the org's events */
             return err_invalid(e, "endpoint_ids", "%.80s is the operational webhook endpoint", id);
-        if (active && (rc = add_delivery(tx, f, id, NULL, node_id)) != 0)
+        if (active && is_match && (rc = add_delivery(tx, f, id, NULL, node_id)) != 0)
             return rc;
     }
     return 0;
@@ -155,10 +175,12 @@ static int add_subscribed(struct store_conn *tx, struct fanout *f, const char *n
 {
     const struct fanout_list *list;
     int rc = store_endpoint_fanout(tx, f->ev.org_id, &list);
-    for (int i = 0; rc == 0 && i < list->count; i++)
-        if (list->items[i].operational == f->operational &&
-            event_filter_matches(list->items[i].events, f->ev.type))
-            rc = add_delivery(tx, f, list->items[i].id, NULL, node_id);
+    for (int i = 0; rc == 0 && i < list->count; i++) {
+        const struct fanout_target *t = &list->items[i];
+        if (t->operational == f->operational && event_filter_matches(t->events, f->ev.type) &&
+            passes_filter(f, t->filter))
+            rc = add_delivery(tx, f, t->id, NULL, node_id);
+    }
     return rc;
 }
 
