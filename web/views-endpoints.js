@@ -34,7 +34,21 @@ function endpointFields(ep = {}) {
     select('Signature scheme', [['standard', 'standard (Standard Webhooks)'], ['hex', 'hex (X-Webhook-Signature)']],
       ep.signature_scheme || 'standard', { name: 'signature_scheme' }),
     input('Timeout (seconds)', { name: 'timeout_seconds', type: 'number', min: 1, max: 60, value: ep.timeout_seconds || 15 }),
+    field('Filter (JSON)', h('textarea', { name: 'filter', rows: 3, class: 'mono', spellcheck: 'false' },
+      ep.filter ? JSON.stringify(ep.filter) : ''),
+    'Only events whose envelope matches, e.g. {"data.amount": {"$gte": 100}}; empty for every event'),
   ];
+}
+
+/** The filter textarea's JSON; empty is null (no filter). Faults in it are the API's to name. */
+function filterValue(f) {
+  const text = value(f, 'filter');
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`Filter (JSON) is not valid JSON: ${err.message}`);
+  }
 }
 
 function endpointBody(f) {
@@ -45,6 +59,7 @@ function endpointBody(f) {
     events: splitList(value(f, 'events')),
     signature_scheme: value(f, 'signature_scheme'),
     timeout_seconds: Number(value(f, 'timeout_seconds')),
+    filter: filterValue(f),
   };
 }
 
@@ -87,6 +102,7 @@ function factsOf(ep) {
     ['URL', h('span', { class: 'mono' }, ep.url)],
     ['Description', ep.description || '—'],
     ['Events', eventsText(ep.events)],
+    ['Filter', ep.filter ? h('code', { class: 'mono' }, JSON.stringify(ep.filter)) : 'none: every event'],
     ['Signature scheme', ep.signature_scheme],
     ['Timeout', `${ep.timeout_seconds} s`],
     ['Failures in a row', String(ep.consecutive_failures)],
