@@ -29,7 +29,9 @@
 #
 # Environment: SCALE_FANOUT ("1 10 100 1000"); SCALE_DELIVERIES (200000) per fan-out point;
 # SCALE_PENDING (1000000; 0 skips that part); SCALE_PENDING_ENDPOINTS (1000); SCALE_SECONDS (5) of each
-# ingest probe and of the worker's run on the big store; HOOKD_BIN (build/hookd, copied before use);
+# ingest probe and of the worker's run on the big store; SCALE_FILTER (0; 1 gives every endpoint of the
+# fan-out part a payload filter that the event matches, FILTER below, to measure what filters cost at
+# ingest, where the fan-out runs: compare with a run without it); HOOKD_BIN (build/hookd, copied before use);
 # KEEP (0; 1 keeps the temporary directory with the logs and the databases).
 set -euo pipefail
 
@@ -42,6 +44,9 @@ SCALE_DELIVERIES=${SCALE_DELIVERIES:-200000}
 SCALE_PENDING=${SCALE_PENDING:-1000000}
 SCALE_PENDING_ENDPOINTS=${SCALE_PENDING_ENDPOINTS:-1000}
 SCALE_SECONDS=${SCALE_SECONDS:-5}
+SCALE_FILTER=${SCALE_FILTER:-0}
+# a typical payload filter (issue 17) that bench/event.lua's invoice matches: two paths, $gte and $in
+FILTER='{"data.amount_paid":{"$gte":100},"data.currency":{"$in":["eur","usd"]}}'
 CONNECTIONS=64 # make bench's (the baseline's) load
 THREADS=1      # bench/scale.lua counts per thread
 MAX_IN_FLIGHT=100
@@ -53,6 +58,7 @@ done
 for n in $SCALE_FANOUT; do
   case $n in '' | *[!0-9]* | 0) echo "SCALE_FANOUT must be endpoint counts (>= 1), e.g. \"1 10 100\"" >&2; exit 2 ;; esac
 done
+case $SCALE_FILTER in 0 | 1) ;; *) echo "SCALE_FILTER must be 0 or 1" >&2; exit 2 ;; esac
 if [ "$SCALE_SECONDS" -lt 1 ] || [ "$SCALE_PENDING_ENDPOINTS" -lt 1 ]; then
   echo "SCALE_SECONDS and SCALE_PENDING_ENDPOINTS must be at least 1" >&2; exit 2
 fi
@@ -99,15 +105,15 @@ settled_pending() { # pending deliveries once requests in flight when wrk stoppe
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1000 }'; }
 
-tenant() { # tenant NAME N: through the api node, an org with a key (sets HOOKD_KEY) and N endpoints at nginx
-  local org n=$2
+tenant() { # tenant NAME N [FILTER]: through the api node, an org with a key (sets HOOKD_KEY) and N endpoints at nginx
+  local org n=$2 filter=${3:+,\"filter\":$3}
   org=$(api POST /v1/orgs "$ADMIN_KEY" "{\"name\":\"$1\"}" | jq -r .id)
   TENANT_ORG=$org
   HOOKD_KEY=$(api POST "/v1/orgs/$org/api-keys" "$ADMIN_KEY" '{"name":"bench","scopes":["events","webhooks"]}' | jq -r .key)
   # four at a time: 1,000 one after the other take several seconds
   seq "$n" | xargs -P 4 -I{} curl -sS -f -o /dev/null -X POST "http://127.0.0.1:$HOOKD_PORT/v1/endpoints" \
     -H "Authorization: Bearer $HOOKD_KEY" -H 'Content-Type: application/json' \
-    -d "{\"url\":\"http://127.0.0.1:$NGINX_PORT/webhook\",\"max_in_flight\":$MAX_IN_FLIGHT}"
+    -d "{\"url\":\"http://127.0.0.1:$NGINX_PORT/webhook\",\"max_in_flight\":$MAX_IN_FLIGHT$filter}"
   check "$1: endpoints created" "$(q "SELECT count(*) FROM endpoints WHERE org_id = '$org' AND deleted_at IS NULL")" -eq "$n"
 }
 
@@ -187,7 +193,7 @@ log "hookd scale curves: versions and settings"
 echo "hookd: $("$WORK/hookd" version 2>&1 | head -1 || true) ($(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'not a git checkout'), binary sha256 $(sha256sum "$WORK/hookd" | cut -c1-12))"
 echo "sqlite3 $(sqlite3 --version | cut -d' ' -f1), $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "$(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "settings: fan-out $SCALE_FANOUT endpoints, $SCALE_DELIVERIES deliveries per point; $SCALE_PENDING pending over" \
+echo "settings: fan-out $SCALE_FANOUT endpoints$([ "$SCALE_FILTER" = 1 ] && echo " each with the payload filter $FILTER"), $SCALE_DELIVERIES deliveries per point; $SCALE_PENDING pending over" \
   "$SCALE_PENDING_ENDPOINTS endpoints; probes of ${SCALE_SECONDS}s; wrk -t$THREADS -c$CONNECTIONS, 1 KiB event;"
 echo "          max_in_flight $MAX_IN_FLIGHT per endpoint, --max-connections 256 (default), --rate-limit 0, --no-ping; work dir $WORK"
 
@@ -202,7 +208,9 @@ for n in $SCALE_FANOUT; do
   log "fan-out $n: $n endpoints, $events events ingested by --role api, then a --role worker drain"
   fresh_db "fanout-$n"
   start_hookd api
-  tenant "fanout-$n" "$n"
+  tenant "fanout-$n" "$n" "$([ "$SCALE_FILTER" = 1 ] && echo "$FILTER")"
+  [ "$SCALE_FILTER" = 0 ] || check "fanout-$n: every endpoint has the filter" \
+    "$(q "SELECT count(*) FROM endpoints WHERE filter IS NOT NULL")" -eq "$n"
   ingest_count "$events" "$WORK/wrk-fanout-$n.txt"
   ANSWERED=$(wrk_field "$WORK/wrk-fanout-$n.txt" requests)
   I_RATE=$(div "$ANSWERED" "$(secs 0 "$INGEST_MS")" %.0f)
@@ -434,5 +442,6 @@ else
 fi
 echo "SCALE $(jq -nc --argjson f "$FANOUT_JSON" --argjson p "$PENDING_JSON" \
   --argjson ok "$([ ${#FAILED[@]} -eq 0 ] && echo true || echo false)" \
-  '{fanout: $f, pending: $p, checks_passed: $ok}')"
+  --argjson filter "$([ "$SCALE_FILTER" = 1 ] && echo "$FILTER" || echo null)" \
+  '{fanout: $f, fanout_filter: $filter, pending: $p, checks_passed: $ok}')"
 [ ${#FAILED[@]} -eq 0 ]

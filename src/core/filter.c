@@ -27,8 +27,8 @@ static const struct {
     const char *name;
     enum op op;
 } operators[] = {
-    {"$eq", OP_EQ},   {"$ne", OP_NE},   {"$gt", OP_GT},   {"$gte", OP_GTE},     {"$lt", OP_LT},
-    {"$lte", OP_LTE}, {"$in", OP_IN},   {"$nin", OP_NIN}, {"$exists", OP_EXISTS},
+    {"$eq", OP_EQ},   {"$ne", OP_NE}, {"$gt", OP_GT},   {"$gte", OP_GTE},       {"$lt", OP_LT},
+    {"$lte", OP_LTE}, {"$in", OP_IN}, {"$nin", OP_NIN}, {"$exists", OP_EXISTS},
 };
 
 static void node_clear(struct node *n)
@@ -68,8 +68,7 @@ static int check_path(const char *path, struct err *e)
     if (len == 0)
         return invalid(e, "a path is empty");
     if (len > FILTER_MAX_PATH)
-        return invalid(e, "%.60s...: a path is at most %d bytes", path,
-                           FILTER_MAX_PATH);
+        return invalid(e, "%.60s...: a path is at most %d bytes", path, FILTER_MAX_PATH);
     if (path[0] == '.' || path[len - 1] == '.' || strstr(path, "..") != NULL)
         return invalid(e, "%.100s: a path has no empty segment", path);
     for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
@@ -96,8 +95,7 @@ static int check_operand(const char *path, const char *name, enum op op, const j
         if (!json_is_array(operand))
             return invalid(e, "%.100s: %s takes an array", path, name);
         if (json_array_size(operand) > FILTER_MAX_ITEMS)
-            return invalid(e, "%.100s: %s takes at most %d items", path, name,
-                               FILTER_MAX_ITEMS);
+            return invalid(e, "%.100s: %s takes at most %d items", path, name, FILTER_MAX_ITEMS);
         break;
     case OP_EXISTS:
         if (!json_is_boolean(operand))

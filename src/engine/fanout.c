@@ -131,19 +131,26 @@ static int add_delivery(struct store_conn *tx, struct fanout *f, const char *end
     return 0;
 }
 
-/* Does the event pass an endpoint's payload filter (its stored text, NULL: none)? The envelope
- * is parsed once per event, and only when some endpoint has a filter. */
-static bool passes_filter(struct fanout *f, const char *filter_text)
+/* Does the event pass an endpoint's compiled payload filter? The envelope is parsed once per
+ * event, and only when some endpoint has a filter: events without filters never parse it. */
+static bool passes_filter(struct fanout *f, const struct filter *matcher)
 {
-    struct filter *compiled;
+    if (f->envelope == NULL)
+        f->envelope = json_loads(f->ev.payload, 0, NULL);
+    return f->envelope && filter_matches(matcher, f->envelope);
+}
+
+/* The same for a filter's stored text (NULL: none passes everything); one that does not
+ * compile, which the API never stores, passes nothing. */
+static bool passes_filter_text(struct fanout *f, const char *filter_text)
+{
+    struct filter *matcher;
     bool is_match;
     if (filter_text == NULL)
         return true;
-    if (f->envelope == NULL)
-        f->envelope = json_loads(f->ev.payload, 0, NULL);
-    compiled = filter_compile_text(filter_text);
-    is_match = compiled && f->envelope && filter_matches(compiled, f->envelope);
-    filter_free(compiled);
+    matcher = filter_compile_text(filter_text);
+    is_match = matcher && passes_filter(f, matcher);
+    filter_free(matcher);
     return is_match;
 }
 
@@ -161,7 +168,7 @@ static int add_listed(struct store_conn *tx, struct fanout *f, const char *node_
         if (rc != 0)
             return rc;
         bool active = ep.is_active, operational = ep.operational;
-        bool is_match = passes_filter(f, ep.filter);
+        bool is_match = passes_filter_text(f, ep.filter);
         endpoint_clear(&ep);
         if (operational) /* it takes hookd's notices, not the org's events */
             return err_invalid(e, "endpoint_ids", "%.80s is the operational webhook endpoint", id);
@@ -178,7 +185,7 @@ static int add_subscribed(struct store_conn *tx, struct fanout *f, const char *n
     for (int i = 0; rc == 0 && i < list->count; i++) {
         const struct fanout_target *t = &list->items[i];
         if (t->operational == f->operational && event_filter_matches(t->events, f->ev.type) &&
-            passes_filter(f, t->filter))
+            (t->filter == NULL || (t->matcher && passes_filter(f, t->matcher))))
             rc = add_delivery(tx, f, t->id, NULL, node_id);
     }
     return rc;

@@ -5,6 +5,7 @@
 #include "store/sql.h"
 #include "store/store_internal.h"
 
+#include "core/filter.h"
 #include "core/id.h"
 #include "core/mem.h"
 #include "core/text.h"
@@ -301,6 +302,7 @@ void fanout_list_add(struct fanout_list *list, const char *id, const char *event
     text_copy(t->id, sizeof t->id, id);
     t->events = xstrdup(events);
     t->filter = filter ? xstrdup(filter) : NULL;
+    t->matcher = filter ? filter_compile_text(filter) : NULL;
     t->operational = operational;
 }
 
@@ -309,6 +311,7 @@ void fanout_list_reset(struct fanout_list *list)
     for (int i = 0; i < list->count; i++) {
         free(list->items[i].events);
         free(list->items[i].filter);
+        filter_free(list->items[i].matcher);
     }
     list->count = 0;
 }

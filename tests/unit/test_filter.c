@@ -211,7 +211,8 @@ static void faults_in_paths(void **state)
                         "amount: a path starts with id, type, timestamp or data");
     assert_string_equal(fault("{\"datax.y\": 1}"),
                         "datax.y: a path starts with id, type, timestamp or data");
-    assert_string_equal(fault("{\"data..amount\": 1}"), "data..amount: a path has no empty segment");
+    assert_string_equal(fault("{\"data..amount\": 1}"),
+                        "data..amount: a path has no empty segment");
     assert_string_equal(fault("{\"data.\": 1}"), "data.: a path has no empty segment");
     assert_string_equal(fault("{\"\": 1}"), "a path is empty");
 }
