@@ -211,8 +211,16 @@ for n in $SCALE_FANOUT; do
   tenant "fanout-$n" "$n" "$([ "$SCALE_FILTER" = 1 ] && echo "$FILTER")"
   [ "$SCALE_FILTER" = 0 ] || check "fanout-$n: every endpoint has the filter" \
     "$(q "SELECT count(*) FROM endpoints WHERE filter IS NOT NULL")" -eq "$n"
+  thread_ticks "$HOOKD_PID" >"$WORK/$LOG_PREFIX-ingest0"
   ingest_count "$events" "$WORK/wrk-fanout-$n.txt"
+  thread_ticks "$HOOKD_PID" >"$WORK/$LOG_PREFIX-ingest1"
   ANSWERED=$(wrk_field "$WORK/wrk-fanout-$n.txt" requests)
+  # the api node's CPU per answered event, all threads and the writer's (where the fan-out runs):
+  # steadier than the rate on a machine that runs other work
+  I_CPU=$(thread_cpu "$WORK/$LOG_PREFIX-ingest0" "$WORK/$LOG_PREFIX-ingest1" "$(secs 0 "$INGEST_MS")")
+  read -r I_CPU_US I_WRITER_US < <(awk -v hz="$CLK_TCK" -v ev="$ANSWERED" 'FNR == NR { before[$1] = $3; next }
+    { d = $3 - (($1 in before) ? before[$1] : 0); all += d; if ($2 == "hookd-writer") w += d }
+    END { printf "%.0f %.0f\n", all / hz * 1e6 / ev, w / hz * 1e6 / ev }' "$WORK/$LOG_PREFIX-ingest0" "$WORK/$LOG_PREFIX-ingest1")
   I_RATE=$(div "$ANSWERED" "$(secs 0 "$INGEST_MS")" %.0f)
   I_DRATE=$(div $((ANSWERED * n)) "$(secs 0 "$INGEST_MS")" %.0f)
   stop_hookd "fanout-$n ingest" api # it commits the requests still in flight when wrk stopped: count after
@@ -221,6 +229,7 @@ for n in $SCALE_FANOUT; do
   echo "$ANSWERED events answered 202 in $(secs 0 "$INGEST_MS")s (wrk -c$INGEST_C): $I_RATE events/s, $I_DRATE deliveries/s" \
     "(wrk: p50 $(wrk_field "$WORK/wrk-fanout-$n.txt" p50), p99 $(wrk_field "$WORK/wrk-fanout-$n.txt" p99));" \
     "stored $STORED_EVENTS events, $STORED deliveries"
+  echo "ingest CPU: $I_CPU; $I_CPU_US us per event, the writer $I_WRITER_US us"
   check "fanout-$n: deliveries == events x endpoints" "$STORED" -eq $((STORED_EVENTS * n))
   drain "$STORED"
   D_RATE=$(div "$D_DELIVERED" "$D_SECS" %.0f)
@@ -232,10 +241,11 @@ for n in $SCALE_FANOUT; do
   FANOUT_JSON=$(jq -c --argjson n "$n" --argjson ev "$STORED_EVENTS" --argjson d "$D_DELIVERED" \
     --argjson is "$(secs 0 "$INGEST_MS")" --argjson ic "$INGEST_C" --argjson ir "$I_RATE" --argjson idr "$I_DRATE" \
     --argjson p50 "$(to_ms "$(wrk_field "$WORK/wrk-fanout-$n.txt" p50)")" --argjson p99 "$(to_ms "$(wrk_field "$WORK/wrk-fanout-$n.txt" p99)")" \
+    --argjson icpu "$I_CPU_US" --argjson iw "$I_WRITER_US" \
     --argjson s "$D_SECS" --argjson r "$D_RATE" --argjson f "$D_FIRST_MS" --argjson rss "$D_RSS" \
     --argjson b "$DISK_BYTES" --argjson bpd "$BPD" --argjson t "$DISK_TABLES" \
     '. + [{endpoints: $n, events: $ev, deliveries: $d, ingest_s: $is, ingest_connections: $ic, ingest_events_per_s: $ir,
-      ingest_deliveries_per_s: $idr, ingest_p50_ms: $p50, ingest_p99_ms: $p99, drain_s: $s, deliveries_per_s: $r,
+      ingest_deliveries_per_s: $idr, ingest_cpu_us_per_event: $icpu, ingest_writer_cpu_us_per_event: $iw, ingest_p50_ms: $p50, ingest_p99_ms: $p99, drain_s: $s, deliveries_per_s: $r,
       first_delivery_ms: $f, worker_peak_rss_mb: $rss, db_bytes: $b, bytes_per_delivery: $bpd,
       bytes_by_table: $t, bytes_per_delivery_by_table: (if $t == null then null else ($t | map_values(. / $d | round)) end)}]' <<<"$FANOUT_JSON")
   ROWS+=("$(printf '%7s %8s %10s %9s %10s %8s %9s %12s %7s %7s   %s' "$n" "$STORED_EVENTS" "$D_DELIVERED" "$I_RATE" "$I_DRATE" \
