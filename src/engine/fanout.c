@@ -19,7 +19,8 @@ struct fanout {
     char test_endpoint[ID_MAX]; /* a test send's one endpoint, or "" */
     bool operational;           /* a notice: to the operational endpoints only */
     struct payload *payload;    /* shared by the engine's jobs */
-    json_t *envelope;           /* ev.payload parsed, for payload filters; NULL until one asks */
+    json_t *data;               /* the producer's parsed data, or NULL (then filters parse) */
+    json_t *envelope;           /* the envelope as JSON, for payload filters; NULL until one asks */
     struct engine_job *jobs;    /* built in the transaction, handed over after commit */
     char first_delivery[ID_MAX];
 };
@@ -66,6 +67,7 @@ void fanout_free(void *ptr)
     engine_job_free_list(f->jobs);
     payload_release(f->payload);
     json_decref(f->envelope);
+    json_decref(f->data);
     json_decref(f->endpoint_ids);
     free(f->webhook_url);
     free(f->ev.payload);
@@ -93,6 +95,12 @@ void fanout_set_targets(struct fanout *f, json_t *endpoint_ids, const char *url)
     f->endpoint_ids = endpoint_ids ? json_incref(endpoint_ids) : NULL;
     free(f->webhook_url);
     f->webhook_url = url ? xstrdup(url) : NULL;
+}
+
+void fanout_set_data_json(struct fanout *f, json_t *data)
+{
+    json_decref(f->data);
+    f->data = data ? json_incref(data) : NULL;
 }
 
 void fanout_set_test_endpoint(struct fanout *f, const char *endpoint_id)
@@ -131,12 +139,24 @@ static int add_delivery(struct store_conn *tx, struct fanout *f, const char *end
     return 0;
 }
 
-/* Does the event pass an endpoint's compiled payload filter? The envelope is parsed once per
- * event, and only when some endpoint has a filter: events without filters never parse it. */
+/* The envelope as JSON: around the producer's parsed data when there is one (a few
+ * allocations), else parsed from the text (tens of microseconds for 1 KiB, in the writer). */
+static json_t *envelope_json(const struct fanout *f)
+{
+    char ts[TIME_RFC3339_LEN];
+    if (f->data == NULL)
+        return json_loads(f->ev.payload, 0, NULL);
+    time_format_rfc3339(f->ev.created_at, ts);
+    return json_pack("{s:s, s:s, s:s, s:O}", "id", f->ev.id, "type", f->ev.type, "timestamp", ts,
+                     "data", f->data);
+}
+
+/* Does the event pass an endpoint's compiled payload filter? The envelope is built once per
+ * event, and only when some endpoint has a filter: events without filters never build it. */
 static bool passes_filter(struct fanout *f, const struct filter *matcher)
 {
     if (f->envelope == NULL)
-        f->envelope = json_loads(f->ev.payload, 0, NULL);
+        f->envelope = envelope_json(f);
     return f->envelope && filter_matches(matcher, f->envelope);
 }
 
