@@ -272,7 +272,8 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	$(WARN) -Iinclude -Isrc -pthread
 # Each target links only the sources it fuzzes, and the pkg-config packages they need.
-FUZZ_SRC_jsonv := src/core/jsonv.c src/core/eventname.c src/core/err.c
+FUZZ_SRC_jsonv := src/core/jsonv.c src/core/eventname.c src/core/err.c src/core/filter.c \
+	src/core/mem.c
 FUZZ_PKGS_jsonv := jansson
 FUZZ_SRC_url := src/engine/urlcheck.c src/core/err.c
 FUZZ_PKGS_url := libcurl
