@@ -233,7 +233,8 @@ bench: deps-check all
 
 # hookd's scale curves (bench/scale.sh, not part of make bench): deliveries/s with fan-out to 1 to 1,000
 # endpoints, ingest and claim latency with 1,000,000 pending deliveries, bytes on disk per delivery.
-# SCALE_FANOUT="1 10 100 1000", SCALE_DELIVERIES=200000, SCALE_PENDING=1000000, SCALE_SECONDS=5, KEEP=1.
+# SCALE_FANOUT="1 10 100 1000", SCALE_DELIVERIES=200000, SCALE_PENDING=1000000, SCALE_SECONDS=5, KEEP=1,
+# SCALE_FILTER=1 (every fan-out endpoint with a payload filter that the event matches).
 bench-scale: deps-check all
 	bash bench/scale.sh
 
