@@ -233,7 +233,8 @@ bench: deps-check all
 
 # hookd's scale curves (bench/scale.sh, not part of make bench): deliveries/s with fan-out to 1 to 1,000
 # endpoints, ingest and claim latency with 1,000,000 pending deliveries, bytes on disk per delivery.
-# SCALE_FANOUT="1 10 100 1000", SCALE_DELIVERIES=200000, SCALE_PENDING=1000000, SCALE_SECONDS=5, KEEP=1.
+# SCALE_FANOUT="1 10 100 1000", SCALE_DELIVERIES=200000, SCALE_PENDING=1000000, SCALE_SECONDS=5, KEEP=1,
+# SCALE_FILTER=1 (every fan-out endpoint with a payload filter that the event matches).
 bench-scale: deps-check all
 	bash bench/scale.sh
 
@@ -272,7 +273,8 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	$(WARN) -Iinclude -Isrc -pthread
 # Each target links only the sources it fuzzes, and the pkg-config packages they need.
-FUZZ_SRC_jsonv := src/core/jsonv.c src/core/eventname.c src/core/err.c
+FUZZ_SRC_jsonv := src/core/jsonv.c src/core/eventname.c src/core/err.c src/core/filter.c \
+	src/core/mem.c
 FUZZ_PKGS_jsonv := jansson
 FUZZ_SRC_url := src/engine/urlcheck.c src/core/err.c
 FUZZ_PKGS_url := libcurl

@@ -29,7 +29,9 @@
 #
 # Environment: SCALE_FANOUT ("1 10 100 1000"); SCALE_DELIVERIES (200000) per fan-out point;
 # SCALE_PENDING (1000000; 0 skips that part); SCALE_PENDING_ENDPOINTS (1000); SCALE_SECONDS (5) of each
-# ingest probe and of the worker's run on the big store; HOOKD_BIN (build/hookd, copied before use);
+# ingest probe and of the worker's run on the big store; SCALE_FILTER (0; 1 gives every endpoint of the
+# fan-out part a payload filter that the event matches, FILTER below, to measure what filters cost at
+# ingest, where the fan-out runs: compare with a run without it); HOOKD_BIN (build/hookd, copied before use);
 # KEEP (0; 1 keeps the temporary directory with the logs and the databases).
 set -euo pipefail
 
@@ -42,6 +44,9 @@ SCALE_DELIVERIES=${SCALE_DELIVERIES:-200000}
 SCALE_PENDING=${SCALE_PENDING:-1000000}
 SCALE_PENDING_ENDPOINTS=${SCALE_PENDING_ENDPOINTS:-1000}
 SCALE_SECONDS=${SCALE_SECONDS:-5}
+SCALE_FILTER=${SCALE_FILTER:-0}
+# a typical payload filter (issue 17) that bench/event.lua's invoice matches: two paths, $gte and $in
+FILTER='{"data.amount_paid":{"$gte":100},"data.currency":{"$in":["eur","usd"]}}'
 CONNECTIONS=64 # make bench's (the baseline's) load
 THREADS=1      # bench/scale.lua counts per thread
 MAX_IN_FLIGHT=100
@@ -53,6 +58,7 @@ done
 for n in $SCALE_FANOUT; do
   case $n in '' | *[!0-9]* | 0) echo "SCALE_FANOUT must be endpoint counts (>= 1), e.g. \"1 10 100\"" >&2; exit 2 ;; esac
 done
+case $SCALE_FILTER in 0 | 1) ;; *) echo "SCALE_FILTER must be 0 or 1" >&2; exit 2 ;; esac
 if [ "$SCALE_SECONDS" -lt 1 ] || [ "$SCALE_PENDING_ENDPOINTS" -lt 1 ]; then
   echo "SCALE_SECONDS and SCALE_PENDING_ENDPOINTS must be at least 1" >&2; exit 2
 fi
@@ -99,15 +105,15 @@ settled_pending() { # pending deliveries once requests in flight when wrk stoppe
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1000 }'; }
 
-tenant() { # tenant NAME N: through the api node, an org with a key (sets HOOKD_KEY) and N endpoints at nginx
-  local org n=$2
+tenant() { # tenant NAME N [FILTER]: through the api node, an org with a key (sets HOOKD_KEY) and N endpoints at nginx
+  local org n=$2 filter=${3:+,\"filter\":$3}
   org=$(api POST /v1/orgs "$ADMIN_KEY" "{\"name\":\"$1\"}" | jq -r .id)
   TENANT_ORG=$org
   HOOKD_KEY=$(api POST "/v1/orgs/$org/api-keys" "$ADMIN_KEY" '{"name":"bench","scopes":["events","webhooks"]}' | jq -r .key)
   # four at a time: 1,000 one after the other take several seconds
   seq "$n" | xargs -P 4 -I{} curl -sS -f -o /dev/null -X POST "http://127.0.0.1:$HOOKD_PORT/v1/endpoints" \
     -H "Authorization: Bearer $HOOKD_KEY" -H 'Content-Type: application/json' \
-    -d "{\"url\":\"http://127.0.0.1:$NGINX_PORT/webhook\",\"max_in_flight\":$MAX_IN_FLIGHT}"
+    -d "{\"url\":\"http://127.0.0.1:$NGINX_PORT/webhook\",\"max_in_flight\":$MAX_IN_FLIGHT$filter}"
   check "$1: endpoints created" "$(q "SELECT count(*) FROM endpoints WHERE org_id = '$org' AND deleted_at IS NULL")" -eq "$n"
 }
 
@@ -187,7 +193,7 @@ log "hookd scale curves: versions and settings"
 echo "hookd: $("$WORK/hookd" version 2>&1 | head -1 || true) ($(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'not a git checkout'), binary sha256 $(sha256sum "$WORK/hookd" | cut -c1-12))"
 echo "sqlite3 $(sqlite3 --version | cut -d' ' -f1), $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "$(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "settings: fan-out $SCALE_FANOUT endpoints, $SCALE_DELIVERIES deliveries per point; $SCALE_PENDING pending over" \
+echo "settings: fan-out $SCALE_FANOUT endpoints$([ "$SCALE_FILTER" = 1 ] && echo " each with the payload filter $FILTER"), $SCALE_DELIVERIES deliveries per point; $SCALE_PENDING pending over" \
   "$SCALE_PENDING_ENDPOINTS endpoints; probes of ${SCALE_SECONDS}s; wrk -t$THREADS -c$CONNECTIONS, 1 KiB event;"
 echo "          max_in_flight $MAX_IN_FLIGHT per endpoint, --max-connections 256 (default), --rate-limit 0, --no-ping; work dir $WORK"
 
@@ -202,9 +208,19 @@ for n in $SCALE_FANOUT; do
   log "fan-out $n: $n endpoints, $events events ingested by --role api, then a --role worker drain"
   fresh_db "fanout-$n"
   start_hookd api
-  tenant "fanout-$n" "$n"
+  tenant "fanout-$n" "$n" "$([ "$SCALE_FILTER" = 1 ] && echo "$FILTER")"
+  [ "$SCALE_FILTER" = 0 ] || check "fanout-$n: every endpoint has the filter" \
+    "$(q "SELECT count(*) FROM endpoints WHERE filter IS NOT NULL")" -eq "$n"
+  thread_ticks "$HOOKD_PID" >"$WORK/$LOG_PREFIX-ingest0"
   ingest_count "$events" "$WORK/wrk-fanout-$n.txt"
+  thread_ticks "$HOOKD_PID" >"$WORK/$LOG_PREFIX-ingest1"
   ANSWERED=$(wrk_field "$WORK/wrk-fanout-$n.txt" requests)
+  # the api node's CPU per answered event, all threads and the writer's (where the fan-out runs):
+  # steadier than the rate on a machine that runs other work
+  I_CPU=$(thread_cpu "$WORK/$LOG_PREFIX-ingest0" "$WORK/$LOG_PREFIX-ingest1" "$(secs 0 "$INGEST_MS")")
+  read -r I_CPU_US I_WRITER_US < <(awk -v hz="$CLK_TCK" -v ev="$ANSWERED" 'FNR == NR { before[$1] = $3; next }
+    { d = $3 - (($1 in before) ? before[$1] : 0); all += d; if ($2 == "hookd-writer") w += d }
+    END { printf "%.0f %.0f\n", all / hz * 1e6 / ev, w / hz * 1e6 / ev }' "$WORK/$LOG_PREFIX-ingest0" "$WORK/$LOG_PREFIX-ingest1")
   I_RATE=$(div "$ANSWERED" "$(secs 0 "$INGEST_MS")" %.0f)
   I_DRATE=$(div $((ANSWERED * n)) "$(secs 0 "$INGEST_MS")" %.0f)
   stop_hookd "fanout-$n ingest" api # it commits the requests still in flight when wrk stopped: count after
@@ -213,6 +229,7 @@ for n in $SCALE_FANOUT; do
   echo "$ANSWERED events answered 202 in $(secs 0 "$INGEST_MS")s (wrk -c$INGEST_C): $I_RATE events/s, $I_DRATE deliveries/s" \
     "(wrk: p50 $(wrk_field "$WORK/wrk-fanout-$n.txt" p50), p99 $(wrk_field "$WORK/wrk-fanout-$n.txt" p99));" \
     "stored $STORED_EVENTS events, $STORED deliveries"
+  echo "ingest CPU: $I_CPU; $I_CPU_US us per event, the writer $I_WRITER_US us"
   check "fanout-$n: deliveries == events x endpoints" "$STORED" -eq $((STORED_EVENTS * n))
   drain "$STORED"
   D_RATE=$(div "$D_DELIVERED" "$D_SECS" %.0f)
@@ -224,10 +241,11 @@ for n in $SCALE_FANOUT; do
   FANOUT_JSON=$(jq -c --argjson n "$n" --argjson ev "$STORED_EVENTS" --argjson d "$D_DELIVERED" \
     --argjson is "$(secs 0 "$INGEST_MS")" --argjson ic "$INGEST_C" --argjson ir "$I_RATE" --argjson idr "$I_DRATE" \
     --argjson p50 "$(to_ms "$(wrk_field "$WORK/wrk-fanout-$n.txt" p50)")" --argjson p99 "$(to_ms "$(wrk_field "$WORK/wrk-fanout-$n.txt" p99)")" \
+    --argjson icpu "$I_CPU_US" --argjson iw "$I_WRITER_US" \
     --argjson s "$D_SECS" --argjson r "$D_RATE" --argjson f "$D_FIRST_MS" --argjson rss "$D_RSS" \
     --argjson b "$DISK_BYTES" --argjson bpd "$BPD" --argjson t "$DISK_TABLES" \
     '. + [{endpoints: $n, events: $ev, deliveries: $d, ingest_s: $is, ingest_connections: $ic, ingest_events_per_s: $ir,
-      ingest_deliveries_per_s: $idr, ingest_p50_ms: $p50, ingest_p99_ms: $p99, drain_s: $s, deliveries_per_s: $r,
+      ingest_deliveries_per_s: $idr, ingest_cpu_us_per_event: $icpu, ingest_writer_cpu_us_per_event: $iw, ingest_p50_ms: $p50, ingest_p99_ms: $p99, drain_s: $s, deliveries_per_s: $r,
       first_delivery_ms: $f, worker_peak_rss_mb: $rss, db_bytes: $b, bytes_per_delivery: $bpd,
       bytes_by_table: $t, bytes_per_delivery_by_table: (if $t == null then null else ($t | map_values(. / $d | round)) end)}]' <<<"$FANOUT_JSON")
   ROWS+=("$(printf '%7s %8s %10s %9s %10s %8s %9s %12s %7s %7s   %s' "$n" "$STORED_EVENTS" "$D_DELIVERED" "$I_RATE" "$I_DRATE" \
@@ -434,5 +452,6 @@ else
 fi
 echo "SCALE $(jq -nc --argjson f "$FANOUT_JSON" --argjson p "$PENDING_JSON" \
   --argjson ok "$([ ${#FAILED[@]} -eq 0 ] && echo true || echo false)" \
-  '{fanout: $f, pending: $p, checks_passed: $ok}')"
+  --argjson filter "$([ "$SCALE_FILTER" = 1 ] && echo "$FILTER" || echo null)" \
+  '{fanout: $f, fanout_filter: $filter, pending: $p, checks_passed: $ok}')"
 [ ${#FAILED[@]} -eq 0 ]

@@ -53,7 +53,21 @@ function endpointFields(ep = {}, creating = false) {
       "Delays between attempts, e.g. 1s,4s,16s; empty for the server's"),
     input('Disable after', { name: 'disable_after', type: 'number', min: 1, value: ep.disable_after || '' },
       "Consecutive failed deliveries before it is disabled; empty for the server's"),
+    field('Filter (JSON)', h('textarea', { name: 'filter', rows: 3, class: 'mono', spellcheck: 'false' },
+      ep.filter ? JSON.stringify(ep.filter) : ''),
+    'Only events whose envelope matches, e.g. {"data.amount": {"$gte": 100}}; empty for every event'),
   ];
+}
+
+/** The filter textarea's JSON; empty is null (no filter). Faults in it are the API's to name. */
+function filterValue(f) {
+  const text = value(f, 'filter');
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`Filter (JSON) is not valid JSON: ${err.message}`);
+  }
 }
 
 function endpointBody(f) {
@@ -68,6 +82,7 @@ function endpointBody(f) {
     timeout_seconds: Number(value(f, 'timeout_seconds')),
     retry_schedule: value(f, 'retry_schedule') || null,
     disable_after: value(f, 'disable_after') ? Number(value(f, 'disable_after')) : null,
+    filter: filterValue(f),
   };
 }
 
@@ -127,6 +142,7 @@ function factsOf(ep) {
     ['URL', ep.url ? h('span', { class: 'mono' }, ep.url) : '—'],
     ['Description', ep.description || '—'],
     ['Events', eventsText(ep.events)],
+    ['Filter', ep.filter ? h('code', { class: 'mono' }, JSON.stringify(ep.filter)) : 'none: every event'],
     ['Signature scheme', ep.signature_scheme],
     ...(ep.public_key ? [['Public key', h('code', { class: 'mono', 'data-public-key': '' }, ep.public_key)]] : []),
     ...(ep.previous_public_key

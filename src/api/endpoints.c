@@ -5,6 +5,7 @@
 #include "core/log.h"
 
 #include "core/eventname.h"
+#include "core/filter.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "engine/engine.h"
@@ -42,6 +43,7 @@ static const struct jsonv_field endpoint_fields[] = {
     {"kind", JSONV_STRING, false, false, 8, 0},
     {"retry_schedule", JSONV_STRING, false, true, 400, 0},
     {"disable_after", JSONV_INTEGER, false, true, 0, 0},
+    {"filter", JSONV_OBJECT, false, true, 0, 0}, /* core/filter.h checks the rest */
     {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
     JSONV_SET_BY_HOOKD,
     {"verified_at", JSONV_READ_ONLY, false, false, 0, 0},
@@ -86,6 +88,8 @@ static json_t *endpoint_json(const struct endpoint *ep)
         ep->rate_limit > 0 ? json_real(ep->rate_limit) : json_null(), "max_in_flight",
         ep->max_in_flight, "headers", headers ? headers : json_object(), "signature_scheme",
         ep->signature_scheme, "metadata", metadata ? metadata : json_object());
+    json_t *filter = ep->filter ? json_loads(ep->filter, 0, NULL) : NULL;
+    json_object_set_new(obj, "filter", filter ? filter : json_null());
     json_object_set_new(obj, "verified_at", api_time(ep->verified_at));
     json_object_set_new(obj, "last_success_at", api_time(ep->last_success_at));
     json_object_set_new(obj, "last_failure_at", api_time(ep->last_failure_at));
@@ -350,6 +354,14 @@ static int apply_fields(struct api_call *call, struct endpoint *ep, struct err *
         }
         free(ep->metadata);
         ep->metadata = text;
+    }
+    if ((value = json_object_get(body, "filter")) != NULL) {
+        struct filter *compiled = json_is_null(value) ? NULL : filter_compile(value, e);
+        if (compiled == NULL && !json_is_null(value))
+            return ERR_FAIL;
+        free(ep->filter);
+        ep->filter = compiled ? dump_compact(value) : NULL;
+        filter_free(compiled); /* the fan-out compiles the stored text */
     }
     return 0;
 }

@@ -146,6 +146,7 @@ void events_create(struct api_call *call)
     free(data);
     fanout_set_targets(d, json_object_get(call->body, "endpoint_ids"),
                        value ? json_string_value(value) : NULL);
+    fanout_set_data_json(d, json_object_get(call->body, "data"));
     api_write(call, create_apply);
     return;
 fail:

@@ -2,6 +2,7 @@
 #include "engine/fanout.h"
 
 #include "core/eventname.h"
+#include "core/filter.h"
 #include "core/mem.h"
 #include "core/text.h"
 #include "core/timeutil.h"
@@ -19,6 +20,8 @@ struct fanout {
     bool test_poll;             /* that endpoint is read by its consumer */
     bool operational;           /* a notice: to the operational endpoints only */
     struct payload *payload;    /* shared by the engine's jobs */
+    json_t *data;               /* the producer's parsed data, or NULL (then filters parse) */
+    json_t *envelope;           /* the envelope as JSON, for payload filters; NULL until one asks */
     struct engine_job *jobs;    /* built in the transaction, handed over after commit */
     char first_delivery[ID_MAX];
 };
@@ -64,6 +67,8 @@ void fanout_free(void *ptr)
         return;
     engine_job_free_list(f->jobs);
     payload_release(f->payload);
+    json_decref(f->envelope);
+    json_decref(f->data);
     json_decref(f->endpoint_ids);
     free(f->webhook_url);
     free(f->ev.payload);
@@ -91,6 +96,12 @@ void fanout_set_targets(struct fanout *f, json_t *endpoint_ids, const char *url)
     f->endpoint_ids = endpoint_ids ? json_incref(endpoint_ids) : NULL;
     free(f->webhook_url);
     f->webhook_url = url ? xstrdup(url) : NULL;
+}
+
+void fanout_set_data_json(struct fanout *f, json_t *data)
+{
+    json_decref(f->data);
+    f->data = data ? json_incref(data) : NULL;
 }
 
 void fanout_set_test_endpoint(struct fanout *f, const char *endpoint_id, bool poll)
@@ -135,6 +146,41 @@ static int add_delivery(struct store_conn *tx, struct fanout *f, const char *end
     return 0;
 }
 
+/* The envelope as JSON: around the producer's parsed data when there is one (a few
+ * allocations), else parsed from the text (tens of microseconds for 1 KiB, in the writer). */
+static json_t *envelope_json(const struct fanout *f)
+{
+    char ts[TIME_RFC3339_LEN];
+    if (f->data == NULL)
+        return json_loads(f->ev.payload, 0, NULL);
+    time_format_rfc3339(f->ev.created_at, ts);
+    return json_pack("{s:s, s:s, s:s, s:O}", "id", f->ev.id, "type", f->ev.type, "timestamp", ts,
+                     "data", f->data);
+}
+
+/* Does the event pass an endpoint's compiled payload filter? The envelope is built once per
+ * event, and only when some endpoint has a filter: events without filters never build it. */
+static bool passes_filter(struct fanout *f, const struct filter *matcher)
+{
+    if (f->envelope == NULL)
+        f->envelope = envelope_json(f);
+    return f->envelope && filter_matches(matcher, f->envelope);
+}
+
+/* The same for a filter's stored text (NULL: none passes everything); one that does not
+ * compile, which the API never stores, passes nothing. */
+static bool passes_filter_text(struct fanout *f, const char *filter_text)
+{
+    struct filter *matcher;
+    bool is_match;
+    if (filter_text == NULL)
+        return true;
+    matcher = filter_compile_text(filter_text);
+    is_match = matcher && passes_filter(f, matcher);
+    filter_free(matcher);
+    return is_match;
+}
+
 static int add_listed(struct store_conn *tx, struct fanout *f, const char *node_id, struct err *e)
 {
     size_t i;
@@ -149,10 +195,11 @@ static int add_listed(struct store_conn *tx, struct fanout *f, const char *node_
         if (rc != 0)
             return rc;
         bool active = ep.is_active, operational = ep.operational, poll = ep.is_poll;
+        bool is_match = passes_filter_text(f, ep.filter);
         endpoint_clear(&ep);
         if (operational) /* it takes hookd's notices, not the org's events */
             return err_invalid(e, "endpoint_ids", "%.80s is the operational webhook endpoint", id);
-        if (active && (rc = add_delivery(tx, f, id, NULL, node_id, poll)) != 0)
+        if (active && is_match && (rc = add_delivery(tx, f, id, NULL, node_id, poll)) != 0)
             return rc;
     }
     return 0;
@@ -162,10 +209,12 @@ static int add_subscribed(struct store_conn *tx, struct fanout *f, const char *n
 {
     const struct fanout_list *list;
     int rc = store_endpoint_fanout(tx, f->ev.org_id, &list);
-    for (int i = 0; rc == 0 && i < list->count; i++)
-        if (list->items[i].operational == f->operational &&
-            event_filter_matches(list->items[i].events, f->ev.type))
-            rc = add_delivery(tx, f, list->items[i].id, NULL, node_id, list->items[i].is_poll);
+    for (int i = 0; rc == 0 && i < list->count; i++) {
+        const struct fanout_target *t = &list->items[i];
+        if (t->operational == f->operational && event_filter_matches(t->events, f->ev.type) &&
+            (t->filter == NULL || (t->matcher && passes_filter(f, t->matcher))))
+            rc = add_delivery(tx, f, t->id, NULL, node_id, t->is_poll);
+    }
     return rc;
 }
 

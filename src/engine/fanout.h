@@ -27,6 +27,9 @@ const char *fanout_first_delivery(const struct fanout *f);
 /* Restricts the fan-out to these endpoints (a JSON array of ids; a reference is taken)
  * instead of the org's subscriptions, and adds a one-shot delivery to url (copied) if not NULL. */
 void fanout_set_targets(struct fanout *f, json_t *endpoint_ids, const char *url);
+/* The producer's parsed data (a reference is taken; it must not change while the draft lives),
+ * which payload filters then read instead of parsing the envelope again in the writer. */
+void fanout_set_data_json(struct fanout *f, json_t *data);
 /* Makes it a test send: one delivery to endpoint_id, whatever its state and subscriptions
  * (poll: the endpoint's consumer reads it). */
 void fanout_set_test_endpoint(struct fanout *f, const char *endpoint_id, bool poll);

@@ -5,6 +5,7 @@
 #include "store/sql.h"
 #include "store/store_internal.h"
 
+#include "core/filter.h"
 #include "core/id.h"
 #include "core/mem.h"
 #include "core/text.h"
@@ -300,6 +301,7 @@ void fanout_list_add(struct fanout_list *list, const struct fanout_target *targe
     *t = *target;
     t->events = xstrdup(target->events);
     t->filter = target->filter ? xstrdup(target->filter) : NULL;
+    t->matcher = target->filter ? filter_compile_text(target->filter) : NULL;
 }
 
 void fanout_list_reset(struct fanout_list *list)
@@ -307,6 +309,7 @@ void fanout_list_reset(struct fanout_list *list)
     for (int i = 0; i < list->count; i++) {
         free(list->items[i].events);
         free(list->items[i].filter);
+        filter_free(list->items[i].matcher);
     }
     list->count = 0;
 }

@@ -107,10 +107,14 @@ struct endpoint {
 
 /* What the fan-out needs of an endpoint: its id, its events filter and whether it takes the
  * org's events or hookd's operational notices. */
+struct filter; /* core/filter.h */
+
 struct fanout_target {
     char id[ID_MAX];
-    char *events; /* owned */
-    char *filter; /* owned; NULL: none */
+    char *events;           /* owned */
+    char *filter;           /* owned; NULL: none */
+    struct filter *matcher; /* filter compiled once per list read, owned; NULL: none, or no
+                               filter that compiles (which then matches nothing) */
     bool operational;
     bool is_poll;
 };

@@ -110,6 +110,28 @@ describe('dashboard endpoints', () => {
     await page.getByRole('row', { name: /Receiver/ }).waitFor();
   });
 
+  it('sets a payload filter through the form: the API 400 is shown, a good one is saved and shown', async () => {
+    await go(page, `#/endpoints/${endpointId}`, 'Receiver');
+    const edit = page.locator('form', { has: page.getByRole('heading', { name: 'Edit' }) });
+    await edit.getByLabel('Filter (JSON)').fill('{"data.amount": {"$gte": true}}');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('alert').getByText('data.amount: $gte takes a number or a string (filter)').waitFor();
+    assert.equal((await api(server, 'GET', `/v1/endpoints/${endpointId}`, { key })).json.filter, null, 'nothing stored');
+    await edit.getByLabel('Filter (JSON)').fill('{"data.amount": {"$gte": 100}}');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('.facts').getByText('{"data.amount":{"$gte":100}}').waitFor();
+    assert.deepEqual((await api(server, 'GET', `/v1/endpoints/${endpointId}`, { key })).json.filter, { 'data.amount': { $gte: 100 } });
+    await page.reload();
+    await page.locator('main h1', { hasText: 'Receiver' }).waitFor();
+    const shown = page.locator('form', { has: page.getByRole('heading', { name: 'Edit' }) }).getByLabel('Filter (JSON)');
+    assert.equal(await shown.inputValue(), '{"data.amount":{"$gte":100}}', 'the edit form starts from the stored filter');
+    // emptied: removed
+    await shown.fill('');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('.facts').getByText('none: every event').waitFor();
+    assert.equal((await api(server, 'GET', `/v1/endpoints/${endpointId}`, { key })).json.filter, null);
+  });
+
   it('rotates the secret: the new one signs the next delivery, beside the old one', async () => {
     await go(page, `#/endpoints/${endpointId}`, 'Receiver');
     await page.getByRole('button', { name: 'Rotate secret' }).click();
@@ -184,6 +206,7 @@ describe('dashboard endpoints', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API key').waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.getItem('hookd.key')), null);
-    assertNoProblems(page);
+    // the filter the form sent on purpose, refused with a 400
+    assertNoProblems(page, [/status of 400 \(Bad Request\) at http:\/\/127\.0\.0\.1:\d+\/v1\/endpoints\/ep_\w+$/]);
   });
 });

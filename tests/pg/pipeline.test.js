@@ -259,6 +259,33 @@ describe('pipeline on PostgreSQL', () => {
     assert.equal(new Set(seen).size, 6);
   });
 
+  it('payload filters: stored in PostgreSQL, applied at fan-out, changed and removed by PATCH (issue 17)', async (t) => {
+    const { server, rx, db, key } = await fixture(t);
+    const filter = { 'data.amount': { $gte: 100 }, 'data.currency': { $in: ['EUR', 'USD'] } };
+    const picky = await createEndpoint(server, key, { url: rx.url('/picky'), filter });
+    const all = await createEndpoint(server, key, { url: rx.url('/all') });
+    assert.deepEqual(JSON.parse(await scalar(db, `SELECT filter FROM endpoints WHERE id = '${picky.id}'`)), filter);
+    assert.equal(await scalar(db, `SELECT coalesce(filter, 'none') FROM endpoints WHERE id = '${all.id}'`), 'none');
+    const type = uniqueType('pgflt');
+    const yes = await emit(server, key, { type, data: { amount: 150, currency: 'EUR' } });
+    const no = await emit(server, key, { type, data: { amount: 150, currency: 'GBP' } });
+    assert.equal(yes.deliveries, 2);
+    assert.equal(no.deliveries, 1);
+    assert.deepEqual((await waitEventSettled(server, key, yes.id, 2)).map((d) => d.endpoint_id).sort(), [picky.id, all.id].sort());
+    assert.deepEqual((await waitEventSettled(server, key, no.id, 1)).map((d) => d.endpoint_id), [all.id]);
+    const bad = await api(server, 'PATCH', `/v1/endpoints/${picky.id}`, { key, body: { filter: { 'data.amount': { $gte: [] } } } });
+    assert.equal(bad.status, 400, bad.text);
+    assert.equal(bad.json.field, 'filter');
+    const patched = await api(server, 'PATCH', `/v1/endpoints/${picky.id}`, { key, body: { filter: { 'data.currency': 'GBP' } } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal((await emit(server, key, { type, data: { currency: 'GBP' } })).deliveries, 2);
+    const removed = await api(server, 'PATCH', `/v1/endpoints/${picky.id}`, { key, body: { filter: null } });
+    assert.equal(removed.json.filter, null);
+    assert.equal(await scalar(db, `SELECT coalesce(filter, 'none') FROM endpoints WHERE id = '${picky.id}'`), 'none');
+    assert.equal((await emit(server, key, { type, data: {} })).deliveries, 2);
+    await rx.waitForPath('/picky', 3);
+  });
+
   it('a restart on the same database keeps orgs, keys, endpoints, events and deliveries; queued work is delivered', async (t) => {
     const db = await pg.newDatabase();
     const adminKey = randomAdminKey();
