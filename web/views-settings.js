@@ -54,5 +54,29 @@ export async function settingsView() {
     replace(secret, h('summary', null, 'Primary secret (signs one-shot webhooks)'), h('code', { class: 'secret' }, org.primary_secret));
     say('Primary secret rotated');
   });
-  return [heading('Settings'), current, secret, h('div', { class: 'actions' }, rotate), output, settings];
+  return [heading('Settings'), current, secret, h('div', { class: 'actions' }, rotate), output, settings,
+    portalLinkForm(org)];
+}
+
+/** A one-time link to the org's customer portal (POST /v1/orgs/{id}/portal-sessions), shown once. */
+function portalLinkForm(org) {
+  const shown = h('div', { class: 'created' });
+  const f = form({ class: 'card', 'aria-labelledby': 'portal-link' }, [h('h2', { id: 'portal-link' }, 'Customer portal link'),
+    input('Expires in (seconds)', { name: 'expires_in', type: 'number', min: 1, max: 604800, value: 3600 }),
+    input('Endpoint ids', { name: 'endpoint_ids', autocomplete: 'off' }, 'Comma-separated; empty for all of the org\'s endpoints'),
+    input('Read-only', { name: 'read_only', type: 'checkbox' }), shown],
+  'Create portal link', async (form_) => {
+    const ids = value(form_, 'endpoint_ids');
+    const link_ = await request('POST', `/v1/orgs/${org.id}/portal-sessions`, {
+      org: false,
+      body: {
+        expires_in: Number(value(form_, 'expires_in')),
+        read_only: value(form_, 'read_only'),
+        endpoint_ids: ids ? ids.split(',').map((x) => x.trim()).filter(Boolean) : null,
+      },
+    });
+    replace(shown, secretBox('Portal link', new URL(link_.url, location.origin).href));
+    say('Portal link created');
+  });
+  return f;
 }

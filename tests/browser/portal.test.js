@@ -10,7 +10,7 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { api, createOrgWithKey, sleep } = require('../e2e/lib/hookd');
 const { waitDelivery } = require('../e2e/lib/pipeline');
-const { startStack, openDashboard, assertNoProblems, go, assertAccessible, screenshot } = require('./lib');
+const { startStack, openDashboard, assertNoProblems, signIn, go, assertAccessible, screenshot } = require('./lib');
 
 // the buttons that change something: a read-only portal shows none of them
 const WRITE_BUTTONS = ['Create endpoint', 'Save changes', 'Disable', 'Enable', 'Rotate secret', 'Send test',
@@ -105,6 +105,27 @@ describe('customer portal', () => {
     await page.reload();
     await page.getByRole('row', { name: /A orders/ }).waitFor();
     assertNoProblems(page);
+  });
+
+  it('is minted from the dashboard: the settings page makes a link that opens the portal', async () => {
+    const dash = await openDashboard(stack.browser, server);
+    await signIn(dash, keyA);
+    await go(dash, '#/settings', 'Settings');
+    await dash.getByLabel('Endpoint ids').fill(a2.id);
+    await dash.getByLabel('Read-only').check();
+    await dash.getByRole('button', { name: 'Create portal link' }).click();
+    const box = dash.getByRole('group', { name: 'Portal link' });
+    await box.waitFor();
+    const url = (await box.locator('code').textContent()).trim();
+    assert.match(url, /\/portal#token=ps_/);
+    assertNoProblems(dash);
+    await dash.context().close();
+    const page = await openPortal(new URL(url).pathname + new URL(url).hash);
+    await page.getByRole('row', { name: /A invoices/ }).waitFor();
+    assert.equal(await page.getByRole('row', { name: /A orders/ }).count(), 0, 'only the given endpoint');
+    assert.equal(await page.getByRole('button', { name: 'Create endpoint' }).count(), 0, 'read-only');
+    assertNoProblems(page);
+    await page.context().close();
   });
 
   it("shows a not-found message, and none of its data, for another org's endpoint or delivery typed into the URL", async () => {
