@@ -41,6 +41,7 @@ static const struct jsonv_field endpoint_fields[] = {
     {"signature_scheme", JSONV_STRING, false, false, 16, 0},
     {"metadata", JSONV_OBJECT, false, false, 0, 0},
     {"kind", JSONV_STRING, false, false, 8, 0},
+    {"ordering", JSONV_STRING, false, false, 8, 0},
     {"retry_schedule", JSONV_STRING, false, true, 400, 0},
     {"disable_after", JSONV_INTEGER, false, true, 0, 0},
     {"filter", JSONV_OBJECT, false, true, 0, 0}, /* core/filter.h checks the rest */
@@ -102,6 +103,7 @@ static json_t *endpoint_json(const struct endpoint *ep)
     json_object_set_new(obj, "disable_after",
                         ep->disable_after ? json_integer(ep->disable_after) : json_null());
     json_object_set_new(obj, "kind", json_string(ep->is_poll ? "poll" : "push"));
+    json_object_set_new(obj, "ordering", json_string(ep->is_fifo ? "fifo" : "none"));
     if (ep->is_poll) /* read by its consumer: no URL */
         json_object_set_new(obj, "url", json_null());
     json_object_set_new(obj, "operational", json_boolean(ep->operational));
@@ -345,6 +347,14 @@ static int apply_fields(struct api_call *call, struct endpoint *ep, struct err *
     }
     if (apply_policy(body, ep, e) != 0)
         return ERR_FAIL;
+    if ((value = json_object_get(body, "ordering")) != NULL) {
+        const char *ordering = json_string_value(value);
+        if (strcmp(ordering, "none") != 0 && strcmp(ordering, "fifo") != 0)
+            return err_invalid(e, "ordering", "ordering must be none or fifo");
+        ep->is_fifo = strcmp(ordering, "fifo") == 0;
+        if (ep->is_fifo && ep->is_poll) /* a poll consumer reads in order already */
+            return err_invalid(e, "ordering", "a poll endpoint is read in order already");
+    }
     if ((value = json_object_get(body, "metadata")) != NULL) {
         char *text = dump_compact(value);
         if (text == NULL || strlen(text) > MAX_METADATA_BYTES) {

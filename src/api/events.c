@@ -73,6 +73,7 @@ static const struct jsonv_field create_fields[] = {
     {"data", JSONV_ANY, true, false, 0, 0},
     {"id", JSONV_STRING, false, false, PRODUCER_ID_MAX, 0},
     {"endpoint_ids", JSONV_STRING_ARRAY, false, false, ID_MAX - 1, MAX_ENDPOINT_IDS},
+    {"ordering_key", JSONV_STRING, false, false, LIMIT_NAME_CHARS, 0},
     {"webhook_url", JSONV_URL, false, false, 0, 0},
     {"org_id", JSONV_STRING, false, false, ID_MAX - 1, 0},
     {NULL, 0, false, false, 0, 0},
@@ -144,6 +145,7 @@ void events_create(struct api_call *call)
     d = fanout_new(org.id, id, type, data);
     api_set_data(call, d, fanout_free);
     free(data);
+    fanout_set_ordering_key(d, json_string_value(json_object_get(call->body, "ordering_key")));
     fanout_set_targets(d, json_object_get(call->body, "endpoint_ids"),
                        value ? json_string_value(value) : NULL);
     fanout_set_data_json(d, json_object_get(call->body, "data"));

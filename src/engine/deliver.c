@@ -130,6 +130,7 @@ void deliver_finished(struct loop *loop, struct transfer *t, CURLcode code, long
     o->status = decision.status;
     o->next_attempt_at = now + decision.delay_ms;
     o->disable_gone = decision.disable_gone;
+    o->fifo = t->ep->is_fifo;
     o->disable_after = t->ep->disable_after ? t->ep->disable_after : (int)cfg->disable_after;
 
     metrics_attempt(in.http_status, in.http_status ? NULL : o->attempt.error,
@@ -164,6 +165,7 @@ static bool load_endpoint(struct loop *loop, struct sched_endpoint *ep)
             !config_parse_schedule(row.retry_schedule, ep->retry_schedule_ms, &ep->retry_count))
             ep->retry_count = 0;
         ep->disable_after = row.disable_after;
+        ep->is_fifo = row.is_fifo;
         ep->max_in_flight = row.max_in_flight;
         ep->has_rate = row.rate_limit > 0;
         if (ep->has_rate)
@@ -191,6 +193,7 @@ static bool load_one_shot(struct loop *loop, struct sched_endpoint *ep)
         t->ed25519_scheme = false; /* an org's secret is HMAC only */
         t->timeout_ms = ONE_SHOT_TIMEOUT_S * 1000;
         ep->retry_count = ep->disable_after = 0;
+        ep->is_fifo = false;
         ep->max_in_flight = ONE_SHOT_MAX_IN_FLIGHT;
         ep->has_rate = false;
     }

@@ -110,6 +110,11 @@ void fanout_set_test_endpoint(struct fanout *f, const char *endpoint_id, bool po
     f->test_poll = poll;
 }
 
+void fanout_set_ordering_key(struct fanout *f, const char *key)
+{
+    text_copy(f->ev.ordering_key, sizeof f->ev.ordering_key, key ? key : "");
+}
+
 void fanout_set_operational(struct fanout *f)
 {
     f->operational = true;
@@ -118,13 +123,19 @@ void fanout_set_operational(struct fanout *f)
 /* Adds one pending delivery (and its engine job when a node takes it). A poll endpoint's waits
  * for its consumer: never due, no node's, no job. */
 static int add_delivery(struct store_conn *tx, struct fanout *f, const char *endpoint_id,
-                        const char *url, const char *node_id, bool poll)
+                        const char *url, const char *node_id, bool poll, bool fifo)
 {
     struct delivery row = {0};
+    bool head = true;
     int rc;
 
     delivery_fresh(&row, f->ev.org_id, endpoint_id, f->ev.created_at);
-    if (poll) {
+    if (fifo) { /* behind an earlier delivery of its key, it waits for that one to end */
+        row.ordering_key = f->ev.ordering_key;
+        if ((rc = store_fifo_is_head(tx, endpoint_id, row.ordering_key, &head)) != 0)
+            return rc;
+    }
+    if (poll || !head) {
         row.next_attempt_at = DLV_NEVER_DUE;
         node_id = NULL;
     }
@@ -195,11 +206,12 @@ static int add_listed(struct store_conn *tx, struct fanout *f, const char *node_
         if (rc != 0)
             return rc;
         bool active = ep.is_active, operational = ep.operational, poll = ep.is_poll;
+        bool fifo = ep.is_fifo;
         bool is_match = passes_filter_text(f, ep.filter);
         endpoint_clear(&ep);
         if (operational) /* it takes hookd's notices, not the org's events */
             return err_invalid(e, "endpoint_ids", "%.80s is the operational webhook endpoint", id);
-        if (active && is_match && (rc = add_delivery(tx, f, id, NULL, node_id, poll)) != 0)
+        if (active && is_match && (rc = add_delivery(tx, f, id, NULL, node_id, poll, fifo)) != 0)
             return rc;
     }
     return 0;
@@ -213,7 +225,7 @@ static int add_subscribed(struct store_conn *tx, struct fanout *f, const char *n
         const struct fanout_target *t = &list->items[i];
         if (t->operational == f->operational && event_filter_matches(t->events, f->ev.type) &&
             (t->filter == NULL || (t->matcher && passes_filter(f, t->matcher))))
-            rc = add_delivery(tx, f, t->id, NULL, node_id, t->is_poll);
+            rc = add_delivery(tx, f, t->id, NULL, node_id, t->is_poll, t->is_fifo);
     }
     return rc;
 }
@@ -222,11 +234,11 @@ int fanout_store(struct store_conn *tx, struct fanout *f, const char *node_id, s
 {
     int rc;
     if (f->test_endpoint[0])
-        rc = add_delivery(tx, f, f->test_endpoint, NULL, node_id, f->test_poll);
+        rc = add_delivery(tx, f, f->test_endpoint, NULL, node_id, f->test_poll, false);
     else
         rc = f->endpoint_ids ? add_listed(tx, f, node_id, e) : add_subscribed(tx, f, node_id);
     if (rc == 0 && f->webhook_url)
-        rc = add_delivery(tx, f, NULL, f->webhook_url, node_id, false);
+        rc = add_delivery(tx, f, NULL, f->webhook_url, node_id, false, false);
     if (rc != 0)
         return rc;
     return f->producer_id ? store_event_insert(tx, &f->ev) : store_event_insert_new(tx, &f->ev);

@@ -34,6 +34,10 @@ void fanout_set_data_json(struct fanout *f, json_t *data);
  * (poll: the endpoint's consumer reads it). */
 void fanout_set_test_endpoint(struct fanout *f, const char *endpoint_id, bool poll);
 
+/* The event's ordering key (issue 17): a fifo endpoint delivers one of each key at a time, in
+ * order; NULL or "" is the endpoint's one key. */
+void fanout_set_ordering_key(struct fanout *f, const char *key);
+
 /* Makes it one of hookd's operational notices (engine/notices.h): to the org's operational
  * endpoints that subscribe to its type, never to its other endpoints. */
 void fanout_set_operational(struct fanout *f);

@@ -84,6 +84,8 @@ static int batch_apply(struct store_conn *tx, struct write_job *job)
     struct outcome_batch *batch = (struct outcome_batch *)job;
     int64_t now = time_now_ms();
     int rc = store_delivery_record(tx, batch->outcomes, batch->count, now);
+    if (rc == 0)
+        rc = store_fifo_promote_ended(tx, batch->outcomes, batch->count, batch->node_id, now);
     for (int i = 0; rc == 0 && i < batch->count; i++)
         rc = notice_outcome(tx, batch, &batch->outcomes[i], now);
     return rc;
@@ -131,8 +133,12 @@ static void batch_done(struct write_job *job, bool committed)
     }
     if (stored)
         notices_hand_off(&batch->notices, batch->eng);
-    else
-        notices_free(&batch->notices);
+    for (int i = 0; stored && batch->eng && i < batch->count; i++)
+        if (batch->outcomes[i].promoted) { /* a key's next delivery is due in the store */
+            engine_kick(batch->eng);
+            break;
+        } else
+            notices_free(&batch->notices);
     if (batch->settled)
         batch->sink.recorded(batch->sink.ctx, batch->settled, stored);
     free(batch->outcomes);

@@ -39,6 +39,7 @@ struct sched_endpoint {
     int64_t retry_schedule_ms[CONFIG_MAX_RETRIES];
     int retry_count;
     int disable_after;
+    bool is_fifo; /* an ended delivery lets its key's next one start */
     int max_in_flight;
     bool has_rate;
     struct token_bucket bucket;

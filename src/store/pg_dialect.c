@@ -214,6 +214,14 @@ const char *const pg_migrations[] = {
     "ALTER TABLE endpoints ADD COLUMN poll_token_hash BYTEA;"
     "CREATE INDEX deliveries_polled ON deliveries (endpoint_id, id) WHERE status = " SQL_NUM(
         DLV_PENDING_N) " AND next_attempt_at = " SQL_NUM(DLV_NEVER_DUE) ";",
+
+    /* 12: FIFO ordering per key (issue 17): an endpoint's `ordering`, the event's key, and each
+     * fifo delivery's key (NULL for the others, so that only they are in this index) */
+    "ALTER TABLE endpoints ADD COLUMN ordering TEXT NOT NULL DEFAULT 'none';"
+    "ALTER TABLE events ADD COLUMN ordering_key TEXT;"
+    "ALTER TABLE deliveries ADD COLUMN ordering_key TEXT;"
+    "CREATE INDEX deliveries_fifo ON deliveries (endpoint_id, ordering_key, id) WHERE "
+    "ordering_key IS NOT NULL AND status = " SQL_NUM(DLV_PENDING_N) ";",
 };
 const int pg_migration_count = (int)(sizeof pg_migrations / sizeof pg_migrations[0]);
 
@@ -255,9 +263,10 @@ static const char event_insert_rows[] =
     "CONFLICT DO NOTHING";
 static const char delivery_insert_rows[] =
     "INSERT INTO deliveries (id, org_id, event_id, endpoint_id, url, event_type, node_id, "
-    "attempt_count, schedule_start, next_attempt_at, created_at) SELECT * FROM "
+    "attempt_count, schedule_start, next_attempt_at, created_at, ordering_key) SELECT * FROM "
     "unnest(?1::text[], ?2::text[], ?3::text[], ?4::text[], ?5::text[], ?6::text[], ?7::text[], "
-    "?8::bigint[], ?9::bigint[], ?10::bigint[], ?11::bigint[]) ON CONFLICT DO NOTHING";
+    "?8::bigint[], ?9::bigint[], ?10::bigint[], ?11::bigint[], ?12::text[]) ON CONFLICT DO "
+    "NOTHING";
 static const char attempt_insert_rows[] =
     "INSERT INTO attempts (id, delivery_id, n, started_at, duration_ms, response_status, "
     "response_body, response_headers, error, request_headers) SELECT * FROM unnest(?1::text[], "
@@ -289,6 +298,7 @@ static const char stats_add_rows[] =
 const struct sql_dialect pg_dialect = {
     .delivery_due = delivery_due,
     .event_insert_rows = event_insert_rows,
+    .endpoint_lock = "SELECT id FROM endpoints WHERE id = ?1 FOR UPDATE",
     .delivery_insert_rows = delivery_insert_rows,
     .attempt_insert_rows = attempt_insert_rows,
     .delivery_update_rows = delivery_update_rows,

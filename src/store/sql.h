@@ -67,6 +67,9 @@ struct sql_dialect {
      * a row for each; NULL where the database reclaims space on its own (PostgreSQL's
      * autovacuum). */
     const char *reclaim;
+    /* Locks the endpoint ?1's row for the transaction (FIFO keys across nodes); NULL where one
+     * writer serializes every write already (SQLite). */
+    const char *endpoint_lock;
 };
 
 struct sql_driver {

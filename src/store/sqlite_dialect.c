@@ -230,6 +230,14 @@ const char *const sqlite_migrations[] = {
     "ALTER TABLE endpoints ADD COLUMN poll_token_hash BLOB;"
     "CREATE INDEX deliveries_polled ON deliveries (endpoint_id, id) WHERE status = " SQL_NUM(
         DLV_PENDING_N) " AND next_attempt_at = " SQL_NUM(DLV_NEVER_DUE) ";",
+
+    /* 12: FIFO ordering per key (issue 17): an endpoint's `ordering`, the event's key, and each
+     * fifo delivery's key (NULL for the others, so that only they are in this index) */
+    "ALTER TABLE endpoints ADD COLUMN ordering TEXT NOT NULL DEFAULT 'none';"
+    "ALTER TABLE events ADD COLUMN ordering_key TEXT;"
+    "ALTER TABLE deliveries ADD COLUMN ordering_key TEXT;"
+    "CREATE INDEX deliveries_fifo ON deliveries (endpoint_id, ordering_key, id) WHERE "
+    "ordering_key IS NOT NULL AND status = " SQL_NUM(DLV_PENDING_N) ";",
 };
 const int sqlite_migration_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);
 

@@ -102,6 +102,7 @@ struct endpoint {
     int disable_after;    /* its own threshold; 0: the server's --disable-after */
     char *filter;         /* its payload filter (compact JSON); NULL: none */
     bool is_poll;         /* kind "poll" (set at insert only): read by its consumer, no URL */
+    bool is_fifo;         /* ordering "fifo": one delivery of a key at a time, in order */
     unsigned char poll_token_hash[32]; /* of the consumer's token; zeros for push endpoints */
 };
 
@@ -117,6 +118,7 @@ struct fanout_target {
                                filter that compiles (which then matches nothing) */
     bool operational;
     bool is_poll;
+    bool is_fifo;
 };
 
 struct fanout_list {
@@ -137,6 +139,7 @@ struct event {
     char *payload; /* owned */
     int64_t created_at;
     int delivery_count;
+    char ordering_key[NAME_BYTES]; /* "" : the endpoint's one key */
 };
 
 /* Stored as these numbers; SQL text spells them SQL_NUM(DLV_PENDING_N) (store/sql.h). */
@@ -169,6 +172,7 @@ struct delivery {
     int last_response_status; /* 0 = none */
     char last_error[ERROR_BYTES];
     int64_t created_at, delivered_at;
+    const char *ordering_key; /* a fifo endpoint's: its key; NULL for the others (not owned) */
 };
 
 /* One HTTP request of a delivery. Heap strings are owned. */
@@ -209,6 +213,8 @@ struct attempt_outcome {
     int disable_after; /* consecutive failures that disable the endpoint */
     bool disabled;     /* out: this outcome disabled the endpoint */
     bool stale;        /* out: the delivery had ended meanwhile; only the attempt was kept */
+    bool fifo;         /* its endpoint orders its keys: the end lets the key's next one start */
+    bool promoted;     /* out: the key's next delivery became due */
 };
 
 /* Why an outcome's disable happened: "gone" (410) or "consecutive_failures". */
@@ -394,6 +400,18 @@ struct polled {
 };
 int store_poll(struct store_conn *tx, const char *endpoint_id, const char *cursor, int64_t now,
                struct polled *out, int max, int *count);
+/* FIFO ordering per key (issue 17). In a write: whether a new delivery of endpoint_id with key
+ * is its key's head (no pending one before it), the endpoint locked against other nodes' writes
+ * until the commit. */
+int store_fifo_is_head(struct store_conn *tx, const char *endpoint_id, const char *key, bool *head);
+/* After recording outcomes: each ended delivery of a fifo endpoint makes its key's next one due,
+ * held by node_id (NULL: any node, woken); sets their `promoted`. */
+int store_fifo_promote_ended(struct store_conn *tx, struct attempt_outcome *outcomes, int count,
+                             const char *node_id, int64_t now);
+/* Locks the endpoint's row until the end of the transaction where rows can be locked
+ * (PostgreSQL); nothing elsewhere (SQLite's one writer already serializes). */
+int store_endpoint_lock(struct store_conn *tx, const char *endpoint_id);
+
 /* Sets a poll endpoint's token hash (at creation, and at rotation). */
 int store_endpoint_poll_token(struct store_conn *tx, const char *id, const unsigned char hash[32]);
 

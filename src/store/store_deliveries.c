@@ -140,8 +140,8 @@ int store_delivery_insert(struct store_conn *tx, const struct delivery *d, const
 {
     static const char sql[] =
         "INSERT INTO deliveries (id, org_id, event_id, endpoint_id, url, event_type, node_id, "
-        "attempt_count, schedule_start, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, "
-        "?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING";
+        "attempt_count, schedule_start, next_attempt_at, created_at, ordering_key) VALUES (?1, ?2, "
+        "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING";
     struct sql_stmt *s =
         sql_prepare_rows(tx, sql, sql_driver_of(tx)->dialect->delivery_insert_rows);
     int rc;
@@ -158,6 +158,7 @@ int store_delivery_insert(struct store_conn *tx, const struct delivery *d, const
     sql_int(s, 9, d->schedule_start);
     sql_int(s, 10, d->next_attempt_at);
     sql_int(s, 11, d->created_at);
+    sql_text_or_null(s, 12, d->ordering_key);
     rc = sql_rows_add(s); /* a fresh id: nothing to learn from it */
     /* work that no node holds wakes the idle nodes when the transaction commits (but for a
      * poll endpoint's: never theirs) */
@@ -647,5 +648,59 @@ int store_poll(struct store_conn *tx, const char *endpoint_id, const char *curso
         sql_text(s, 2, out[i].delivery_id);
         rc = sql_run(s);
     }
+    return rc;
+}
+
+/* --- FIFO ordering per key (issue 17) --- */
+
+int store_fifo_is_head(struct store_conn *tx, const char *endpoint_id, const char *key, bool *head)
+{
+    static const char sql[] = "SELECT count(*) FROM deliveries WHERE endpoint_id = ?1 AND "
+                              "ordering_key = ?2 AND status = " SQL_NUM(DLV_PENDING_N);
+    struct sql_stmt *s;
+    long earlier = 0;
+    int rc = store_endpoint_lock(tx, endpoint_id);
+    *head = false;
+    if (rc != 0 || (s = sql_prepare(tx, sql)) == NULL)
+        return rc ? rc : ERR_FAIL;
+    sql_text(s, 1, endpoint_id);
+    sql_text(s, 2, key);
+    rc = sql_read_count(s, &earlier);
+    *head = earlier == 0;
+    return rc;
+}
+
+/* The ended delivery's key lets its next one start: due now, held by node_id. */
+static int fifo_promote(struct store_conn *tx, struct attempt_outcome *o, const char *node_id,
+                        int64_t now)
+{
+    static const char sql[] =
+        "UPDATE deliveries SET next_attempt_at = ?1, node_id = ?2 WHERE id = (SELECT n.id FROM "
+        "deliveries n JOIN deliveries d ON d.id = ?3 WHERE n.endpoint_id = d.endpoint_id AND "
+        "n.ordering_key = d.ordering_key AND n.status = " SQL_NUM(
+            DLV_PENDING_N) " AND n.next_attempt_at = " SQL_NUM(DLV_NEVER_DUE) " ORDER BY n.id "
+                                                                              "LIMIT 1)";
+    struct sql_stmt *s;
+    long changed = 0;
+    int rc = store_endpoint_lock(tx, o->endpoint_id);
+    if (rc != 0 || (s = sql_prepare(tx, sql)) == NULL)
+        return rc ? rc : ERR_FAIL;
+    sql_int(s, 1, now);
+    sql_text_or_null(s, 2, node_id);
+    sql_text(s, 3, o->attempt.delivery_id);
+    rc = sql_run_rows(s, &changed);
+    o->promoted = changed > 0;
+    if (rc == 0 && o->promoted && node_id == NULL)
+        store_notify_from(tx, now);
+    return rc;
+}
+
+int store_fifo_promote_ended(struct store_conn *tx, struct attempt_outcome *outcomes, int count,
+                             const char *node_id, int64_t now)
+{
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < count; i++)
+        if (outcomes[i].fifo && outcomes[i].status != DLV_PENDING && !outcomes[i].stale)
+            rc = fifo_promote(tx, &outcomes[i], node_id, now);
     return rc;
 }

@@ -143,7 +143,7 @@ int store_endpoint_subscribers(struct store_conn *c, const char *pattern, struct
     "coalesce(verified_at, 0), coalesce(last_success_at, 0), coalesce(last_failure_at, 0), "       \
     "consecutive_failures, coalesce(disabled_at, 0), coalesce(disabled_reason, ''), created_at, "  \
     "updated_at, operational, retry_schedule, coalesce(disable_after, 0), filter, "                \
-    "CASE WHEN kind = 'poll' THEN 1 ELSE 0 END, "                                                  \
+    "CASE WHEN kind = 'poll' THEN 1 ELSE 0 END, CASE WHEN ordering = 'fifo' THEN 1 ELSE 0 END, "   \
     "poll_token_hash"
 
 static void read_endpoint(struct sql_stmt *s, void *out_ptr)
@@ -179,7 +179,8 @@ static void read_endpoint(struct sql_stmt *s, void *out_ptr)
     ep->disable_after = sql_col_int(s, 26);
     ep->filter = sql_col_dup_or_null(s, 27);
     ep->is_poll = sql_col_int(s, 28) != 0;
-    sql_col_copy_bytes_exact(s, 29, ep->poll_token_hash, sizeof ep->poll_token_hash);
+    ep->is_fifo = sql_col_int(s, 29) != 0;
+    sql_col_copy_bytes_exact(s, 30, ep->poll_token_hash, sizeof ep->poll_token_hash);
 }
 
 /* The id, the org and every settable field in EP_COLUMNS order, at ?1 to ?24, then the policy
@@ -238,9 +239,10 @@ int store_endpoint_insert(struct store_conn *tx, const struct endpoint *ep)
         "is_active, timeout_seconds, rate_limit, max_in_flight, signature_scheme, secret, "
         "previous_secret, previous_secret_expires_at, verified_at, last_success_at, "
         "last_failure_at, consecutive_failures, disabled_at, disabled_reason, created_at, "
-        "updated_at, retry_schedule, disable_after, filter, operational, kind) VALUES (?1, ?2, ?3, "
-        "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
-        "?23, ?24, ?25, ?26, ?27, ?28, ?29) ON CONFLICT DO NOTHING";
+        "updated_at, retry_schedule, disable_after, filter, operational, kind, ordering) VALUES "
+        "(?1, "
+        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+        "?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30) ON CONFLICT DO NOTHING";
     struct sql_stmt *s = sql_prepare(tx, sql);
     if (s == NULL)
         return ERR_FAIL;
@@ -248,6 +250,7 @@ int store_endpoint_insert(struct store_conn *tx, const struct endpoint *ep)
     bind_endpoint(s, ep);
     sql_int(s, 28, ep->operational);
     sql_text(s, 29, ep->is_poll ? "poll" : "push");
+    sql_text(s, 30, ep->is_fifo ? "fifo" : "none");
     return sql_insert(s);
 }
 
@@ -260,7 +263,7 @@ int store_endpoint_update(struct store_conn *tx, const struct endpoint *ep)
         "previous_secret_expires_at = ?16, verified_at = ?17, last_success_at = ?18, "
         "last_failure_at = ?19, consecutive_failures = ?20, disabled_at = ?21, "
         "disabled_reason = ?22, created_at = ?23, updated_at = ?24, retry_schedule = ?25, "
-        "disable_after = ?26, filter = ?27 "
+        "disable_after = ?26, filter = ?27, ordering = ?28 "
         "WHERE id = ?1 AND org_id = ?2 AND deleted_at IS NULL";
     struct sql_stmt *s = sql_prepare(tx, sql);
     int rc;
@@ -268,6 +271,7 @@ int store_endpoint_update(struct store_conn *tx, const struct endpoint *ep)
         return ERR_FAIL;
     fanout_cache_forget(tx);
     bind_endpoint(s, ep);
+    sql_text(s, 28, ep->is_fifo ? "fifo" : "none");
     rc = sql_run_changed(s);
     /* an inactive endpoint keeps nothing queued (§2.6: failed, "endpoint inactive") */
     if (rc == 0 && !ep->is_active)
@@ -313,6 +317,19 @@ int store_endpoint_delete(struct store_conn *tx, const char *org_id, const char 
     sql_text(s, 3, org_id);
     rc = sql_run_changed(s);
     return rc ? rc : end_pending(tx, id, DLV_EXHAUSTED, "endpoint deleted");
+}
+
+int store_endpoint_lock(struct store_conn *tx, const char *endpoint_id)
+{
+    const char *sql = sql_driver_of(tx)->dialect->endpoint_lock;
+    struct sql_stmt *s;
+    long rows;
+    if (sql == NULL)
+        return 0;
+    if ((s = sql_prepare(tx, sql)) == NULL)
+        return ERR_FAIL;
+    sql_text(s, 1, endpoint_id);
+    return sql_run_rows(s, &rows);
 }
 
 int store_endpoint_poll_token(struct store_conn *tx, const char *id, const unsigned char hash[32])
@@ -372,8 +389,9 @@ void store_conn_clear(struct store_conn *c)
 int store_endpoint_fanout(struct store_conn *tx, const char *org_id, const struct fanout_list **out)
 {
     static const char sql[] =
-        "SELECT id, events, operational, filter, CASE WHEN kind = 'poll' THEN 1 ELSE 0 END "
-        "FROM endpoints WHERE org_id = ?1 AND is_active = 1 AND deleted_at IS NULL ORDER BY id";
+        "SELECT id, events, operational, filter, CASE WHEN kind = 'poll' THEN 1 ELSE 0 END, CASE "
+        "WHEN ordering = 'fifo' THEN 1 ELSE 0 END FROM endpoints WHERE org_id = ?1 AND is_active "
+        "= 1 AND deleted_at IS NULL ORDER BY id";
     struct fanout_slot *slot;
     struct sql_stmt *s;
     int rc;
@@ -392,7 +410,8 @@ int store_endpoint_fanout(struct store_conn *tx, const char *org_id, const struc
     sql_text(s, 1, org_id);
     while ((rc = sql_driver_of(tx)->step(s)) == SQL_ROW) {
         struct fanout_target t = {.operational = sql_col_int(s, 2) != 0,
-                                  .is_poll = sql_col_int(s, 4) != 0};
+                                  .is_poll = sql_col_int(s, 4) != 0,
+                                  .is_fifo = sql_col_int(s, 5) != 0};
         sql_col_copy(s, 0, t.id, sizeof t.id);
         t.events = sql_col_dup(s, 1);
         t.filter = sql_col_dup_or_null(s, 3);

@@ -89,6 +89,7 @@ describe('dashboard endpoints', () => {
     await page.getByLabel('Description').fill('the test receiver');
     await page.getByLabel('Retry schedule').fill('2s,30s');
     await page.getByLabel('Disable after').fill('7');
+    await page.getByLabel('Ordering').selectOption('fifo');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.locator('.facts').getByText('the test receiver').waitFor();
     await page.locator('.facts').getByText('7 failures').waitFor();
@@ -98,7 +99,7 @@ describe('dashboard endpoints', () => {
     assert.equal(ep.is_active, false);
     assert.equal(ep.disabled_reason, 'manual');
     assert.equal(ep.description, 'the test receiver');
-    assert.deepEqual([ep.retry_schedule, ep.disable_after], ['2s,30s', 7], "the endpoint's own policy");
+    assert.deepEqual([ep.retry_schedule, ep.disable_after, ep.ordering], ['2s,30s', 7, 'fifo'], "the endpoint's own policy");
     await page.getByRole('button', { name: 'Enable' }).click();
     await page.locator('.facts').getByText('active', { exact: true }).waitFor();
     ep = (await api(server, 'GET', `/v1/endpoints/${endpointId}`, { key })).json;

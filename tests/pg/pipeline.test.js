@@ -532,3 +532,23 @@ describe('pull delivery on PostgreSQL (issue 17)', () => {
     assert.equal(d.status, 'delivered');
   });
 });
+
+describe('FIFO ordering on PostgreSQL (issue 17, one node)', () => {
+  it('each key arrives in order through failures', async (t) => {
+    const { server, rx, key } = await fixture(t, [...BASE_ARGS, '--no-ping', '--retry-schedule', '20ms,20ms,20ms,20ms,20ms,20ms']);
+    let calls = 0;
+    const got = [];
+    rx.handler = (req) => {
+      const ev = JSON.parse(req.text);
+      if (++calls % 3 === 0) return { status: 503 };
+      got.push(`${ev.data.key}${ev.data.n}`);
+      return { status: 200 };
+    };
+    const ep = await createEndpoint(server, key, { url: rx.url('/fifo'), ordering: 'fifo' });
+    for (let n = 0; n < 5; n++)
+      for (const k of ['a', 'b']) await emit(server, key, { type: uniqueType('fifo'), ordering_key: k, data: { key: k, n } });
+    await rx.waitFor(() => got.length === 10, { what: 'ten deliveries', timeoutMs: 20000 });
+    for (const k of ['a', 'b']) assert.deepEqual(got.filter((g) => g[0] === k), [0, 1, 2, 3, 4].map((n) => `${k}${n}`));
+    assert.equal(ep.ordering, 'fifo');
+  });
+});

@@ -1910,8 +1910,12 @@ static void migrating_again_applies_nothing(void **state)
     assert_int_equal(current, latest);
 }
 
-/* What migrations 6 to 11 added, taken out again: a database rewound to an older version. */
-#define UNDO_MIGRATIONS_6_TO_11                                                                    \
+/* What migrations 6 to 12 added, taken out again: a database rewound to an older version. */
+#define UNDO_MIGRATIONS_6_TO_12                                                                    \
+    "DROP INDEX deliveries_fifo;"                                                                  \
+    "ALTER TABLE endpoints DROP COLUMN ordering;"                                                  \
+    "ALTER TABLE events DROP COLUMN ordering_key;"                                                 \
+    "ALTER TABLE deliveries DROP COLUMN ordering_key;"                                             \
     "DROP INDEX deliveries_polled;"                                                                \
     "ALTER TABLE endpoints DROP COLUMN kind;"                                                      \
     "ALTER TABLE endpoints DROP COLUMN poll_token_hash;"                                           \
@@ -1941,7 +1945,7 @@ static void attempts_survive_the_rebuild_of_their_table(void **state)
         "INSERT INTO attempts VALUES ('att_2', 'dlv_old', 2, 2000, 7, 503, 'busy', "
         "'Retry-After: 1\n', NULL, 'webhook-id: evt_1\n');"
         "INSERT INTO attempts VALUES ('att_1', 'dlv_old', 1, 1000, 5, NULL, NULL, NULL, "
-        "'timeout', 'webhook-id: evt_1\n');" UNDO_MIGRATIONS_6_TO_11 "PRAGMA user_version = 3;";
+        "'timeout', 'webhook-id: evt_1\n');" UNDO_MIGRATIONS_6_TO_12 "PRAGMA user_version = 3;";
     struct store_options opts = {.exclusive = true};
     struct store *old = NULL;
     struct attempt found[4];
@@ -1963,7 +1967,7 @@ static void attempts_survive_the_rebuild_of_their_table(void **state)
 
     assert_int_equal(store_open(url, &opts, &old, &e), 0);
     assert_int_equal(store_migrate(old, &applied, &e), 0);
-    assert_int_equal(applied, 8); /* 4 to 11 */
+    assert_int_equal(applied, 9); /* 4 to 12 */
     struct store_conn *c = store_acquire(old);
     assert_int_equal(store_attempt_list(c, "dlv_old", found, 4, &count), 0);
     assert_int_equal(count, 2);
@@ -1989,7 +1993,7 @@ static void messages_keep_their_dedupe_keys_across_migration_5(void **state)
     static const char version4[] =
         "INSERT INTO inbound_messages (id, source_id, org_id, status, http_status, dedupe_key, "
         "headers, body, created_at) VALUES ('msg_old', 'src_old', 'org_old', 'accepted', 202, "
-        "'evt-42', 'X-Id: 42\n', CAST('{}' AS BLOB), 1000);" UNDO_MIGRATIONS_6_TO_11
+        "'evt-42', 'X-Id: 42\n', CAST('{}' AS BLOB), 1000);" UNDO_MIGRATIONS_6_TO_12
         "PRAGMA user_version = 4;";
     struct store_options opts = {.exclusive = true};
     struct inbound_message back;
@@ -2012,7 +2016,7 @@ static void messages_keep_their_dedupe_keys_across_migration_5(void **state)
 
     assert_int_equal(store_open(url, &opts, &old, &e), 0);
     assert_int_equal(store_migrate(old, &applied, &e), 0);
-    assert_int_equal(applied, 7); /* 5 to 11 */
+    assert_int_equal(applied, 8); /* 5 to 12 */
     struct store_conn *c = store_acquire(old);
     assert_int_equal(store_inbound_seen(c, "src_old", "evt-42", 0), 0);
     assert_int_equal(store_inbound_seen(c, "src_old", "evt-43", 0), ERR_NOT_FOUND);
