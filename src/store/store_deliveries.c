@@ -61,13 +61,8 @@ int store_event_insert_new(struct store_conn *tx, const struct event *ev)
 
 int store_event_get(struct store_conn *c, const char *org_id, const char *id, struct event *out)
 {
-    static const char sql[] = "SELECT " EVENT_COLUMNS " FROM events WHERE org_id = ?1 AND id = ?2";
-    struct sql_stmt *s = sql_prepare(c, sql);
-    if (s == NULL)
-        return ERR_FAIL;
-    sql_text(s, 1, org_id);
-    sql_text(s, 2, id);
-    return sql_read_one(s, out, read_event);
+    static const char sql[] = "SELECT " EVENT_COLUMNS " FROM events WHERE id = ?1 AND org_id = ?2";
+    return sql_read_one_of_org(c, sql, id, org_id, out, read_event);
 }
 
 #define PAGE_WHERE "(?2 IS NULL OR (created_at, id) < (?2, ?3))"
